@@ -1,0 +1,26 @@
+# cohortflow: site CRF submissions -> harmonised data -> risk groups -> survival outputs.
+# Rules live in rules/*.smk (one file per stage); logic lives in the cohortflow package.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "schemas/config.schema.json")
+
+
+include: "rules/common.smk"
+include: "rules/ingest.smk"
+include: "rules/validate.smk"
+include: "rules/harmonise.smk"
+include: "rules/classify.smk"
+include: "rules/analyse.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_outputs(),

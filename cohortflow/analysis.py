@@ -1,0 +1,195 @@
+"""Study-level analysis: risk groups, eligibility flow, endpoints and Kaplan-Meier summaries."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .classify import UNCLASSIFIABLE, classify
+from .cohort import eligibility, flow_table
+from .endpoints import derive
+from .expr import evaluate
+from .survival import kaplan_meier, logrank_test, median_survival, survival_at
+
+log = logging.getLogger("cohortflow")
+DAYS_PER_YEAR = 365.25
+
+
+def classify_all(patients: pd.DataFrame, schemes: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """Long table: one row per patient and scheme with group and explanation."""
+    frames = [classify(patients, s) for s in schemes.values()]
+    if not frames:
+        return pd.DataFrame(
+            columns=[
+                "study_id",
+                "scheme",
+                "scheme_version",
+                "group",
+                "criteria_fired",
+                "missing_inputs",
+            ]
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def build_cohort(patients: pd.DataFrame, risk: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
+    """Patients with one ``risk_<scheme>`` column per scheme and eligibility flags."""
+    df = patients.copy()
+    for scheme, g in risk.groupby("scheme", sort=True):
+        df = df.merge(
+            g[["study_id", "group"]].rename(columns={"group": f"risk_{scheme}"}),
+            on="study_id",
+            how="left",
+        )
+    elig = eligibility(df, rules)
+    return df.merge(elig.drop(columns=["site"]), on="study_id", how="left")
+
+
+def strata(
+    cohort: pd.DataFrame, grouping: dict[str, Any] | None, schemes: dict[str, Any]
+) -> tuple[pd.Series, list[str]]:
+    """Stratum label per patient and the ordered list of labels."""
+    if grouping is None:
+        return pd.Series("All", index=cohort.index), ["All"]
+    if "scheme" in grouping:
+        sch = schemes[grouping["scheme"]]
+        order = [g["group"] for g in sch["groups"]] + [sch["otherwise"], UNCLASSIFIABLE]
+        s = cohort[f"risk_{grouping['scheme']}"].astype(object)
+        return s, [o for o in dict.fromkeys(order) if (s == o).any()]
+    labels = pd.Series("unknown", index=cohort.index, dtype=object)
+    unset = pd.Series(True, index=cohort.index)
+    for lvl in grouping["levels"]:
+        r = evaluate(lvl["expr"], cohort)
+        hit = r.value & r.known & unset
+        labels[hit] = lvl["label"]
+        unset &= ~hit
+    order = [lvl["label"] for lvl in grouping["levels"]] + ["unknown"]
+    return labels, [o for o in order if (labels == o).any()]
+
+
+def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """ADTTE, survival-at-time-points, strata summaries and tests for every configured analysis."""
+    analysed = cohort[cohort["analysed"]].reset_index(drop=True)
+    adtte = pd.concat(
+        [
+            derive(analysed, code, ep, study["cutoff_date"])
+            for code, ep in study["endpoints"].items()
+        ],
+        ignore_index=True,
+    )
+    surv_rows, strata_rows, test_rows = [], [], []
+    label = study.get("data_label", "")
+    for a in study["analyses"]:
+        ep = study["endpoints"][a["endpoint"]]
+        ci = a.get("ci_method", "log-log")
+        data = analysed.merge(
+            adtte[adtte["PARAMCD"] == a["endpoint"]][["study_id", "AVAL", "CNSR"]],
+            on="study_id",
+            how="left",
+        )
+        subset_label = ""
+        if "subset" in a:
+            r = evaluate(a["subset"]["expr"], data)
+            data = data[r.value & r.known].reset_index(drop=True)
+            subset_label = a["subset"]["label"]
+        usable = data["AVAL"].notna() & (data["AVAL"] >= 0)
+        if (~usable).any():
+            log.warning(
+                "analysis %s: %d patients without usable time (no origin/follow-up or "
+                "negative time) left out",
+                a["id"],
+                int((~usable).sum()),
+            )
+        data = data[usable].reset_index(drop=True)
+        grouping = study.get("groupings", {}).get(a["by"]) if a.get("by") else None
+        lab, order = strata(data, grouping, study.get("schemes", {}))
+        times_y = a.get("time_points_years", [1, 3, 5])
+        pub = {(p["stratum"], float(p["time_years"])): p for p in a.get("published", [])}
+        for s in order:
+            d = data[lab == s]
+            t = d["AVAL"].to_numpy(float)
+            e = (d["CNSR"] == 0).to_numpy(int)
+            km = kaplan_meier(t, e, ci_method=ci)
+            med, mlo, mhi = median_survival(km)
+            strata_rows.append(
+                dict(
+                    data_label=label,
+                    study=study["id"],
+                    analysis=a["id"],
+                    endpoint=a["endpoint"],
+                    subset=subset_label,
+                    grouping=a.get("by", ""),
+                    stratum=s,
+                    n=len(d),
+                    events=int(e.sum()),
+                    median_days=med,
+                    median_lower=mlo,
+                    median_upper=mhi,
+                    ci_method=ci,
+                )
+            )
+            at = survival_at(km, [y * DAYS_PER_YEAR for y in times_y])
+            for y, row in zip(times_y, at.to_dict("records"), strict=True):
+                p = pub.get((s, float(y)), {})
+                surv_rows.append(
+                    dict(
+                        data_label=label,
+                        study=study["id"],
+                        analysis=a["id"],
+                        endpoint=a["endpoint"],
+                        endpoint_label=ep["label"],
+                        origin=ep["origin"],
+                        subset=subset_label,
+                        grouping=a.get("by", ""),
+                        stratum=s,
+                        n=len(d),
+                        total_events=int(e.sum()),
+                        time_years=y,
+                        time_days=row["time"],
+                        n_risk=int(row["n_risk"]),
+                        events=int(row["events"]),
+                        estimate=row["survival"],
+                        se=row["se"],
+                        lower=row["lower"],
+                        upper=row["upper"],
+                        ci_method=ci,
+                        ci_level=0.95,
+                        published_estimate=p.get("estimate", np.nan),
+                        published_se=p.get("se", np.nan),
+                    )
+                )
+        test_strata = [s for s in order if s not in ("unknown", UNCLASSIFIABLE)]
+        if len(test_strata) >= 2:
+            m = lab.isin(test_strata)
+            lr = logrank_test(
+                data.loc[m, "AVAL"].to_numpy(float),
+                (data.loc[m, "CNSR"] == 0).to_numpy(int),
+                lab[m].to_numpy(object),
+            )
+            pub_p = [p.get("p_value") for p in a.get("published", []) if "p_value" in p]
+            test_rows.append(
+                dict(
+                    data_label=label,
+                    study=study["id"],
+                    analysis=a["id"],
+                    endpoint=a["endpoint"],
+                    grouping=a.get("by", ""),
+                    test="log-rank (unweighted)",
+                    groups=";".join(test_strata),
+                    chi2=lr.chi2,
+                    df=lr.df,
+                    p=lr.p,
+                    published_p=pub_p[0] if pub_p else np.nan,
+                    note=a.get("note", ""),
+                )
+            )
+    return {
+        "adtte": adtte,
+        "survival": pd.DataFrame(surv_rows),
+        "strata": pd.DataFrame(strata_rows),
+        "tests": pd.DataFrame(test_rows),
+        "flow": flow_table(cohort, study.get("eligibility", {})),
+    }

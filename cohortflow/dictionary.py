@@ -1,0 +1,94 @@
+"""The canonical data dictionary (schemas/dictionary.yaml) and pandera schemas built from it."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DICTIONARY_PATH = REPO_ROOT / "schemas" / "dictionary.yaml"
+
+
+@lru_cache(maxsize=4)
+def load_dictionary(path: str | None = None) -> dict[str, Any]:
+    """The parsed dictionary YAML."""
+    with open(path or DICTIONARY_PATH, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def columns(table: str = "patients") -> dict[str, dict[str, Any]]:
+    """Column specifications of one canonical table, in dictionary order."""
+    return load_dictionary()["tables"][table]["columns"]
+
+
+def dictionary_version() -> str:
+    """Version string of the canonical dictionary."""
+    return str(load_dictionary()["version"])
+
+
+_DTYPES = {
+    "str": "string",
+    "category": "string",
+    "date": "datetime64[ns]",
+    "int": "Int64",
+    "float": "Float64",
+    "bool": "boolean",
+}
+
+
+def empty_frame(table: str = "patients") -> pd.DataFrame:
+    """An empty DataFrame with the canonical columns and dtypes."""
+    return pd.DataFrame(
+        {name: pd.Series(dtype=_DTYPES[spec["type"]]) for name, spec in columns(table).items()}
+    )
+
+
+def conform(df: pd.DataFrame, table: str = "patients") -> pd.DataFrame:
+    """Columns of ``df`` reordered/added to the canonical set with canonical dtypes."""
+    out = {}
+    for name, spec in columns(table).items():
+        s = df[name] if name in df.columns else pd.Series([pd.NA] * len(df), index=df.index)
+        kind = spec["type"]
+        if kind == "date":
+            s = pd.to_datetime(s, errors="raise")
+        out[name] = s.astype(_DTYPES[kind])
+    return pd.DataFrame(out, index=df.index).reset_index(drop=True)
+
+
+def pandera_schema(table: str = "patients", *, extra_ok: bool = False) -> pa.DataFrameSchema:
+    """A pandera schema of a canonical table: dtypes, allowed values, ranges, required fields."""
+    cols = {}
+    for name, spec in columns(table).items():
+        checks = []
+        if "allowed" in spec:
+            checks.append(pa.Check.isin(spec["allowed"], name=f"{name}_allowed"))
+        if "min" in spec:
+            checks.append(pa.Check.ge(spec["min"], name=f"{name}_min"))
+        if "max" in spec:
+            checks.append(pa.Check.le(spec["max"], name=f"{name}_max"))
+        cols[name] = pa.Column(
+            _DTYPES[spec["type"]],
+            checks=checks,
+            nullable=not spec.get("required", False),
+            required=True,
+        )
+    return pa.DataFrameSchema(cols, strict=not extra_ok, name=table)
+
+
+def render_markdown(table: str = "patients") -> str:
+    """The dictionary of one table as a Markdown table for the docs."""
+    lines = ["| column | type | unit | allowed / range | meaning |", "|---|---|---|---|---|"]
+    for name, spec in columns(table).items():
+        allowed = ", ".join(map(str, spec.get("allowed", [])))
+        if "min" in spec or "max" in spec:
+            allowed = f"{spec.get('min', '')} to {spec.get('max', '')}"
+        lines.append(
+            f"| `{name}` | {spec['type']} | {spec.get('unit', '')} | {allowed} | "
+            f"{spec.get('meaning', '')} |"
+        )
+    return "\n".join(lines) + "\n"

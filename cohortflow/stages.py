@@ -1,0 +1,288 @@
+"""Pipeline stages as plain functions (called by scripts/, usable without Snakemake)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pandera.errors
+
+from . import dictionary
+from .errors import CohortflowError, SubmissionError
+from .harmonise import harmonise
+from .io import read_parquet_metadata, sha256_file, write_csv, write_json, write_parquet
+from .mapping import FINDING_COLUMNS, apply_mapping
+from .pseudonym import load_key
+from .readers import read_submission
+
+log = logging.getLogger("cohortflow")
+
+
+def ingest_site(submission: str, mapping: dict[str, Any], raw_out: str, meta_out: str) -> None:
+    """Lossless all-text copy of one submission (restricted area) and its reader facts."""
+    site = mapping["site"]
+    res = read_submission(submission, mapping.get("reader"), site=site)
+    file = Path(submission).name
+    cols = set(res.data.columns)
+    needed = (
+        {mapping["local_id"]}
+        | {r["source"] for r in mapping["columns"].values()}
+        | {r["unit_source"] for r in mapping["columns"].values() if "unit_source" in r}
+    )
+    absent = sorted(needed - cols)
+    if absent:
+        raise SubmissionError(
+            f"mapped column(s) {absent} not in the file; the file has {sorted(cols)}. Fix the "
+            "site mapping or ask the site for the expected layout",
+            site=site,
+            file=file,
+        )
+    dropped = [c for c in mapping.get("drop", []) if c in cols]
+    data = res.data.drop(columns=dropped)
+    digest = sha256_file(submission)
+    write_parquet(
+        data,
+        raw_out,
+        {
+            "stage": "ingest",
+            "site": site,
+            "source_sha256": digest,
+            "dictionary_version": dictionary.dictionary_version(),
+        },
+    )
+    meta = {
+        "site": site,
+        "file": str(submission),
+        "sha256": digest,
+        **res.describe(),
+        "dropped_columns": dropped,
+    }
+    meta["columns"] = [c for c in meta["columns"] if c not in dropped]
+    write_json(meta, meta_out)
+    log.info(
+        "site %s: read %d rows from %s with %s reader (encoding %s)",
+        site,
+        len(data),
+        file,
+        res.reader,
+        res.encoding,
+    )
+
+
+def _pandera_findings(df: pd.DataFrame, site: str, stage: str) -> pd.DataFrame:
+    """Findings from a lazy pandera validation of a canonical table (all failures collected)."""
+    schema = dictionary.pandera_schema("patients")
+    try:
+        schema.validate(df, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        rows = []
+        for fc in exc.failure_cases.to_dict("records"):
+            idx = fc.get("index")
+            ok = idx is not None and not pd.isna(idx) and int(idx) < len(df)
+            rows.append(
+                dict(
+                    site=site,
+                    study_id=df["study_id"].iloc[int(idx)] if ok else None,
+                    source_row=int(df["source_row"].iloc[int(idx)]) if ok else None,
+                    source_column=None,
+                    variable=fc.get("column"),
+                    check=str(fc.get("check")),
+                    category="plausibility"
+                    if "min" in str(fc.get("check")) or "max" in str(fc.get("check"))
+                    else "conformance",
+                    severity="fatal",
+                    message=f"{stage}: {fc.get('check')} failed (value {fc.get('failure_case')!r})",
+                )
+            )
+        return pd.DataFrame(rows, columns=FINDING_COLUMNS)
+    return pd.DataFrame(columns=FINDING_COLUMNS)
+
+
+def validate_site(
+    raw: str,
+    ingest_meta: str,
+    mapping: dict[str, Any],
+    demo_key: bool,
+    data_out: str,
+    findings_out: str,
+    summary_out: str,
+) -> None:
+    """Map, pseudonymise and check one site; rows that cannot be identified are set aside."""
+    import json
+
+    meta = json.loads(Path(ingest_meta).read_text())
+    key = load_key(demo=demo_key)
+    rawdf = pd.read_parquet(raw)
+    mapped = apply_mapping(rawdf, mapping, key=key, source_sha256=meta["sha256"])
+    df = mapped.data
+    keep = df["study_id"].notna()
+    findings = pd.concat(
+        [
+            mapped.findings,
+            _pandera_findings(df[keep].reset_index(drop=True), mapping["site"], "validate"),
+        ],
+        ignore_index=True,
+    )
+    write_parquet(
+        df[keep].reset_index(drop=True),
+        data_out,
+        {
+            "stage": "validate",
+            "site": mapping["site"],
+            "inputs": {"raw_sha256": meta["sha256"]},
+            "demo_key": demo_key,
+            "dictionary_version": dictionary.dictionary_version(),
+        },
+    )
+    write_csv(findings, findings_out)
+    summary = {
+        "site": mapping["site"],
+        "file": meta["file"],
+        "rows_read": int(len(rawdf)),
+        "rows_passed_on": int(keep.sum()),
+        "rows_set_aside": int((~keep).sum()),
+        "set_aside_reason": "local patient ID empty" if (~keep).any() else "",
+        "findings_fatal": int((findings["severity"] == "fatal").sum()),
+        "findings_warning": int((findings["severity"] == "warning").sum()),
+    }
+    if summary["rows_read"] != summary["rows_passed_on"] + summary["rows_set_aside"]:
+        raise CohortflowError(f"site {mapping['site']}: row reconciliation failed: {summary}")
+    write_json(summary, summary_out)
+    log.info(
+        "site %s: %d rows in, %d passed on, %d set aside, %d fatal / %d warning findings",
+        mapping["site"],
+        summary["rows_read"],
+        summary["rows_passed_on"],
+        summary["rows_set_aside"],
+        summary["findings_fatal"],
+        summary["findings_warning"],
+    )
+
+
+def harmonise_site(validated: str, data_out: str) -> None:
+    """Canonical patients table of one site (derived variables, dictionary dtypes)."""
+    meta = read_parquet_metadata(validated)
+    df = harmonise(pd.read_parquet(validated))
+    problems = _pandera_findings(df, str(meta.get("site")), "harmonise")
+    if len(problems):
+        log.warning(
+            "site %s: %d schema failures after harmonisation (see validation findings)",
+            meta.get("site"),
+            len(problems),
+        )
+    write_parquet(
+        df,
+        data_out,
+        {
+            "stage": "harmonise",
+            "site": meta.get("site"),
+            "inputs": {"validated_sha256": sha256_file(validated)},
+            "demo_key": meta.get("demo_key"),
+            "dictionary_version": dictionary.dictionary_version(),
+        },
+    )
+    log.info("site %s: %d patients harmonised", meta.get("site"), len(df))
+
+
+def merge_sites(sites: list[str], data_out: str, data_label: str) -> None:
+    """The study's harmonised patients table: all sites, sorted by site and study ID."""
+    frames = [pd.read_parquet(p) for p in sites]
+    df = pd.concat(frames, ignore_index=True) if frames else dictionary.empty_frame()
+    df = dictionary.conform(df.sort_values(["site", "study_id"], kind="stable"))
+    dup = df["study_id"].duplicated(keep=False)
+    if dup.any():
+        raise CohortflowError(
+            f"{int(dup.sum())} rows share a study ID across the merge; "
+            "see the validation findings (duplicate local IDs)"
+        )
+    write_parquet(
+        df,
+        data_out,
+        {
+            "stage": "merge",
+            "data_label": data_label,
+            "inputs": {Path(p).name: sha256_file(p) for p in sites},
+            "dictionary_version": dictionary.dictionary_version(),
+        },
+    )
+    log.info("merged %d sites, %d patients", len(frames), len(df))
+
+
+def classify_study(patients: str, schemes: dict[str, dict[str, Any]], groups_out: str,
+                   explain_out: str) -> None:
+    """Risk group per patient and scheme, with the criteria that fired."""
+    from .analysis import classify_all
+
+    df = pd.read_parquet(patients)
+    risk = classify_all(df, schemes)
+    write_parquet(risk, groups_out, {"stage": "classify", "schemes": {
+        k: v["version"] for k, v in schemes.items()}, "inputs": {
+        "patients_sha256": sha256_file(patients)}})
+    write_csv(risk, explain_out)
+    for (scheme, group), n in risk.groupby(["scheme", "group"]).size().items():
+        log.info("scheme %s: %s = %d", scheme, group, n)
+
+
+def analyse_study(patients: str, risk_groups: str, study: dict[str, Any],
+                  outputs: dict[str, str]) -> None:
+    """Cohort with eligibility, ADTTE endpoints, KM summaries, tests and the flow table."""
+    from .analysis import analyse, build_cohort
+
+    cohort = build_cohort(pd.read_parquet(patients), pd.read_parquet(risk_groups),
+                          study.get("eligibility", {}))
+    res = analyse(cohort, study)
+    prov = {"inputs": {"patients_sha256": sha256_file(patients),
+                       "risk_groups_sha256": sha256_file(risk_groups)},
+            "data_label": study.get("data_label", "")}
+    write_parquet(cohort, outputs["cohort"], {"stage": "analyse", **prov})
+    write_parquet(res["adtte"], outputs["adtte"], {"stage": "analyse", **prov})
+    for name in ("survival", "strata", "tests", "flow"):
+        write_csv(res[name], outputs[name])
+    log.info("analysed %d of %d patients", int(cohort["analysed"].sum()), len(cohort))
+
+
+def report_descriptive_table(cohort: str, study: dict[str, Any], table: str, stem: str) -> None:
+    """One descriptive table as CSV (machines), Markdown and HTML (people)."""
+    from .report import write_descriptive_table
+
+    write_descriptive_table(pd.read_parquet(cohort), study, table, stem)
+
+
+def _read_csv_or_empty(path: str) -> pd.DataFrame:
+    return pd.read_csv(path) if Path(path).stat().st_size > 1 else pd.DataFrame()
+
+
+def report_survival_tables(survival: str, strata_csv: str, tests: str, flow: str,
+                           study: dict[str, Any], out_dir: str) -> None:
+    """Readable survival tables and the flow table beside the machine-readable CSVs."""
+    from .report import write_flow, write_survival_tables
+
+    write_survival_tables(pd.read_csv(survival), pd.read_csv(strata_csv),
+                          _read_csv_or_empty(tests), study, out_dir)
+    write_flow(pd.read_csv(flow), study, out_dir)
+
+
+def report_figure(cohort: str, adtte: str, tests: str, study: dict[str, Any], analysis: str,
+                  stem: str) -> None:
+    """Kaplan-Meier figure of one analysis as PNG, PDF and SVG."""
+    from .report import km_figures
+
+    t = _read_csv_or_empty(tests)
+    km_figures(pd.read_parquet(cohort), pd.read_parquet(adtte), t, study, analysis, stem)
+
+
+def write_manifest(study: dict[str, Any], submissions: list[str], ingest_meta: list[str],
+                   summaries: list[str], config_files: list[str], outputs: list[str],
+                   out: str) -> None:
+    """The study's manifest JSON."""
+    import json
+
+    from .manifest import build_manifest
+
+    man = build_manifest(
+        study, submissions=submissions, config_files=config_files, outputs=outputs,
+        ingest_meta=[json.loads(Path(p).read_text()) for p in ingest_meta],
+        site_summaries=[json.loads(Path(p).read_text()) for p in summaries])
+    write_json(man, out)

@@ -1,0 +1,137 @@
+"""Parsers for raw cell text: numbers, dates, booleans, units and karyotypes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+EXCEL_ORIGIN = dt.date(1899, 12, 30)  # Excel 1900 date system (with its 1900 leap-year bug)
+DEFAULT_MISSING = frozenset({"", "na", "n/a", ".", "nan", "none", "null"})
+
+_DMY = re.compile(r"^(\d{4})\s*[-./]\s*(\d{1,2})\s*[-./]\s*(\d{1,2})\.?(?:[ T]00:00(?::00)?)?$")
+_KOREAN = re.compile(r"^(\d{4})\s*년\s*(\d{1,2})\s*월\s*(\d{1,2})\s*일$")
+_YM = re.compile(r"^(\d{4})\s*[-./]\s*(\d{1,2})\.?$|^(\d{4})\s*년\s*(\d{1,2})\s*월$")
+_Y = re.compile(r"^(\d{4})(?:\s*년)?$")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
+def is_missing(text: str | None, extra: frozenset[str] | set[str] = frozenset()) -> bool:
+    """True if a cell is empty or one of the missing-value tokens."""
+    if text is None:
+        return True
+    t = str(text).strip()
+    return t.lower() in DEFAULT_MISSING or t in extra
+
+
+def parse_number(text: str) -> float:
+    """A float from text such as '33,900', '1.5', '2e3'; ValueError otherwise."""
+    t = str(text).strip().replace("\u00a0", "")
+    if _THOUSANDS.match(t):
+        t = t.replace(",", "")
+    if not _NUMBER.match(t):
+        raise ValueError(f"not a number: {text!r}")
+    return float(t)
+
+
+def parse_date(text: str, *, partial: str = "mid") -> tuple[dt.date, str | None]:
+    """A date from ISO, dotted, Korean or Excel-serial text, with an imputation note.
+
+    Partial dates are imputed by the stated rule ``partial``: "mid" (day 15, month 7 for a bare
+    year) or "first" (day 1, January); the note says what was imputed, None if nothing.
+    """
+    t = str(text).strip()
+    for rx in (_DMY, _KOREAN):
+        m = rx.match(t)
+        if m:
+            y, mo, d = (int(g) for g in m.groups())
+            return dt.date(y, mo, d), None
+    m = _YM.match(t)
+    if m:
+        g = [x for x in m.groups() if x is not None]
+        y, mo = int(g[0]), int(g[1])
+        day = 15 if partial == "mid" else 1
+        return dt.date(y, mo, day), f"day imputed as {day} ({partial} rule)"
+    m = _Y.match(t)
+    if m and 1900 <= int(m.group(1)) <= 2100:
+        y = int(m.group(1))
+        md = (7, 1) if partial == "mid" else (1, 1)
+        return dt.date(y, *md), f"month and day imputed as {md[0]:02d}-{md[1]:02d} ({partial} rule)"
+    if _NUMBER.match(t):
+        serial = float(t)
+        if serial.is_integer() and 1 <= serial <= 2958465:
+            return EXCEL_ORIGIN + dt.timedelta(days=int(serial)), None
+    raise ValueError(f"not a recognised date form: {text!r}")
+
+
+#: Unit spellings -> canonical unit label, and factor to x10^9/L for cell counts.
+UNIT_ALIASES = {
+    "/ul": "/uL",
+    "/μl": "/uL",
+    "/µl": "/uL",
+    "/mm3": "/uL",
+    "cells/ul": "/uL",
+    "/mcl": "/uL",
+    "x10^3/ul": "x10^3/uL",
+    "10^3/ul": "x10^3/uL",
+    "k/ul": "x10^3/uL",
+    "x10^3/μl": "x10^3/uL",
+    "x1000/ul": "x10^3/uL",
+    "10^3/μl": "x10^3/uL",
+    "x10^3/µl": "x10^3/uL",
+    "x10^9/l": "x10^9/L",
+    "10^9/l": "x10^9/L",
+    "g/l": "x10^9/L",
+    "x10e9/l": "x10^9/L",
+}
+TO_10E9_PER_L = {"/uL": 1e-3, "x10^3/uL": 1.0, "x10^9/L": 1.0}
+
+
+def normalise_unit(unit: str) -> str:
+    """Canonical spelling of a cell-count unit; ValueError if unknown (never guessed)."""
+    key = str(unit).strip().lower().replace(" ", "").replace("×", "x")
+    if key in UNIT_ALIASES:
+        return UNIT_ALIASES[key]
+    raise ValueError(f"unknown unit {unit!r}; known: {sorted(set(UNIT_ALIASES.values()))}")
+
+
+def to_10e9_per_l(value: float, unit: str) -> float:
+    """Convert a cell count in ``unit`` to x10^9/L (1 x10^9/L = 1 x10^3/uL = 1,000/uL)."""
+    return value * TO_10E9_PER_L[normalise_unit(unit)]
+
+
+_TRANSLOCATION = re.compile(  # noqa: E501
+    r"t\(\s*([0-9XY]+)\s*;\s*([0-9XY]+)\s*\)\s*\(\s*([pq][0-9.]+)\s*;\s*([pq][0-9.]+)\s*\)", re.I
+)
+_PTD = re.compile(r"dup\s*\(?\s*mll|mll\s*[-_ ]?ptd|kmt2a\s*[-_ ]?ptd|\bptd\b|dup\s*mll", re.I)
+_GERMLINE = re.compile(  # noqa: E501
+    r"^(-|neg(ative)?|none|not detected|germline|normal|wild[- ]?type|46,\s*x[xy](\[\d+\])?)$", re.I
+)
+_MLL_REARR_TEXT = re.compile(r"(mll|kmt2a)\s*(r\b|rearr|\+|positive)", re.I)
+
+
+def parse_kmt2a(text: str | None) -> tuple[str, str | None]:
+    """KMT2A (MLL) status and partner from a karyotype/MLL finding.
+
+    Returns (status, partner): status is 'rearranged' (a translocation involving 11q23, partner
+    given as the ISCN translocation), 'ptd' (partial tandem duplication, dupMLL: NOT rearranged),
+    'germline' (normal/negative) or 'unknown' (missing or unparseable).
+    """
+    if text is None or str(text).strip() == "":
+        return "unknown", None
+    t = str(text).strip()
+    for clone in re.split(r"/", t):
+        for m in _TRANSLOCATION.finditer(clone):
+            c1, c2, b1, b2 = m.groups()
+            pairs = [(c1, b1), (c2, b2)]
+            if any(c == "11" and b.lower().startswith("q23") for c, b in pairs):
+                return "rearranged", m.group(0).replace(" ", "")
+    if _PTD.search(t):
+        return "ptd", None
+    if _MLL_REARR_TEXT.search(t):
+        return "rearranged", None
+    if _GERMLINE.match(t):
+        return "germline", None
+    if re.match(r"^4[5-9],\s*x[xy]", t, re.I) and "11" not in t:
+        return "germline", None
+    return "unknown", None

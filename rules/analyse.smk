@@ -1,0 +1,22 @@
+# Analyse: eligibility flow, ADTTE endpoints, Kaplan-Meier estimates and tests.
+
+
+rule analyse:
+    input:
+        patients=f"{RESULTS}/{{study}}/harmonised/patients.parquet",
+        groups=f"{RESULTS}/{{study}}/classify/risk_groups.parquet",
+    output:
+        cohort=f"{RESULTS}/{{study}}/analyse/cohort.parquet",
+        adtte=f"{RESULTS}/{{study}}/analyse/adtte.parquet",
+        survival=f"{RESULTS}/{{study}}/analyse/survival.csv",
+        strata=f"{RESULTS}/{{study}}/analyse/strata.csv",
+        tests=f"{RESULTS}/{{study}}/analyse/tests.csv",
+        flow=f"{RESULTS}/{{study}}/analyse/flow.csv",
+    log:
+        f"{RESULTS}/{{study}}/logs/analyse.log",
+    conda:
+        "../envs/cohortflow.yaml"
+    params:
+        study=study_params,
+    script:
+        "../scripts/analyse.py"

@@ -1,0 +1,17 @@
+# Classify: risk groups by declarative, versioned schemes (config/risk_schemes/).
+
+
+rule classify:
+    input:
+        patients=f"{RESULTS}/{{study}}/harmonised/patients.parquet",
+    output:
+        groups=f"{RESULTS}/{{study}}/classify/risk_groups.parquet",
+        explain=f"{RESULTS}/{{study}}/classify/explanations.csv",
+    log:
+        f"{RESULTS}/{{study}}/logs/classify.log",
+    conda:
+        "../envs/cohortflow.yaml"
+    params:
+        schemes=lambda wc: STUDIES[wc.study]["schemes"],
+    script:
+        "../scripts/classify.py"

@@ -1,0 +1,107 @@
+# Helpers shared by the rules: study definitions, per-site inputs and the output lists.
+from pathlib import Path
+
+from cohortflow.config import load_study
+
+RESULTS = config.get("results_dir", "results")
+RESTRICTED = config.get("restricted_dir", "restricted")
+STUDIES = {
+    s: load_study(
+        s,
+        root=Path(workflow.basedir),
+        studies_dir=config.get("studies_dir", "config/studies"),
+    )
+    for s in config["studies"]
+}
+
+
+wildcard_constraints:
+    study="|".join(STUDIES),
+    site="[A-Za-z0-9_-]+",
+    analysis="[a-z][a-z0-9_]*",
+    table="|".join(sorted({t for s in STUDIES.values() for t in s.get("tables", {})}))
+    or "none",
+
+
+def sites(study):
+    """Site codes of a study, in definition order."""
+    return list(STUDIES[study]["sites"])
+
+
+def site_mapping(wildcards):
+    """The validated mapping of one site (passed as params so edits rerun the site)."""
+    return STUDIES[wildcards.study]["site_mappings"][wildcards.site]
+
+
+def submission_file(wildcards):
+    """The submitted file named by the site's mapping."""
+    return site_mapping(wildcards)["file"]
+
+
+def study_params(wildcards):
+    """The study definition without per-site mappings (study-level rules)."""
+    s = STUDIES[wildcards.study]
+    return {k: v for k, v in s.items() if k != "site_mappings"}
+
+
+def demo_key(wildcards):
+    """Whether the study runs with the public demo key."""
+    return bool(STUDIES[wildcards.study]["pseudonymisation"].get("demo_key", False))
+
+
+def analyses(study):
+    """IDs of the configured analyses of a study."""
+    return [a["id"] for a in STUDIES[study]["analyses"]]
+
+
+def config_files(study):
+    """Every config file a study's results depend on."""
+    s = STUDIES[study]
+    files = [f"{config.get('studies_dir', 'config/studies')}/{study}.yaml"]
+    files += list(s["sites"].values())
+    files += [f"config/risk_schemes/{r}.yaml" for r in s.get("risk_schemes", [])]
+    return files
+
+
+def table_outputs(study):
+    """Human- and machine-readable tables of a study."""
+    names = list(STUDIES[study].get("tables", {}))
+    out = [
+        f"{RESULTS}/{study}/tables/{n}.{ext}"
+        for n in names
+        for ext in ("csv", "md", "html")
+    ]
+    return out + [
+        f"{RESULTS}/{study}/tables/survival.md",
+        f"{RESULTS}/{study}/tables/survival.html",
+        f"{RESULTS}/{study}/tables/flow.md",
+    ]
+
+
+def study_outputs(study):
+    """Everything a study run produces except the manifest."""
+    out = [f"{RESULTS}/{study}/harmonised/sites/{s}.parquet" for s in sites(study)]
+    out += [f"{RESULTS}/{study}/validate/{s}.findings.csv" for s in sites(study)]
+    out += [
+        f"{RESULTS}/{study}/harmonised/patients.parquet",
+        f"{RESULTS}/{study}/classify/risk_groups.parquet",
+        f"{RESULTS}/{study}/classify/explanations.csv",
+        f"{RESULTS}/{study}/analyse/cohort.parquet",
+        f"{RESULTS}/{study}/analyse/adtte.parquet",
+        f"{RESULTS}/{study}/analyse/survival.csv",
+        f"{RESULTS}/{study}/analyse/strata.csv",
+        f"{RESULTS}/{study}/analyse/tests.csv",
+        f"{RESULTS}/{study}/analyse/flow.csv",
+    ]
+    out += table_outputs(study)
+    out += [
+        f"{RESULTS}/{study}/figures/km_{a}.{ext}"
+        for a in analyses(study)
+        for ext in ("png", "pdf", "svg")
+    ]
+    return out
+
+
+def all_outputs():
+    """The manifest of every configured study (each depends on all its outputs)."""
+    return [f"{RESULTS}/{s}/manifest.json" for s in STUDIES]

@@ -1,0 +1,87 @@
+# Report: tables, figures and the manifest of a study.
+
+
+rule descriptive_table:
+    input:
+        cohort=f"{RESULTS}/{{study}}/analyse/cohort.parquet",
+    output:
+        csv=f"{RESULTS}/{{study}}/tables/{{table}}.csv",
+        md=f"{RESULTS}/{{study}}/tables/{{table}}.md",
+        html=f"{RESULTS}/{{study}}/tables/{{table}}.html",
+    log:
+        f"{RESULTS}/{{study}}/logs/table_{{table}}.log",
+    conda:
+        "../envs/cohortflow.yaml"
+    params:
+        study=study_params,
+    script:
+        "../scripts/descriptive_table.py"
+
+
+rule survival_tables:
+    input:
+        survival=f"{RESULTS}/{{study}}/analyse/survival.csv",
+        strata=f"{RESULTS}/{{study}}/analyse/strata.csv",
+        tests=f"{RESULTS}/{{study}}/analyse/tests.csv",
+        flow=f"{RESULTS}/{{study}}/analyse/flow.csv",
+    output:
+        md=f"{RESULTS}/{{study}}/tables/survival.md",
+        html=f"{RESULTS}/{{study}}/tables/survival.html",
+        flow=f"{RESULTS}/{{study}}/tables/flow.md",
+    log:
+        f"{RESULTS}/{{study}}/logs/survival_tables.log",
+    conda:
+        "../envs/cohortflow.yaml"
+    params:
+        study=study_params,
+    script:
+        "../scripts/survival_tables.py"
+
+
+rule figure:
+    input:
+        cohort=f"{RESULTS}/{{study}}/analyse/cohort.parquet",
+        adtte=f"{RESULTS}/{{study}}/analyse/adtte.parquet",
+        tests=f"{RESULTS}/{{study}}/analyse/tests.csv",
+    output:
+        png=f"{RESULTS}/{{study}}/figures/km_{{analysis}}.png",
+        pdf=f"{RESULTS}/{{study}}/figures/km_{{analysis}}.pdf",
+        svg=f"{RESULTS}/{{study}}/figures/km_{{analysis}}.svg",
+    log:
+        f"{RESULTS}/{{study}}/logs/figure_{{analysis}}.log",
+    conda:
+        "../envs/cohortflow.yaml"
+    params:
+        study=study_params,
+    script:
+        "../scripts/figure.py"
+
+
+rule manifest:
+    input:
+        submissions=lambda wc: [
+            STUDIES[wc.study]["site_mappings"][s]["file"] for s in sites(wc.study)
+        ],
+        ingest_meta=lambda wc: expand(
+            f"{RESULTS}/{{study}}/ingest/{{site}}.json",
+            study=wc.study,
+            site=sites(wc.study),
+        ),
+        summaries=lambda wc: expand(
+            f"{RESULTS}/{{study}}/validate/{{site}}.summary.json",
+            study=wc.study,
+            site=sites(wc.study),
+        ),
+        config_files=lambda wc: config_files(wc.study),
+        outputs=lambda wc: study_outputs(wc.study),
+    output:
+        manifest=f"{RESULTS}/{{study}}/manifest.json",
+    log:
+        f"{RESULTS}/{{study}}/logs/manifest.log",
+    conda:
+        "../envs/cohortflow.yaml"
+    params:
+        study=study_params,
+        config_files=lambda wc: config_files(wc.study),
+    script:
+        "../scripts/manifest.py"

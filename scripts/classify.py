@@ -1,0 +1,8 @@
+"""Snakemake entry point: risk groups by the study's declarative schemes."""
+
+from cohortflow.runner import run_stage
+from cohortflow.stages import classify_study
+
+smk = snakemake  # noqa: F821
+run_stage(smk, classify_study, patients=smk.input.patients, schemes=smk.params.schemes,
+          groups_out=smk.output.groups, explain_out=smk.output.explain)
