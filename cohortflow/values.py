@@ -110,6 +110,14 @@ _GERMLINE = re.compile(  # noqa: E501
 _MLL_REARR_TEXT = re.compile(r"(mll|kmt2a)\s*(r\b|rearr|\+|positive)", re.I)
 
 
+def _involves_chr11(karyotype: str) -> bool:
+    """True if any abnormality's chromosome list (first parentheses) names chromosome 11."""
+    for m in re.finditer(r"[a-z]+\(([0-9XY;]+)\)", karyotype, re.I):
+        if "11" in m.group(1).split(";"):
+            return True
+    return False
+
+
 def parse_kmt2a(text: str | None) -> tuple[str, str | None]:
     """KMT2A (MLL) status and partner from a karyotype/MLL finding.
 
@@ -132,6 +140,6 @@ def parse_kmt2a(text: str | None) -> tuple[str, str | None]:
         return "rearranged", None
     if _GERMLINE.match(t):
         return "germline", None
-    if re.match(r"^4[5-9],\s*x[xy]", t, re.I) and "11" not in t:
+    if re.match(r"^\d{2,3},\s*[xy]", t, re.I) and not _involves_chr11(t):
         return "germline", None
     return "unknown", None

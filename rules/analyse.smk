@@ -17,6 +17,7 @@ rule analyse:
     conda:
         "../envs/cohortflow.yaml"
     params:
+        code=code_hash("analyse"),
         study=study_params,
     script:
         "../scripts/analyse.py"

@@ -12,6 +12,7 @@ rule classify:
     conda:
         "../envs/cohortflow.yaml"
     params:
+        code=code_hash("classify"),
         schemes=lambda wc: STUDIES[wc.study]["schemes"],
     script:
         "../scripts/classify.py"

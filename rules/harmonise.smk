@@ -10,6 +10,8 @@ rule harmonise:
         f"{RESULTS}/{{study}}/logs/harmonise/{{site}}.log",
     conda:
         "../envs/cohortflow.yaml"
+    params:
+        code=code_hash("harmonise"),
     script:
         "../scripts/harmonise.py"
 
@@ -28,6 +30,7 @@ rule merge:
     conda:
         "../envs/cohortflow.yaml"
     params:
+        code=code_hash("merge"),
         data_label=lambda wc: STUDIES[wc.study].get("data_label", ""),
     script:
         "../scripts/merge.py"

@@ -12,6 +12,7 @@ rule ingest:
     conda:
         "../envs/cohortflow.yaml"
     params:
+        code=code_hash("ingest"),
         mapping=site_mapping,
     script:
         "../scripts/ingest.py"

@@ -13,6 +13,7 @@ rule descriptive_table:
     conda:
         "../envs/cohortflow.yaml"
     params:
+        code=code_hash("report"),
         study=study_params,
     script:
         "../scripts/descriptive_table.py"
@@ -33,6 +34,7 @@ rule survival_tables:
     conda:
         "../envs/cohortflow.yaml"
     params:
+        code=code_hash("report"),
         study=study_params,
     script:
         "../scripts/survival_tables.py"
@@ -52,6 +54,7 @@ rule figure:
     conda:
         "../envs/cohortflow.yaml"
     params:
+        code=code_hash("report"),
         study=study_params,
     script:
         "../scripts/figure.py"
@@ -81,6 +84,7 @@ rule manifest:
     conda:
         "../envs/cohortflow.yaml"
     params:
+        code=code_hash("manifest"),
         study=study_params,
         config_files=lambda wc: config_files(wc.study),
     script:

@@ -14,6 +14,7 @@ rule validate:
     conda:
         "../envs/cohortflow.yaml"
     params:
+        code=code_hash("validate"),
         mapping=site_mapping,
         demo_key=demo_key,
     script:

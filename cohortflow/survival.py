@@ -1,0 +1,420 @@
+"""Kaplan-Meier estimation, median survival and the log-rank test.
+
+A small, exact and deterministic implementation (numpy/scipy only) whose results
+agree with R ``survival`` (``survfit``, ``quantile.survfit``, ``survdiff``) and with
+lifelines (``KaplanMeierFitter``, ``logrank_test``).
+
+Conventions
+-----------
+* Times are used exactly as given: there is no merging of floating-point near-ties
+  (R's ``timefix``). Pass times as exact day counts.
+* A subject censored at time ``t`` is still at risk at ``t`` (events precede
+  censorings at tied times).
+* Variance is Greenwood's: ``var(S) = S^2 * sum d / (n (n - d))``.
+* Confidence interval transforms (``CI_METHODS``):
+
+  - ``"log-log"`` (SAS and lifelines default):
+    ``exp(-exp(log(-log S) +/- z * sqrt(sum d/(n(n-d))) / |log S|))``;
+  - ``"log"`` (R ``survfit`` default): ``S * exp(+/- z * sqrt(sum d/(n(n-d))))``, upper
+    limit clipped at 1;
+  - ``"plain"``: ``S +/- z * se``, clipped to [0, 1].
+
+* Where ``S = 1`` (before the first event) the standard error is 0 and the interval
+  is (1, 1) for every transform. R reports NA for the log-log interval there.
+* Where ``S = 0`` (all subjects still at risk fail at the same time, ``d == n``,
+  which can only happen at the last time) the Greenwood sum is infinite. The
+  standard error is reported as 0 and both interval limits as NaN (the interval is
+  undefined), as R reports NA for them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = [
+    "CI_METHODS",
+    "KMResult",
+    "LogRankResult",
+    "kaplan_meier",
+    "logrank_test",
+    "median_survival",
+    "number_at_risk",
+    "survival_at",
+]
+
+CI_METHODS = ("log-log", "log", "plain")
+
+#: Tolerance used by R ``quantile.survfit`` to decide that a curve is exactly at 0.5.
+_QUANTILE_TOL = math.sqrt(np.finfo(float).eps)
+
+_TABLE_COLUMNS = [
+    "time",
+    "n_risk",
+    "n_event",
+    "n_censor",
+    "survival",
+    "se",
+    "lower",
+    "upper",
+]
+
+
+@dataclass(frozen=True)
+class KMResult:
+    """A Kaplan-Meier estimate.
+
+    ``table`` has one row per distinct observed time, plus time 0 (always the first
+    row): ``time``, ``n_risk``, ``n_event``, ``n_censor``, ``survival``, ``se``
+    (Greenwood, on the survival scale), ``lower`` and ``upper`` (pointwise
+    ``1 - alpha`` confidence limits using ``ci_method``).
+    """
+
+    table: pd.DataFrame
+    ci_method: str
+    alpha: float
+    n: int
+    events: int
+
+
+@dataclass(frozen=True)
+class LogRankResult:
+    """An unweighted (Mantel-Haenszel) log-rank test across k >= 2 groups.
+
+    ``observed`` and ``expected`` map each group label (in sorted order) to its
+    observed and expected number of events.
+    """
+
+    chi2: float
+    df: int
+    p: float
+    observed: dict
+    expected: dict
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _as_float_array(values: Any, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric: {exc}") from None
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if np.isnan(arr).any():
+        raise ValueError(f"{name} contains {int(np.isnan(arr).sum())} missing (NaN) value(s)")
+    if np.isinf(arr).any():
+        raise ValueError(f"{name} contains infinite value(s)")
+    return arr
+
+
+def _validate(time: Any, event: Any) -> tuple[np.ndarray, np.ndarray]:
+    t = _as_float_array(time, "time")
+    e = _as_float_array(event, "event")
+    if t.shape != e.shape:
+        raise ValueError(
+            f"time and event must have equal lengths, got {t.shape[0]} and {e.shape[0]}"
+        )
+    if t.size == 0:
+        raise ValueError("time and event are empty: at least one subject is needed")
+    if (t < 0).any():
+        raise ValueError(f"time contains {int((t < 0).sum())} negative value(s)")
+    if not np.isin(e, (0.0, 1.0)).all():
+        bad = sorted(set(e[~np.isin(e, (0.0, 1.0))].tolist()))[:5]
+        raise ValueError(f"event must be 0 (censored) or 1 (event), found {bad}")
+    return t, e.astype(np.int64)
+
+
+def _z(alpha: float) -> float:
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    return float(stats.norm.ppf(1.0 - alpha / 2.0))
+
+
+# --------------------------------------------------------------------------- Kaplan-Meier
+
+
+def _confidence_limits(
+    surv: np.ndarray, gw: np.ndarray, z: float, ci_method: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise limits from survival and the Greenwood sum ``sum d/(n(n-d))``."""
+    lower = np.full_like(surv, np.nan)
+    upper = np.full_like(surv, np.nan)
+    one = surv >= 1.0
+    lower[one] = upper[one] = 1.0
+    mid = (surv > 0.0) & ~one  # S == 0 keeps NaN limits
+    s, g = surv[mid], gw[mid]
+    if ci_method == "log-log":
+        log_s = np.log(s)
+        theta = np.log(-log_s)
+        half = z * np.sqrt(g) / np.abs(log_s)
+        lower[mid] = np.exp(-np.exp(theta + half))
+        upper[mid] = np.exp(-np.exp(theta - half))
+    elif ci_method == "log":
+        half = z * np.sqrt(g)
+        lower[mid] = s * np.exp(-half)
+        upper[mid] = np.minimum(s * np.exp(half), 1.0)
+    elif ci_method == "plain":
+        half = z * s * np.sqrt(g)
+        lower[mid] = np.maximum(s - half, 0.0)
+        upper[mid] = np.minimum(s + half, 1.0)
+    else:  # pragma: no cover - checked by the caller
+        raise ValueError(ci_method)
+    return lower, upper
+
+
+def kaplan_meier(
+    time: Sequence[float] | np.ndarray | pd.Series,
+    event: Sequence[int] | np.ndarray | pd.Series,
+    ci_method: str = "log-log",
+    alpha: float = 0.05,
+) -> KMResult:
+    """Kaplan-Meier survival estimate with Greenwood standard errors and pointwise CIs.
+
+    ``event`` is 1 for an event and 0 for a censored observation. Raises
+    ``ValueError`` for unequal lengths, empty input, NaN, negative times, event
+    codes other than 0/1, an unknown ``ci_method`` or ``alpha`` outside (0, 1).
+    """
+    if ci_method not in CI_METHODS:
+        raise ValueError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
+    z = _z(alpha)
+    t, e = _validate(time, event)
+
+    uniq, inverse = np.unique(t, return_inverse=True)
+    n_event = np.bincount(inverse, weights=e, minlength=uniq.size).astype(np.int64)
+    n_total = np.bincount(inverse, minlength=uniq.size).astype(np.int64)
+    n_censor = n_total - n_event
+    # at risk at each time: everyone whose time is >= it
+    n_risk = np.cumsum(n_total[::-1])[::-1]
+
+    if uniq[0] > 0.0:  # a row for time 0 with nobody having left yet
+        uniq = np.concatenate(([0.0], uniq))
+        n_event = np.concatenate(([0], n_event))
+        n_censor = np.concatenate(([0], n_censor))
+        n_risk = np.concatenate(([t.size], n_risk))
+
+    d = n_event.astype(float)
+    n = n_risk.astype(float)
+    surv = np.cumprod(1.0 - d / n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = np.where(d > 0, d / (n * (n - d)), 0.0)  # inf where d == n
+    gw = np.cumsum(term)
+    with np.errstate(invalid="ignore"):
+        se = surv * np.sqrt(gw)
+    se[surv == 0.0] = 0.0  # documented choice: S = 0 -> se 0, CI NaN
+    lower, upper = _confidence_limits(surv, gw, z, ci_method)
+
+    table = pd.DataFrame(
+        {
+            "time": uniq.astype(float),
+            "n_risk": n_risk.astype(np.int64),
+            "n_event": n_event.astype(np.int64),
+            "n_censor": n_censor.astype(np.int64),
+            "survival": surv,
+            "se": se,
+            "lower": lower,
+            "upper": upper,
+        },
+        columns=_TABLE_COLUMNS,
+    )
+    return KMResult(
+        table=table, ci_method=ci_method, alpha=float(alpha), n=int(t.size), events=int(e.sum())
+    )
+
+
+def survival_at(km: KMResult, times: Sequence[float]) -> pd.DataFrame:
+    """The Kaplan-Meier step function evaluated at the given times.
+
+    Columns: ``time``, ``n_risk`` (subjects with follow-up >= t), ``events``
+    (cumulative events up to and including t), ``survival``, ``se``, ``lower``,
+    ``upper``. Values are right-continuous (an event at t is already counted at t).
+    Beyond the last observed time nothing is extrapolated: survival, se and CI are
+    NaN and ``n_risk`` is 0, except when the curve has already reached 0, where it stays 0
+    (SE 0, CI as at the time it reached 0).
+    """
+    tq = _as_float_array(list(times), "times")
+    if (tq < 0).any():
+        raise ValueError("times must not be negative")
+    tab = km.table
+    t = tab["time"].to_numpy()
+    leaving = (tab["n_event"] + tab["n_censor"]).to_numpy()
+    # number still under observation at or after each table time
+    remaining_from = np.cumsum(leaving[::-1])[::-1]
+    cum_events = np.cumsum(tab["n_event"].to_numpy())
+
+    idx = np.searchsorted(t, tq, side="right") - 1  # last table time <= tq (t[0] == 0)
+    first_ge = np.searchsorted(t, tq, side="left")  # first table time >= tq
+    n_risk = np.where(first_ge < t.size, remaining_from[np.minimum(first_ge, t.size - 1)], 0)
+    beyond = (tq > t[-1]) & (tab["survival"].to_numpy()[-1] > 0)
+
+    out = pd.DataFrame(
+        {
+            "time": tq,
+            "n_risk": n_risk.astype(np.int64),
+            "events": cum_events[idx].astype(np.int64),
+        }
+    )
+    for col in ("survival", "se", "lower", "upper"):
+        vals = tab[col].to_numpy()[idx].astype(float)
+        vals[beyond] = np.nan
+        out[col] = vals
+    return out
+
+
+# --------------------------------------------------------------------------- median
+
+
+def _findq(x: np.ndarray, y: np.ndarray, p: float, tol: float) -> float:
+    """Where the non-decreasing step curve ``y`` (a cumulative probability) reaches ``p``.
+
+    A transcription of R ``survival:::findq`` (survival 3.5): a curve that sits
+    exactly at ``p`` over a stretch gives the midpoint of that stretch; NaN points are
+    ignored; NaN if ``p`` is not reached.
+    """
+    if np.all(np.isnan(y)) or np.nanmax(y) < p:
+        return math.nan
+    xmax = x[-1]
+    # drop duplicated y values (R duplicated(): NaN counts as a value)
+    keep = np.ones(y.size, dtype=bool)
+    seen_nan = False
+    seen: set[float] = set()
+    for i, v in enumerate(y):
+        if np.isnan(v):
+            keep[i] = not seen_nan
+            seen_nan = True
+        else:
+            keep[i] = v not in seen
+            seen.add(float(v))
+    x, y = x[keep], y[keep]
+    ok = ~np.isnan(y)
+
+    def first_reaching(threshold: float) -> int | None:
+        # R approx(y, 1:n, p, "constant", f = 1): index of the smallest y >= threshold
+        cand = np.flatnonzero(ok & (y >= threshold))
+        if cand.size == 0:
+            return None
+        return int(cand[np.argmin(y[cand])])
+
+    i1 = first_reaching(p - tol)
+    i2 = first_reaching(p + tol)
+    quant = math.nan if i1 is None or i2 is None else (x[i1] + x[i2]) / 2.0
+    if not np.isnan(y[-1]) and abs(p - y[-1]) < tol and i1 is not None:
+        quant = (x[i1] + xmax) / 2.0
+    return float(quant)
+
+
+def median_survival(km: KMResult) -> tuple[float, float, float]:
+    """Median survival time and its confidence limits ``(median, lower, upper)``.
+
+    As R ``survfit``: the median is the first time the curve drops to 0.5 or below
+    (the midpoint of a flat stretch at exactly 0.5); the lower/upper limits are where
+    the lower/upper confidence band drops to 0.5. NaN where not reached. The limits
+    use the transform and ``alpha`` of ``km``.
+    """
+    tab = km.table
+    x = np.concatenate(([0.0], tab["time"].to_numpy(dtype=float)))
+
+    def q(curve: str) -> float:
+        y = np.concatenate(([0.0], 1.0 - tab[curve].to_numpy(dtype=float)))
+        return _findq(x, y, 0.5, _QUANTILE_TOL)
+
+    return q("survival"), q("lower"), q("upper")
+
+
+# --------------------------------------------------------------------------- log-rank
+
+
+def _label(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def logrank_test(
+    time: Sequence[float] | np.ndarray | pd.Series,
+    event: Sequence[int] | np.ndarray | pd.Series,
+    group: Sequence[Any] | np.ndarray | pd.Series,
+) -> LogRankResult:
+    """Unweighted log-rank test of equal survival across k >= 2 groups.
+
+    ``chi2 = (O - E)' V^- (O - E)`` on ``df = k - 1`` degrees of freedom, as R
+    ``survdiff(rho = 0)``. Groups whose expected count is 0 (no follow-up at any event
+    time) are left out of the statistic and of ``df``, as in R. With no events at all
+    chi2 and p are NaN and df is 0. Raises ``ValueError`` on invalid input or fewer
+    than two groups.
+    """
+    t, e = _validate(time, event)
+    g = np.asarray(group, dtype=object)
+    if g.ndim != 1 or g.shape[0] != t.shape[0]:
+        raise ValueError(
+            f"group must have the same length as time ({t.shape[0]}), got {g.shape[0]}"
+        )
+    if pd.isna(g).any():
+        raise ValueError("group contains missing value(s)")
+    try:
+        labels = sorted({_label(v) for v in g})
+    except TypeError as exc:
+        raise ValueError(f"group labels must be mutually sortable: {exc}") from None
+    if len(labels) < 2:
+        raise ValueError(f"log-rank test needs at least 2 groups, got {len(labels)}")
+    k = len(labels)
+    code = np.array([labels.index(_label(v)) for v in g])
+
+    event_times = np.unique(t[e == 1])
+    # at risk per group (rows: event times, cols: groups) and events per group
+    at_risk = np.empty((event_times.size, k))
+    deaths = np.empty((event_times.size, k))
+    for j in range(k):
+        tj, ej = t[code == j], e[code == j]
+        tj_sorted = np.sort(tj)
+        at_risk[:, j] = tj.size - np.searchsorted(tj_sorted, event_times, side="left")
+        ev_sorted = np.sort(tj[ej == 1])
+        deaths[:, j] = np.searchsorted(ev_sorted, event_times, side="right") - np.searchsorted(
+            ev_sorted, event_times, side="left"
+        )
+    n = at_risk.sum(axis=1)
+    d = deaths.sum(axis=1)
+    observed = deaths.sum(axis=0)
+    expected = (at_risk * (d / n)[:, None]).sum(axis=0)
+
+    # hypergeometric covariance, summed over event times with n > 1
+    var = np.zeros((k, k))
+    multi = n > 1
+    if multi.any():
+        frac = at_risk[multi] / n[multi, None]
+        w = d[multi] * (n[multi] - d[multi]) / (n[multi] - 1.0)
+        var = np.einsum("t,ti,ij->ij", w, frac, np.eye(k)) - np.einsum("t,ti,tj->ij", w, frac, frac)
+
+    use = np.flatnonzero(expected > 0)
+    if use.size < 2:
+        chi2, df, p = math.nan, 0, math.nan
+    else:
+        diff = (observed - expected)[use][1:]
+        v = var[np.ix_(use, use)][1:, 1:]
+        df = int(np.linalg.matrix_rank(v))
+        chi2 = float(diff @ np.linalg.pinv(v) @ diff) if df > 0 else math.nan
+        p = float(stats.chi2.sf(chi2, df)) if df > 0 else math.nan
+    return LogRankResult(
+        chi2=float(chi2),
+        df=df,
+        p=p,
+        observed={lab: float(o) for lab, o in zip(labels, observed, strict=True)},
+        expected={lab: float(x) for lab, x in zip(labels, expected, strict=True)},
+    )
+
+
+# --------------------------------------------------------------------------- at risk
+
+
+def number_at_risk(
+    time: Sequence[float] | np.ndarray | pd.Series, at_times: Sequence[float] | np.ndarray
+) -> list[int]:
+    """Number of subjects still under observation (time >= t) at each of ``at_times``."""
+    t = np.sort(_as_float_array(time, "time"))
+    at = _as_float_array(list(np.asarray(at_times, dtype=float)), "at_times")
+    return [int(v) for v in t.size - np.searchsorted(t, at, side="left")]

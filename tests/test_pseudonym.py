@@ -1,0 +1,35 @@
+"""Keyed pseudonymisation."""
+
+import hashlib
+import hmac
+
+import pytest
+
+from cohortflow import pseudonym
+from cohortflow.errors import CohortflowError
+
+
+def test_study_id_is_hmac_of_site_and_local_id():
+    expected = hmac.new(b"k", b"S01\x1fSMC-0001", hashlib.sha256).hexdigest()[:16]
+    assert pseudonym.study_id(b"k", "S01", "SMC-0001") == expected
+    assert pseudonym.study_id(b"k", "S01", " SMC-0001 ") == expected
+    assert pseudonym.study_id(b"k", "S02", "SMC-0001") != expected
+    assert pseudonym.study_id(b"other", "S01", "SMC-0001") != expected
+
+
+def test_missing_key_stops_with_a_clear_message(monkeypatch):
+    monkeypatch.delenv("COHORTFLOW_KEY", raising=False)
+    monkeypatch.delenv("COHORTFLOW_KEY_FILE", raising=False)
+    with pytest.raises(CohortflowError, match="No pseudonymisation key"):
+        pseudonym.load_key()
+
+
+def test_key_from_env_and_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("COHORTFLOW_KEY", "secret")
+    assert pseudonym.load_key() == b"secret"
+    monkeypatch.delenv("COHORTFLOW_KEY")
+    f = tmp_path / "k"
+    f.write_text("filesecret\n")
+    monkeypatch.setenv("COHORTFLOW_KEY_FILE", str(f))
+    assert pseudonym.load_key() == b"filesecret"
+    assert pseudonym.load_key(demo=True) == pseudonym.DEMO_KEY

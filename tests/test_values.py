@@ -1,0 +1,94 @@
+"""Cell parsers: dates, numbers, units, KMT2A status."""
+
+import datetime as dt
+
+import pytest
+
+from cohortflow import values
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "note"),
+    [
+        ("2011-02-28", dt.date(2011, 2, 28), None),
+        ("2011-2-8", dt.date(2011, 2, 8), None),
+        ("2011.02.28", dt.date(2011, 2, 28), None),
+        ("2011. 2. 28.", dt.date(2011, 2, 28), None),
+        ("2011/02/28", dt.date(2011, 2, 28), None),
+        ("2011년 2월 28일", dt.date(2011, 2, 28), None),
+        ("2011-02-28T00:00:00", dt.date(2011, 2, 28), None),
+        ("40602", dt.date(2011, 2, 28), None),  # Excel serial, 1900 system
+        ("1", dt.date(1899, 12, 31), None),
+        ("2008-01", dt.date(2008, 1, 15), "day imputed as 15 (mid rule)"),
+        ("2008년 1월", dt.date(2008, 1, 15), "day imputed as 15 (mid rule)"),
+        ("2008", dt.date(2008, 7, 1), "month and day imputed as 07-01 (mid rule)"),
+    ],
+)
+def test_parse_date_forms(text, expected, note):
+    assert values.parse_date(text) == (expected, note)
+
+
+def test_parse_date_partial_first_rule():
+    assert values.parse_date("2008-03", partial="first") == (
+        dt.date(2008, 3, 1),
+        "day imputed as 1 (first rule)",
+    )
+
+
+@pytest.mark.parametrize("bad", ["28/02/2011", "2011-02-30", "yesterday", "2011-13-01", ""])
+def test_parse_date_rejects(bad):
+    with pytest.raises(ValueError):
+        values.parse_date(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("33,900", 33900.0), ("1,234,567.5", 1234567.5), ("11.41", 11.41), ("-3", -3.0),
+     ("2e3", 2000.0), (" 42 ", 42.0)],
+)
+def test_parse_number(text, expected):
+    assert values.parse_number(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["12,34", "1.2.3", "abc", "5 x10^9"])
+def test_parse_number_rejects(bad):
+    with pytest.raises(ValueError):
+        values.parse_number(bad)
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "expected"),
+    [(33900, "/uL", 33.9), (33900, "/μL", 33.9), (33.9, "x10^3/uL", 33.9),
+     (33.9, "10^9/L", 33.9), (50000, "/mm3", 50.0), (139.8, "K/uL", 139.8)],
+)
+def test_wbc_units(value, unit, expected):
+    assert values.to_10e9_per_l(value, unit) == pytest.approx(expected)
+
+
+def test_unknown_unit_is_an_error_not_a_guess():
+    with pytest.raises(ValueError, match="unknown unit"):
+        values.normalise_unit("thousand")
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "partner"),
+    [
+        ("t(4;11)(q21;q23)", "rearranged", "t(4;11)(q21;q23)"),
+        ("46,XY,t(4;11)(q21;q23)[20]", "rearranged", "t(4;11)(q21;q23)"),
+        ("t(11;19)(q23;p13.3)", "rearranged", "t(11;19)(q23;p13.3)"),
+        ("t(11;19)(q23;q13)", "rearranged", "t(11;19)(q23;q13)"),
+        ("46,XX,t(9;11)(p22;q23)[15]/46,XX[5]", "rearranged", "t(9;11)(p22;q23)"),
+        ("dupMLL(11q23)", "ptd", None),
+        ("MLL-PTD", "ptd", None),
+        ("46,XY[20]", "germline", None),
+        ("46,XX", "germline", None),
+        ("-", "germline", None),
+        ("46,XY,t(9;22)(q34;q11.2)[20]", "germline", None),
+        ("", "unknown", None),
+        (None, "unknown", None),
+        ("see report", "unknown", None),
+        ("t(1;19)(q23;p13)", "unknown", None),
+    ],
+)
+def test_kmt2a(text, status, partner):
+    assert values.parse_kmt2a(text) == (status, partner)

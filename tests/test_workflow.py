@@ -1,0 +1,133 @@
+"""End-to-end: both bundled studies run; published infant figures; DAG reruns; manifest."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cohortflow.io import sha256_file
+
+from .conftest import COPY_IGNORE, snakemake
+
+
+def planned_jobs(workdir: Path) -> list[tuple[str, dict[str, str]]]:
+    """(rule, wildcards) of every job a dry run would execute."""
+    out = snakemake(workdir, "--dry-run").stdout
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", out):
+        m = re.match(r"(?:local)?rule (\w+):", block.strip())
+        if not m:
+            continue
+        wc = re.search(r"wildcards: (.*)", block)
+        wildcards = dict(kv.split("=", 1) for kv in wc.group(1).split(", ")) if wc else {}
+        jobs.append((m.group(1), wildcards))
+    return jobs
+
+
+def survival(run: Path, study: str) -> pd.DataFrame:
+    return pd.read_csv(run / "results" / study / "analyse" / "survival.csv")
+
+
+def row(df: pd.DataFrame, analysis: str, stratum: str, years: float) -> pd.Series:
+    sel = df[(df["analysis"] == analysis) & (df["stratum"] == stratum)
+             & (df["time_years"] == years)]
+    assert len(sel) == 1, (analysis, stratum, years)
+    return sel.iloc[0]
+
+
+@pytest.mark.parametrize(
+    ("analysis", "stratum", "estimate", "se"),
+    [
+        ("efs_all", "All", 0.667, 0.157),          # 66.7 +- 15.7 %, all 9
+        ("efs_by_risk", "high", 0.571, 0.187),     # 57.1 +- 18.7 %, high risk 7
+        ("efs_by_age", ">= 6 months", 0.857, 0.132),  # 85.7 +- 13.2 %
+        ("efs_by_age", "< 6 months", 0.0, 0.0),    # both infants < 6 months had events
+    ],
+)
+def test_infant_published_efs(workflow_run, analysis, stratum, estimate, se):
+    r = row(survival(workflow_run, "infant_all"), analysis, stratum, 3)
+    assert r["estimate"] == pytest.approx(estimate, abs=5e-4)
+    assert r["se"] == pytest.approx(se, abs=5e-4)
+    assert r["ci_method"] == "log-log"
+    for col in ("n_risk", "events", "lower", "upper"):
+        assert col in r.index
+
+
+def test_infant_counts_and_hsct_difference(workflow_run):
+    s = survival(workflow_run, "infant_all")
+    assert row(s, "efs_by_risk", "high", 3)["n"] == 7
+    hsct = row(s, "efs_hsct", "All", 3)
+    # the data imply 4/6 (SE 19.2 %), not the paper's 60 +- 21.9 %
+    assert hsct["n"] == 6 and hsct["estimate"] == pytest.approx(4 / 6)
+    assert hsct["se"] == pytest.approx((4 / 6 * 2 / 6 / 6) ** 0.5)
+    assert hsct["published_estimate"] == 0.60
+    tests = pd.read_csv(workflow_run / "results/infant_all/analyse/tests.csv")
+    by_age = tests[tests["analysis"] == "efs_by_age"].iloc[0]
+    # event order relapse (219 d) < death (364 d) < death (675 d), no censoring before:
+    # O-E = 2 - (2/9 + 2/8 + 1/7), V = 14/81 + 12/64 + 6/49
+    oe = 2 - (2 / 9 + 2 / 8 + 1 / 7)
+    v = 14 / 81 + 12 / 64 + 6 / 49
+    assert by_age["chi2"] == pytest.approx(oe**2 / v)
+    assert by_age["published_p"] == 0.021
+
+
+def test_infant_table1_counts(workflow_run):
+    t = pd.read_csv(workflow_run / "results/infant_all/tables/table1.csv")
+    got = {(r.item, r.level): r.n for r in t.itertuples()}
+    assert got[("Sex", "Male")] == 4 and got[("Sex", "Female")] == 5
+    assert got[("Age at diagnosis", "< 6 months")] == 2
+    assert got[("WBC at diagnosis", ">= 50,000/uL")] == 4
+    assert got[("Hepatosplenomegaly", "yes")] == 5
+    assert got[("CNS involvement", "yes")] == 0
+    assert got[("CD10 negative", "yes")] == 3
+    assert got[("Myeloid antigen co-expression", "yes")] == 2
+    assert got[("MLL (KMT2A)", "Rearranged (translocation)")] == 3
+    assert got[("High risk (study rule)", "yes")] == 7
+    assert got[("HSCT", "yes")] == 6
+    age = t[t["item"] == "Age at diagnosis (months)"].iloc[0]
+    assert (age["median"], age["min"], age["max"]) == (8, 5, 11)
+
+
+def test_outputs_exist_and_manifest_hashes(workflow_run):
+    for study in ("infant_all", "rr_all"):
+        base = workflow_run / "results" / study
+        man = json.loads((base / "manifest.json").read_text())
+        assert man["study"] == study and man["data_label"]
+        for entry in man["inputs"] + man["outputs"] + man["config"]["files"]:
+            assert sha256_file(workflow_run / entry["path"]) == entry["sha256"], entry["path"]
+        paths = {e["path"] for e in man["outputs"]}
+        assert f"results/{study}/tables/table1.md" in paths
+        assert any(p.endswith(".png") for p in paths) and any(p.endswith(".pdf") for p in paths)
+        assert man["packages"]["snakemake"] == "9.27.1"
+        assert len(man["code"]["code_sha256"]) == 64
+        for r in man["reconciliation"]:
+            assert r["rows_read"] == r["rows_passed_on"] + r["rows_set_aside"]
+
+
+def test_rerun_nothing_then_one_site_change(workflow_run, tmp_path):
+    work = tmp_path / "repo"
+    shutil.copytree(workflow_run, work, ignore=COPY_IGNORE, copy_function=shutil.copy2)
+    shutil.copytree(workflow_run / ".snakemake", work / ".snakemake", copy_function=shutil.copy2,
+                    ignore=shutil.ignore_patterns("conda", "singularity", "log"))
+    assert planned_jobs(work) == []
+    # change the content of one value in one site's file
+    mapping = (work / "config/sites/rr_all/S02.yaml").read_text(encoding="utf-8")
+    sub = work / re.search(r"^file: (.+)$", mapping, re.M).group(1).strip()
+    text = sub.read_bytes()
+    lines = text.split(b"\n")
+    lines[1] = lines[1].replace(b",F,", b",M,") if b",F," in lines[1] else lines[1].replace(
+        b",M,", b",F,")
+    assert b"\n".join(lines) != text
+    sub.write_bytes(b"\n".join(lines))
+    jobs = planned_jobs(work)
+    per_site = sorted((r, w["site"]) for r, w in jobs if "site" in w)
+    assert per_site == [("harmonise", "S02"), ("ingest", "S02"), ("validate", "S02")]
+    studies = {w["study"] for r, w in jobs if "study" in w}
+    assert studies == {"rr_all"}
+    rules = {r for r, _ in jobs}
+    assert {"merge", "classify", "analyse", "manifest"} <= rules
