@@ -37,7 +37,8 @@ def derive(df: pd.DataFrame, code: str, endpoint: dict[str, Any], cutoff: str) -
     first = ev_dates.min(axis=1)
     first_src = pd.Series(
         [row.idxmin() if row.notna().any() else None for _, row in ev_dates.iterrows()],
-        index=ev_dates.index, dtype=object,
+        index=ev_dates.index,
+        dtype=object,
     )
     desc = {e["source"]: e["description"] for e in endpoint["events"]}
     censor = pd.to_datetime(df[endpoint["censor"]])

@@ -23,8 +23,9 @@ def _population(cohort: pd.DataFrame, which: str) -> pd.DataFrame:
     return cohort[cohort[which]].reset_index(drop=True)
 
 
-def write_descriptive_table(cohort: pd.DataFrame, study: dict[str, Any], name: str,
-                            stem: str) -> None:
+def write_descriptive_table(
+    cohort: pd.DataFrame, study: dict[str, Any], name: str, stem: str
+) -> None:
     """Table ``name`` of ``study['tables']`` as <stem>.csv, .md and .html."""
     if name not in study.get("tables", {}):
         raise CohortflowError(f"study {study['id']} defines no table {name!r}")
@@ -34,12 +35,31 @@ def write_descriptive_table(cohort: pd.DataFrame, study: dict[str, Any], name: s
     t = describe(pop, spec["items"])
     t.insert(0, "data_label", label)
     write_csv(t, f"{stem}.csv")
-    notes = [f"Population: {spec['population']} patients (N = {len(pop)}). Values are n (%) "
-             "unless stated; [N=k] gives the number with data when it differs.", label]
-    Path(f"{stem}.md").write_text(to_markdown(t, spec["title"], f"N = {len(pop)}", notes),
-                                  encoding="utf-8")
+    notes = [
+        f"Population: {spec['population']} patients (N = {len(pop)}). Values are n (%) "
+        "unless stated; [N=k] gives the number with data when it differs.",
+        label,
+    ]
+    Path(f"{stem}.md").write_text(
+        to_markdown(t, spec["title"], f"N = {len(pop)}", notes), encoding="utf-8"
+    )
     shown = t[["item", "level", "display"]].rename(columns={"display": f"N = {len(pop)}"})
     Path(f"{stem}.html").write_text(frame_to_html(shown, spec["title"], notes), encoding="utf-8")
+
+
+def fmt_p(p: float) -> str:
+    """P for tables: 3 decimals from 0.01, 4 from 0.001, then 2 significant digits; < 0.0001."""
+    if p is None or pd.isna(p):
+        return "NA"
+    return (
+        "< 0.0001"
+        if p < 0.0001
+        else f"{p:.2g}"
+        if p < 0.001
+        else f"{p:.3f}"
+        if p >= 0.01
+        else f"{p:.4f}"
+    )
 
 
 def _fmt(x: float, scale: float = 100.0, d: int = 1) -> str:
@@ -67,7 +87,9 @@ def survival_table(
                 "Time (y)": f"{r['time_years']:g}",
                 "At risk": r["n_risk"],
                 "Estimate ± SE (%)": f"{_fmt(r['estimate'])} ± {_fmt(r['se'])}",
-                "95% CI (%)": f"{_fmt(r['lower'])}-{_fmt(r['upper'])}",
+                "95% CI (%)": "NA"
+                if pd.isna(r["lower"])
+                else f"{_fmt(r['lower'])}-{_fmt(r['upper'])}",
                 "Published (%)": pub,
             }
         )
@@ -102,7 +124,8 @@ def write_survival_tables(
         parts.append(md_table(survival_table(sub, strata_df, tests).drop(columns=["Analysis"])))
         st = strata_df[strata_df["analysis"] == a["id"]]
         med = [
-            f"{r['stratum']}: median {_fmt(r['median_days'] / 30.4375, 1, 1)} months"
+            f"{r['stratum']}: median {_fmt(r['median_days'] / 30.4375, 1, 1)} months (95% CI "
+            f"{_fmt(r['median_lower'] / 30.4375, 1, 1)}-{_fmt(r['median_upper'] / 30.4375, 1, 1)})"
             if pd.notna(r["median_days"])
             else f"{r['stratum']}: median not reached"
             for r in st.to_dict("records")
@@ -112,7 +135,7 @@ def write_survival_tables(
         for r in tt.to_dict("records") if len(tt) else []:
             pp = "" if pd.isna(r["published_p"]) else f" (published P = {r['published_p']:g})"
             parts.append(
-                f"\n{r['test']}: chi2 = {r['chi2']:.3f} on {r['df']} df, P = {r['p']:.4f}{pp}."
+                f"\n{r['test']}: chi2 = {r['chi2']:.3f} on {r['df']} df, P = {fmt_p(r['p'])}{pp}."
             )
         parts.append("")
     parts += [f"{f}  " for f in foot if f]
@@ -123,7 +146,8 @@ def write_survival_tables(
             f"{study['title']}: survival",
             foot
             + [
-                f"{r['analysis']}: {r['test']} chi2 {r['chi2']:.3f}, df {r['df']}, P = {r['p']:.4f}"
+                f"{r['analysis']}: {r['test']} chi2 {r['chi2']:.3f}, df {r['df']}, "
+                f"P = {fmt_p(r['p'])}"
                 for r in tests.to_dict("records")
             ],
         ),
@@ -134,7 +158,11 @@ def write_survival_tables(
 def write_flow(flow: pd.DataFrame, study: dict[str, Any], out_dir: str) -> None:
     """Eligibility flow table (Markdown) from the flow CSV."""
     out = Path(out_dir)
-    wide = flow.pivot_table(index="step", columns="site", values="n", sort=False).reset_index()
+    wide = (
+        flow.pivot(index="step", columns="site", values="n")
+        .reindex(flow["step"].unique())
+        .reset_index()
+    )
     (out / "flow.md").write_text(
         f"## Patient flow\n\n{md_table(wide)}\n{study.get('data_label', '')}\n", encoding="utf-8"
     )
@@ -170,7 +198,7 @@ def km_figures(
     p_text = None
     if len(tests) and (tests["analysis"] == analysis_id).any():
         p = float(tests.loc[tests["analysis"] == analysis_id, "p"].iloc[0])
-        p_text = f"Log-rank P = {p:.3f}" if p >= 0.001 else "Log-rank P < 0.001"
+        p_text = f"Log-rank P {'= ' if p >= 0.0001 else ''}{fmt_p(p)}"
     unit = a.get("time_unit", "months")
     xmax_y = a.get("xmax_years")
     scale = {"months": DAYS_PER_YEAR / 12, "years": DAYS_PER_YEAR}[unit]

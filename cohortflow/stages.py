@@ -210,32 +210,45 @@ def merge_sites(sites: list[str], data_out: str, data_label: str) -> None:
     log.info("merged %d sites, %d patients", len(frames), len(df))
 
 
-def classify_study(patients: str, schemes: dict[str, dict[str, Any]], groups_out: str,
-                   explain_out: str) -> None:
+def classify_study(
+    patients: str, schemes: dict[str, dict[str, Any]], groups_out: str, explain_out: str
+) -> None:
     """Risk group per patient and scheme, with the criteria that fired."""
     from .analysis import classify_all
 
     df = pd.read_parquet(patients)
     risk = classify_all(df, schemes)
-    write_parquet(risk, groups_out, {"stage": "classify", "schemes": {
-        k: v["version"] for k, v in schemes.items()}, "inputs": {
-        "patients_sha256": sha256_file(patients)}})
+    write_parquet(
+        risk,
+        groups_out,
+        {
+            "stage": "classify",
+            "schemes": {k: v["version"] for k, v in schemes.items()},
+            "inputs": {"patients_sha256": sha256_file(patients)},
+        },
+    )
     write_csv(risk, explain_out)
     for (scheme, group), n in risk.groupby(["scheme", "group"]).size().items():
         log.info("scheme %s: %s = %d", scheme, group, n)
 
 
-def analyse_study(patients: str, risk_groups: str, study: dict[str, Any],
-                  outputs: dict[str, str]) -> None:
+def analyse_study(
+    patients: str, risk_groups: str, study: dict[str, Any], outputs: dict[str, str]
+) -> None:
     """Cohort with eligibility, ADTTE endpoints, KM summaries, tests and the flow table."""
     from .analysis import analyse, build_cohort
 
-    cohort = build_cohort(pd.read_parquet(patients), pd.read_parquet(risk_groups),
-                          study.get("eligibility", {}))
+    cohort = build_cohort(
+        pd.read_parquet(patients), pd.read_parquet(risk_groups), study.get("eligibility", {})
+    )
     res = analyse(cohort, study)
-    prov = {"inputs": {"patients_sha256": sha256_file(patients),
-                       "risk_groups_sha256": sha256_file(risk_groups)},
-            "data_label": study.get("data_label", "")}
+    prov = {
+        "inputs": {
+            "patients_sha256": sha256_file(patients),
+            "risk_groups_sha256": sha256_file(risk_groups),
+        },
+        "data_label": study.get("data_label", ""),
+    }
     write_parquet(cohort, outputs["cohort"], {"stage": "analyse", **prov})
     write_parquet(res["adtte"], outputs["adtte"], {"stage": "analyse", **prov})
     for name in ("survival", "strata", "tests", "flow"):
@@ -254,18 +267,21 @@ def _read_csv_or_empty(path: str) -> pd.DataFrame:
     return pd.read_csv(path) if Path(path).stat().st_size > 1 else pd.DataFrame()
 
 
-def report_survival_tables(survival: str, strata_csv: str, tests: str, flow: str,
-                           study: dict[str, Any], out_dir: str) -> None:
+def report_survival_tables(
+    survival: str, strata_csv: str, tests: str, flow: str, study: dict[str, Any], out_dir: str
+) -> None:
     """Readable survival tables and the flow table beside the machine-readable CSVs."""
     from .report import write_flow, write_survival_tables
 
-    write_survival_tables(pd.read_csv(survival), pd.read_csv(strata_csv),
-                          _read_csv_or_empty(tests), study, out_dir)
+    write_survival_tables(
+        pd.read_csv(survival), pd.read_csv(strata_csv), _read_csv_or_empty(tests), study, out_dir
+    )
     write_flow(pd.read_csv(flow), study, out_dir)
 
 
-def report_figure(cohort: str, adtte: str, tests: str, study: dict[str, Any], analysis: str,
-                  stem: str) -> None:
+def report_figure(
+    cohort: str, adtte: str, tests: str, study: dict[str, Any], analysis: str, stem: str
+) -> None:
     """Kaplan-Meier figure of one analysis as PNG, PDF and SVG."""
     from .report import km_figures
 
@@ -273,16 +289,26 @@ def report_figure(cohort: str, adtte: str, tests: str, study: dict[str, Any], an
     km_figures(pd.read_parquet(cohort), pd.read_parquet(adtte), t, study, analysis, stem)
 
 
-def write_manifest(study: dict[str, Any], submissions: list[str], ingest_meta: list[str],
-                   summaries: list[str], config_files: list[str], outputs: list[str],
-                   out: str) -> None:
+def write_manifest(
+    study: dict[str, Any],
+    submissions: list[str],
+    ingest_meta: list[str],
+    summaries: list[str],
+    config_files: list[str],
+    outputs: list[str],
+    out: str,
+) -> None:
     """The study's manifest JSON."""
     import json
 
     from .manifest import build_manifest
 
     man = build_manifest(
-        study, submissions=submissions, config_files=config_files, outputs=outputs,
+        study,
+        submissions=submissions,
+        config_files=config_files,
+        outputs=outputs,
         ingest_meta=[json.loads(Path(p).read_text()) for p in ingest_meta],
-        site_summaries=[json.loads(Path(p).read_text()) for p in summaries])
+        site_summaries=[json.loads(Path(p).read_text()) for p in summaries],
+    )
     write_json(man, out)

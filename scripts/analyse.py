@@ -4,5 +4,11 @@ from cohortflow.runner import run_stage
 from cohortflow.stages import analyse_study
 
 smk = snakemake  # noqa: F821
-run_stage(smk, analyse_study, patients=smk.input.patients, risk_groups=smk.input.groups,
-          study=smk.params.study, outputs=dict(smk.output.items()))
+run_stage(
+    smk,
+    analyse_study,
+    patients=smk.input.patients,
+    risk_groups=smk.input.groups,
+    study=smk.params.study,
+    outputs=dict(smk.output.items()),
+)

@@ -4,5 +4,11 @@ from cohortflow.runner import run_stage
 from cohortflow.stages import classify_study
 
 smk = snakemake  # noqa: F821
-run_stage(smk, classify_study, patients=smk.input.patients, schemes=smk.params.schemes,
-          groups_out=smk.output.groups, explain_out=smk.output.explain)
+run_stage(
+    smk,
+    classify_study,
+    patients=smk.input.patients,
+    schemes=smk.params.schemes,
+    groups_out=smk.output.groups,
+    explain_out=smk.output.explain,
+)

@@ -4,5 +4,11 @@ from cohortflow.runner import run_stage
 from cohortflow.stages import report_descriptive_table
 
 smk = snakemake  # noqa: F821
-run_stage(smk, report_descriptive_table, cohort=smk.input.cohort, study=smk.params.study,
-          table=smk.wildcards.table, stem=smk.output.csv[: -len(".csv")])
+run_stage(
+    smk,
+    report_descriptive_table,
+    cohort=smk.input.cohort,
+    study=smk.params.study,
+    table=smk.wildcards.table,
+    stem=smk.output.csv[: -len(".csv")],
+)

@@ -4,5 +4,11 @@ from cohortflow.runner import run_stage
 from cohortflow.stages import ingest_site
 
 smk = snakemake  # noqa: F821
-run_stage(smk, ingest_site, submission=smk.input.submission, mapping=smk.params.mapping,
-          raw_out=smk.output.raw, meta_out=smk.output.meta)
+run_stage(
+    smk,
+    ingest_site,
+    submission=smk.input.submission,
+    mapping=smk.params.mapping,
+    raw_out=smk.output.raw,
+    meta_out=smk.output.meta,
+)

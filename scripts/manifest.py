@@ -4,7 +4,14 @@ from cohortflow.runner import run_stage
 from cohortflow.stages import write_manifest
 
 smk = snakemake  # noqa: F821
-run_stage(smk, write_manifest, study=smk.params.study, submissions=list(smk.input.submissions),
-          ingest_meta=list(smk.input.ingest_meta), summaries=list(smk.input.summaries),
-          config_files=list(smk.params.config_files), outputs=list(smk.input.outputs),
-          out=smk.output.manifest)
+run_stage(
+    smk,
+    write_manifest,
+    study=smk.params.study,
+    submissions=list(smk.input.submissions),
+    ingest_meta=list(smk.input.ingest_meta),
+    summaries=list(smk.input.summaries),
+    config_files=list(smk.params.config_files),
+    outputs=list(smk.input.outputs),
+    out=smk.output.manifest,
+)

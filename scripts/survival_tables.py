@@ -6,6 +6,13 @@ from cohortflow.runner import run_stage
 from cohortflow.stages import report_survival_tables
 
 smk = snakemake  # noqa: F821
-run_stage(smk, report_survival_tables, survival=smk.input.survival, strata_csv=smk.input.strata,
-          tests=smk.input.tests, flow=smk.input.flow, study=smk.params.study,
-          out_dir=str(Path(smk.output.md).parent))
+run_stage(
+    smk,
+    report_survival_tables,
+    survival=smk.input.survival,
+    strata_csv=smk.input.strata,
+    tests=smk.input.tests,
+    flow=smk.input.flow,
+    study=smk.params.study,
+    out_dir=str(Path(smk.output.md).parent),
+)

@@ -4,6 +4,14 @@ from cohortflow.runner import run_stage
 from cohortflow.stages import validate_site
 
 smk = snakemake  # noqa: F821
-run_stage(smk, validate_site, raw=smk.input.raw, ingest_meta=smk.input.meta,
-          mapping=smk.params.mapping, demo_key=smk.params.demo_key, data_out=smk.output.data,
-          findings_out=smk.output.findings, summary_out=smk.output.summary)
+run_stage(
+    smk,
+    validate_site,
+    raw=smk.input.raw,
+    ingest_meta=smk.input.meta,
+    mapping=smk.params.mapping,
+    demo_key=smk.params.demo_key,
+    data_out=smk.output.data,
+    findings_out=smk.output.findings,
+    summary_out=smk.output.summary,
+)

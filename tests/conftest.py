@@ -12,8 +12,17 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-COPY_IGNORE = shutil.ignore_patterns(".venv", "results", "restricted", ".snakemake", ".git",
-                                     "__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info")
+COPY_IGNORE = shutil.ignore_patterns(
+    ".venv",
+    "results",
+    "restricted",
+    ".snakemake",
+    ".git",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    "*.egg-info",
+)
 
 
 def copy_repo(dest: Path) -> Path:
@@ -26,11 +35,17 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     """Run the workflow's snakemake in ``workdir``; output captured as text."""
     env = dict(os.environ, PATH=f"{SNAKEMAKE.parent}{os.pathsep}{os.environ.get('PATH', '')}")
     env.pop("COHORTFLOW_KEY", None)
-    proc = subprocess.run([str(SNAKEMAKE), "--cores", "2", *args], cwd=workdir, env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(SNAKEMAKE), "--cores", "2", *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n"
-                             f"{proc.stderr[-5000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+        )
     return proc
 
 

@@ -43,13 +43,18 @@ def test_boundaries(age, wbc, kmt2a, group, fired):
 
 def test_missing_inputs_unclassifiable_unless_a_criterion_fires():
     out = classify(
-        patients([(8, None, "germline"), (8, 10.0, "unknown"), (4, None, "unknown"),
-                  (None, None, None)]),
+        patients(
+            [(8, None, "germline"), (8, 10.0, "unknown"), (4, None, "unknown"), (None, None, None)]
+        ),
         SCHEME,
     )
     assert list(out["group"]) == ["unclassifiable", "unclassifiable", "high", "unclassifiable"]
     assert list(out["missing_inputs"]) == [
-        "wbc", "kmt2a_status", "", "age_at_diagnosis_months;kmt2a_status;wbc"]
+        "wbc",
+        "kmt2a_status",
+        "",
+        "age_at_diagnosis_months;kmt2a_status;wbc",
+    ]
 
 
 def test_six_month_convention_is_calendar_months():

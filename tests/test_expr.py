@@ -6,11 +6,13 @@ import pytest
 from cohortflow.errors import CohortflowError
 from cohortflow.expr import evaluate, names
 
-DF = pd.DataFrame({
-    "a": pd.array([1, 7, None], dtype="Int64"),
-    "s": ["rearranged", "unknown", "ptd"],
-    "d": pd.to_datetime(["2020-01-01", None, None]),
-})
+DF = pd.DataFrame(
+    {
+        "a": pd.array([1, 7, None], dtype="Int64"),
+        "s": ["rearranged", "unknown", "ptd"],
+        "d": pd.to_datetime(["2020-01-01", None, None]),
+    }
+)
 
 
 @pytest.mark.parametrize(

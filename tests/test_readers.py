@@ -29,8 +29,12 @@ def test_csv_encodings_detected(tmp_path, encoding, expected):
 @pytest.mark.parametrize("delim", [";", "\t", ","])
 def test_csv_delimiters(tmp_path, delim):
     p = tmp_path / "s.csv"
-    p.write_text(delim.join(["id", "wbc"]) + "\n" + delim.join(["1", "33,900" if delim != ","
-                                                                 else '"33,900"']) + "\n")
+    p.write_text(
+        delim.join(["id", "wbc"])
+        + "\n"
+        + delim.join(["1", "33,900" if delim != "," else '"33,900"'])
+        + "\n"
+    )
     res = read_submission(p, None, site="S")
     assert res.delimiter == delim
     assert res.data.loc[0, "wbc"] == "33,900"

@@ -43,8 +43,14 @@ def test_parse_date_rejects(bad):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("33,900", 33900.0), ("1,234,567.5", 1234567.5), ("11.41", 11.41), ("-3", -3.0),
-     ("2e3", 2000.0), (" 42 ", 42.0)],
+    [
+        ("33,900", 33900.0),
+        ("1,234,567.5", 1234567.5),
+        ("11.41", 11.41),
+        ("-3", -3.0),
+        ("2e3", 2000.0),
+        (" 42 ", 42.0),
+    ],
 )
 def test_parse_number(text, expected):
     assert values.parse_number(text) == expected
@@ -58,8 +64,14 @@ def test_parse_number_rejects(bad):
 
 @pytest.mark.parametrize(
     ("value", "unit", "expected"),
-    [(33900, "/uL", 33.9), (33900, "/μL", 33.9), (33.9, "x10^3/uL", 33.9),
-     (33.9, "10^9/L", 33.9), (50000, "/mm3", 50.0), (139.8, "K/uL", 139.8)],
+    [
+        (33900, "/uL", 33.9),
+        (33900, "/μL", 33.9),
+        (33.9, "x10^3/uL", 33.9),
+        (33.9, "10^9/L", 33.9),
+        (50000, "/mm3", 50.0),
+        (139.8, "K/uL", 139.8),
+    ],
 )
 def test_wbc_units(value, unit, expected):
     assert values.to_10e9_per_l(value, unit) == pytest.approx(expected)

@@ -34,8 +34,9 @@ def survival(run: Path, study: str) -> pd.DataFrame:
 
 
 def row(df: pd.DataFrame, analysis: str, stratum: str, years: float) -> pd.Series:
-    sel = df[(df["analysis"] == analysis) & (df["stratum"] == stratum)
-             & (df["time_years"] == years)]
+    sel = df[
+        (df["analysis"] == analysis) & (df["stratum"] == stratum) & (df["time_years"] == years)
+    ]
     assert len(sel) == 1, (analysis, stratum, years)
     return sel.iloc[0]
 
@@ -43,10 +44,10 @@ def row(df: pd.DataFrame, analysis: str, stratum: str, years: float) -> pd.Serie
 @pytest.mark.parametrize(
     ("analysis", "stratum", "estimate", "se"),
     [
-        ("efs_all", "All", 0.667, 0.157),          # 66.7 +- 15.7 %, all 9
-        ("efs_by_risk", "high", 0.571, 0.187),     # 57.1 +- 18.7 %, high risk 7
+        ("efs_all", "All", 0.667, 0.157),  # 66.7 +- 15.7 %, all 9
+        ("efs_by_risk", "high", 0.571, 0.187),  # 57.1 +- 18.7 %, high risk 7
         ("efs_by_age", ">= 6 months", 0.857, 0.132),  # 85.7 +- 13.2 %
-        ("efs_by_age", "< 6 months", 0.0, 0.0),    # both infants < 6 months had events
+        ("efs_by_age", "< 6 months", 0.0, 0.0),  # both infants < 6 months had events
     ],
 )
 def test_infant_published_efs(workflow_run, analysis, stratum, estimate, se):
@@ -112,16 +113,21 @@ def test_outputs_exist_and_manifest_hashes(workflow_run):
 def test_rerun_nothing_then_one_site_change(workflow_run, tmp_path):
     work = tmp_path / "repo"
     shutil.copytree(workflow_run, work, ignore=COPY_IGNORE, copy_function=shutil.copy2)
-    shutil.copytree(workflow_run / ".snakemake", work / ".snakemake", copy_function=shutil.copy2,
-                    ignore=shutil.ignore_patterns("conda", "singularity", "log"))
+    shutil.copytree(
+        workflow_run / ".snakemake",
+        work / ".snakemake",
+        copy_function=shutil.copy2,
+        ignore=shutil.ignore_patterns("conda", "singularity", "log"),
+    )
     assert planned_jobs(work) == []
     # change the content of one value in one site's file
     mapping = (work / "config/sites/rr_all/S02.yaml").read_text(encoding="utf-8")
     sub = work / re.search(r"^file: (.+)$", mapping, re.M).group(1).strip()
     text = sub.read_bytes()
     lines = text.split(b"\n")
-    lines[1] = lines[1].replace(b",F,", b",M,") if b",F," in lines[1] else lines[1].replace(
-        b",M,", b",F,")
+    lines[1] = (
+        lines[1].replace(b",F,", b",M,") if b",F," in lines[1] else lines[1].replace(b",M,", b",F,")
+    )
     assert b"\n".join(lines) != text
     sub.write_bytes(b"\n".join(lines))
     jobs = planned_jobs(work)
