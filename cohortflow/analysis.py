@@ -191,5 +191,5 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
         "survival": pd.DataFrame(surv_rows),
         "strata": pd.DataFrame(strata_rows),
         "tests": pd.DataFrame(test_rows),
-        "flow": flow_table(cohort, study.get("eligibility", {})),
+        "flow": flow_table(cohort, study.get("eligibility", {})).assign(data_label=label),
     }

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pandera.pandas as pa
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -60,8 +59,10 @@ def conform(df: pd.DataFrame, table: str = "patients") -> pd.DataFrame:
     return pd.DataFrame(out, index=df.index).reset_index(drop=True)
 
 
-def pandera_schema(table: str = "patients", *, extra_ok: bool = False) -> pa.DataFrameSchema:
-    """A pandera schema of a canonical table: dtypes, allowed values, ranges, required fields."""
+def pandera_schema(table: str = "patients", *, extra_ok: bool = False) -> Any:
+    """A pandera DataFrameSchema of a canonical table: dtypes, allowed values, ranges, required."""
+    import pandera.pandas as pa
+
     cols = {}
     for name, spec in columns(table).items():
         checks = []

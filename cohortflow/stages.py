@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pandera.errors
 
 from . import dictionary
 from .errors import CohortflowError, SubmissionError
@@ -73,6 +72,8 @@ def ingest_site(submission: str, mapping: dict[str, Any], raw_out: str, meta_out
 
 def _pandera_findings(df: pd.DataFrame, site: str, stage: str) -> pd.DataFrame:
     """Findings from a lazy pandera validation of a canonical table (all failures collected)."""
+    import pandera.errors
+
     schema = dictionary.pandera_schema("patients")
     try:
         schema.validate(df, lazy=True)
@@ -108,6 +109,7 @@ def validate_site(
     data_out: str,
     findings_out: str,
     summary_out: str,
+    data_label: str = "",
 ) -> None:
     """Map, pseudonymise and check one site; rows that cannot be identified are set aside."""
     import json
@@ -133,9 +135,11 @@ def validate_site(
             "site": mapping["site"],
             "inputs": {"raw_sha256": meta["sha256"]},
             "demo_key": demo_key,
+            "data_label": data_label,
             "dictionary_version": dictionary.dictionary_version(),
         },
     )
+    findings.insert(0, "data_label", data_label)
     write_csv(findings, findings_out)
     summary = {
         "site": mapping["site"],
@@ -180,6 +184,7 @@ def harmonise_site(validated: str, data_out: str) -> None:
             "site": meta.get("site"),
             "inputs": {"validated_sha256": sha256_file(validated)},
             "demo_key": meta.get("demo_key"),
+            "data_label": meta.get("data_label", ""),
             "dictionary_version": dictionary.dictionary_version(),
         },
     )
@@ -211,13 +216,18 @@ def merge_sites(sites: list[str], data_out: str, data_label: str) -> None:
 
 
 def classify_study(
-    patients: str, schemes: dict[str, dict[str, Any]], groups_out: str, explain_out: str
+    patients: str,
+    schemes: dict[str, dict[str, Any]],
+    groups_out: str,
+    explain_out: str,
+    data_label: str = "",
 ) -> None:
     """Risk group per patient and scheme, with the criteria that fired."""
     from .analysis import classify_all
 
     df = pd.read_parquet(patients)
     risk = classify_all(df, schemes)
+    risk.insert(0, "data_label", data_label)
     write_parquet(
         risk,
         groups_out,

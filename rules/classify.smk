@@ -14,5 +14,6 @@ rule classify:
     params:
         code=code_hash("classify"),
         schemes=lambda wc: STUDIES[wc.study]["schemes"],
+        data_label=lambda wc: STUDIES[wc.study].get("data_label", ""),
     script:
         "../scripts/classify.py"

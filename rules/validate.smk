@@ -17,5 +17,6 @@ rule validate:
         code=code_hash("validate"),
         mapping=site_mapping,
         demo_key=demo_key,
+        data_label=lambda wc: STUDIES[wc.study].get("data_label", ""),
     script:
         "../scripts/validate.py"

@@ -9,6 +9,7 @@ run_stage(
     classify_study,
     patients=smk.input.patients,
     schemes=smk.params.schemes,
+    data_label=smk.params.data_label,
     groups_out=smk.output.groups,
     explain_out=smk.output.explain,
 )

@@ -11,6 +11,7 @@ run_stage(
     ingest_meta=smk.input.meta,
     mapping=smk.params.mapping,
     demo_key=smk.params.demo_key,
+    data_label=smk.params.data_label,
     data_out=smk.output.data,
     findings_out=smk.output.findings,
     summary_out=smk.output.summary,

@@ -12,7 +12,7 @@ import pytest
 
 from cohortflow.io import sha256_file
 
-from .conftest import COPY_IGNORE, snakemake
+from .conftest import snakemake
 
 
 def planned_jobs(workdir: Path) -> list[tuple[str, dict[str, str]]]:
@@ -112,13 +112,8 @@ def test_outputs_exist_and_manifest_hashes(workflow_run):
 
 def test_rerun_nothing_then_one_site_change(workflow_run, tmp_path):
     work = tmp_path / "repo"
-    shutil.copytree(workflow_run, work, ignore=COPY_IGNORE, copy_function=shutil.copy2)
-    shutil.copytree(
-        workflow_run / ".snakemake",
-        work / ".snakemake",
-        copy_function=shutil.copy2,
-        ignore=shutil.ignore_patterns("conda", "singularity", "log"),
-    )
+    # a copy with results and Snakemake's metadata, modification times preserved
+    shutil.copytree(workflow_run, work, copy_function=shutil.copy2, symlinks=True)
     assert planned_jobs(work) == []
     # change the content of one value in one site's file
     mapping = (work / "config/sites/rr_all/S02.yaml").read_text(encoding="utf-8")
