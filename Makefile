@@ -14,12 +14,12 @@ $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "cohortflow needs Python 3.11, found " + sys.version' 
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . || \
-	  $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@# the cohortflow package is used in place (like an editable install, without a build step)
+	$(BIN)/python -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'cohortflow.pth').write_text('$(CURDIR)\n')"
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --printshellcmds=False
+	$(BIN)/snakemake --cores $(CORES)
 	@echo "Outputs: results/<study>/ (tables/, figures/, manifest.json)"
 
 lint: $(STAMP)
