@@ -8,6 +8,7 @@ and SVG by ``save_figure``.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -229,6 +230,9 @@ def km_figure(
                 )
 
         if footnote:
+            footnote = "\n".join(
+                textwrap.fill(par, width=115) for par in footnote.split("\n") if par.strip()
+            )
             n_lines = footnote.count("\n") + 1
             bottom = (0.1 + 0.15 * n_lines) / 5.5
             fig.get_layout_engine().set(rect=(0, bottom, 1, 1 - bottom))

@@ -204,7 +204,7 @@ def km_figures(
     scale = {"months": DAYS_PER_YEAR / 12, "years": DAYS_PER_YEAR}[unit]
     xmax = xmax_y * DAYS_PER_YEAR / scale if xmax_y else None
     ep = study["endpoints"][a["endpoint"]]
-    foot = " ".join(x for x in [a.get("note", ""), study.get("data_label", "")] if x)
+    foot = "\n".join(x for x in [a.get("note", "").strip(), study.get("data_label", "")] if x)
     fig = km_figure(
         curves,
         title=a["title"],
