@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .dictionary import REPO_ROOT, columns
+from .dictionary import REPO_ROOT, spec_of
 from .errors import CohortflowError
 
 SCHEMAS = REPO_ROOT / "schemas"
@@ -59,15 +59,42 @@ def validate(data: dict[str, Any], schema: str, where: str | Path) -> dict[str, 
 def load_site(path: str | Path, root: Path = REPO_ROOT) -> dict[str, Any]:
     """A validated site mapping; canonical variable names are checked against the dictionary."""
     data = validate(load_yaml(root / path), "site", path)
-    known = columns("patients")
-    unknown = sorted(set(data["columns"]) - set(known))
+    unknown = []
+    for var in data["columns"]:
+        try:
+            spec_of(var)
+        except KeyError:
+            unknown.append(var)
     if unknown:
         raise CohortflowError(
             f"{path}: unknown canonical variables {unknown}; see schemas/dictionary.yaml"
         )
     data.setdefault("reader", {})
     data.setdefault("drop", [])
+    resolve_submission(data, where=path)
     return data
+
+
+def resolve_submission(mapping: dict[str, Any], where: str | Path = "site mapping") -> None:
+    """Set ``mapping['file']`` to the submission in use (newest, or the one dated ``use``) and
+    ``mapping['superseded']`` to the earlier ones (kept and listed in the manifest)."""
+    subs = mapping.get("submissions")
+    if not subs:
+        mapping["submission_date"] = None
+        mapping["superseded"] = []
+        return
+    ordered = sorted(subs, key=lambda s: s["date"])
+    if len({s["date"] for s in ordered}) != len(ordered):
+        raise CohortflowError(f"{where}: two submissions share a date")
+    chosen = ordered[-1]
+    if mapping.get("use"):
+        match = [s for s in ordered if s["date"] == mapping["use"]]
+        if not match:
+            raise CohortflowError(f"{where}: `use: {mapping['use']}` names no submission")
+        chosen = match[0]
+    mapping["file"] = chosen["file"]
+    mapping["submission_date"] = chosen["date"]
+    mapping["superseded"] = [s for s in ordered if s is not chosen]
 
 
 def load_risk_scheme(scheme_id: str, root: Path = REPO_ROOT) -> dict[str, Any]:

@@ -47,6 +47,32 @@ def empty_frame(table: str = "patients") -> pd.DataFrame:
     )
 
 
+def split_variable(var: str) -> tuple[str, str]:
+    """(table, column) of a mapping key: 'wbc' -> patients; 'transplants.cgvhd' -> transplants."""
+    if "." in var:
+        table, col = var.split(".", 1)
+        return table, col
+    return "patients", var
+
+
+def spec_of(var: str) -> dict[str, Any]:
+    """Dictionary specification of a (possibly table-qualified) mapping key; KeyError if none."""
+    table, col = split_variable(var)
+    return load_dictionary()["tables"][table]["columns"][col]
+
+
+def cast(s: pd.Series, spec: dict[str, Any]) -> pd.Series:
+    """A series in the canonical dtype of ``spec``."""
+    if spec["type"] == "date":
+        s = pd.to_datetime(s, errors="raise")
+    return s.astype(_DTYPES[spec["type"]])
+
+
+def tables() -> list[str]:
+    """Names of the canonical tables."""
+    return list(load_dictionary()["tables"])
+
+
 def conform(df: pd.DataFrame, table: str = "patients") -> pd.DataFrame:
     """Columns of ``df`` reordered/added to the canonical set with canonical dtypes."""
     out = {}

@@ -35,3 +35,53 @@ def harmonise(mapped: pd.DataFrame) -> pd.DataFrame:
     df["kmt2a_status"] = [p[0] for p in parsed]
     df["kmt2a_partner"] = [p[1] for p in parsed]
     return dictionary.conform(df)
+
+
+LINEAGE = ["source_sha256", "source_sheet", "source_row"]
+EVENT_SOURCES = {"relapse_date": "relapse", "death_date": "death"}
+
+
+def longitudinal(mapped: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Events, responses, treatment cycles and transplants of one site, derived from the
+    patient-level columns (and mapping keys 'transplants.<column>'), with lineage."""
+    base = mapped[["study_id", "site", *LINEAGE]]
+    ev = []
+    for col, kind in EVENT_SOURCES.items():
+        sel = mapped[col].notna()
+        if sel.any():
+            part = base[sel].copy()
+            part["event"] = kind
+            part["event_date"] = mapped.loc[sel, col]
+            part["source_variable"] = col
+            ev.append(part)
+    events = pd.concat(ev, ignore_index=True) if ev else base.iloc[0:0].copy()
+    sel = mapped["induction_response"].notna()
+    responses = base[sel].copy()
+    is_rr = mapped.loc[sel, "rr_diagnosis_date"].notna()
+    responses["assessment"] = is_rr.map({True: "R/R cycle 1", False: "induction"})
+    responses["response"] = mapped.loc[sel, "induction_response"]
+    agents = mapped["first_cycle_agents"].fillna("").astype(str).str.split(";")
+    rows = [
+        {**base.iloc[i].to_dict(), "cycle": "R/R cycle 1", "agent": a}
+        for i, lst in enumerate(agents)
+        for a in lst
+        if a
+    ]
+    cycles = pd.DataFrame(rows, columns=[*base.columns, "cycle", "agent"])
+    sel = mapped["hsct_date"].notna()
+    tx = base[sel].copy()
+    tx["transplant"] = 1
+    tx["hsct_date"] = mapped.loc[sel, "hsct_date"]
+    tx["donor"] = mapped.loc[sel, "hsct_donor"]
+    tx["source"] = mapped.loc[sel, "hsct_source"]
+    tx["conditioning"] = mapped.loc[sel, "hsct_conditioning"]
+    for col in mapped.columns:
+        if col.startswith("transplants."):
+            tx[col.split(".", 1)[1]] = mapped.loc[sel, col]
+    out = {"events": events, "responses": responses, "treatment_cycles": cycles, "transplants": tx}
+    return {
+        name: dictionary.conform(
+            df.sort_values(["study_id"], kind="stable").reset_index(drop=True), name
+        )
+        for name, df in out.items()
+    }

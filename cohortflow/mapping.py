@@ -147,12 +147,11 @@ def apply_mapping(
     raise a fatal finding naming row and column (the value itself is not echoed for identifiers).
     """
     site = mapping["site"]
-    spec_cols = dictionary.columns("patients")
     findings = _Findings(site)
     id_col = mapping["local_id"]
     if id_col not in raw.columns:
         raise KeyError(f"local ID column {id_col!r} missing from the submission")
-    out: dict[str, list[Any]] = {"study_id": [], "site": []}
+    out: dict[str, list[Any]] = {"study_id": [], "site": [], "dates_imputed": []}
     for var in mapping["columns"]:
         out[var] = []
         if var == "wbc":
@@ -187,8 +186,9 @@ def apply_mapping(
             seen.setdefault(sid, row)
         out["study_id"].append(sid)
         out["site"].append(site)
+        imputed: list[str] = []
         for var, rule in mapping["columns"].items():
-            spec = spec_cols[var]
+            spec = dictionary.spec_of(var)
             src = rule["source"]
             text = rec.get(src)
             missing = set(rule.get("missing", []))
@@ -197,6 +197,7 @@ def apply_mapping(
                 try:
                     value, note = convert_value(text, spec, rule)
                     if note:
+                        imputed.append(f"{var}: {note}")
                         findings.add(
                             sid,
                             row,
@@ -235,11 +236,17 @@ def apply_mapping(
                 else:
                     out["wbc_unit"].append(None)
             out[var].append(value)
+        out["dates_imputed"].append("; ".join(imputed) or None)
     df = pd.DataFrame(out)
     df["source_sha256"] = source_sha256
     df["source_sheet"] = raw[SHEET_COL].to_numpy() if len(raw) else []
     df["source_row"] = raw[ROW_COL].to_numpy() if len(raw) else []
-    for var in mapping["columns"]:
-        if spec_cols[var]["type"] == "date":
-            df[var] = pd.to_datetime(df[var])
-    return Mapped(dictionary.conform(df), findings.frame())
+    patients = dictionary.conform(df)
+    extras = {
+        var: dictionary.cast(df[var], dictionary.spec_of(var))
+        for var in mapping["columns"]
+        if "." in var
+    }
+    if extras:
+        patients = pd.concat([patients, pd.DataFrame(extras).reset_index(drop=True)], axis=1)
+    return Mapped(patients, findings.frame())

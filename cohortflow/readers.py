@@ -92,12 +92,17 @@ def _frame(
 
 
 def read_csv(
-    path: Path, *, site: str, header_row: int = 1, delimiter: str | None = None
+    path: Path,
+    *,
+    site: str,
+    header_row: int = 1,
+    delimiter: str | None = None,
+    encoding: str | None = None,
 ) -> ReadResult:
     """Read a CSV: encoding detected (UTF-8, UTF-8 BOM, CP949), delimiter sniffed (, ; tab)."""
     raw = path.read_bytes()
     try:
-        enc = detect_encoding(raw)
+        enc = encoding or detect_encoding(raw)
     except ValueError as exc:
         raise SubmissionError(f"cannot decode file: {exc}", site=site, file=path.name) from None
     text = raw.decode(enc)
@@ -147,9 +152,19 @@ def _cell_text(value: Any) -> str | None:
 
 
 def read_xlsx(
-    path: Path, *, site: str, sheet: str | None = None, header_row: int = 1
+    path: Path,
+    *,
+    site: str,
+    sheet: str | None = None,
+    header_row: int = 1,
+    header_rows: int = 1,
 ) -> ReadResult:
-    """Read one XLSX sheet as text; merged header cells are filled from their top-left cell."""
+    """Read one XLSX sheet as text.
+
+    The header is row ``header_row``; with ``header_rows`` > 1 the rows above it are group
+    titles (usually merged cells) and a column is named "<group> / <sub>". Merged header cells
+    are filled from their top-left cell; repeated names get " (2)", " (3)"... suffixes.
+    """
     from openpyxl import load_workbook
 
     wb = load_workbook(path, read_only=False, data_only=True)
@@ -161,21 +176,44 @@ def read_xlsx(
         raise SubmissionError(
             f"sheet {sheet!r} not found; sheets are {wb.sheetnames}", site=site, file=path.name
         )
-    merged_header: dict[int, Any] = {}
-    for rng in ws.merged_cells.ranges:
-        if rng.min_row <= header_row <= rng.max_row:
-            top_left = ws.cell(rng.min_row, rng.min_col).value
-            for col in range(rng.min_col, rng.max_col + 1):
-                merged_header[col] = top_left
+    first = header_row - header_rows + 1
+    if first < 1:
+        raise SubmissionError(
+            f"header_rows {header_rows} does not fit above header_row {header_row}",
+            site=site,
+            file=path.name,
+        )
     all_rows = list(ws.iter_rows(values_only=True))
     if len(all_rows) < header_row:
         raise SubmissionError(f"no header on row {header_row}", site=site, file=path.name)
-    header_cells = list(all_rows[header_row - 1])
-    for col, val in merged_header.items():
-        if col - 1 < len(header_cells):
-            header_cells[col - 1] = val
+    width = max(len(all_rows[r - 1]) for r in range(first, header_row + 1))
+    levels: list[list[Any]] = []
+    for r in range(first, header_row + 1):
+        cells = list(all_rows[r - 1]) + [None] * (width - len(all_rows[r - 1]))
+        for rng in ws.merged_cells.ranges:
+            if rng.min_row <= r <= rng.max_row:
+                top_left = ws.cell(rng.min_row, rng.min_col).value
+                for col in range(rng.min_col, min(rng.max_col, width) + 1):
+                    cells[col - 1] = top_left
+        levels.append(cells)
+    header_cells: list[Any] = []
+    for col in range(width):
+        parts: list[str] = []
+        for lvl in levels:
+            v = lvl[col]
+            text = "" if v is None else str(v).strip()
+            if text and text not in parts:
+                parts.append(text)
+        header_cells.append(" / ".join(parts) if parts else None)
     while header_cells and header_cells[-1] is None:
         header_cells.pop()
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header_cells):
+        if name is None:
+            continue
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            header_cells[i] = f"{name} ({seen[name]})"
     header = _clean_header(header_cells, site=site, file=path.name)
     rows = [
         (i, [_cell_text(v) for v in r[: len(header)]])
@@ -194,7 +232,33 @@ def read_submission(path: str | Path, reader: dict[str, Any] | None, *, site: st
     if not path.exists():
         raise SubmissionError("submitted file not found", site=site, file=str(path))
     if fmt in ("csv", "txt", "tsv"):
-        return read_csv(path, site=site, header_row=header_row, delimiter=opts.get("delimiter"))
+        return read_csv(
+            path,
+            site=site,
+            header_row=header_row,
+            delimiter=opts.get("delimiter"),
+            encoding=opts.get("encoding"),
+        )
     if fmt in ("xlsx", "xlsm"):
-        return read_xlsx(path, site=site, sheet=opts.get("sheet"), header_row=header_row)
+        return read_xlsx(
+            path,
+            site=site,
+            sheet=opts.get("sheet"),
+            header_row=header_row,
+            header_rows=int(opts.get("header_rows", 1)),
+        )
+    if fmt in ("sav", "zsav"):
+        from .readers_spss import read_sav
+
+        return read_sav(path, site=site)
+    if fmt == "redcap":
+        from .readers_redcap import read_redcap
+
+        if not opts.get("dictionary"):
+            raise SubmissionError(
+                "a REDCap export needs `reader.dictionary` (its data dictionary CSV)",
+                site=site,
+                file=path.name,
+            )
+        return read_redcap(path, site=site, dictionary=Path(opts["dictionary"]))
     raise SubmissionError(f"no reader for format {fmt!r}", site=site, file=path.name)

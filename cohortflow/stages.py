@@ -38,6 +38,7 @@ def ingest_site(submission: str, mapping: dict[str, Any], raw_out: str, meta_out
             site=site,
             file=file,
         )
+    _refuse_identifiers(res, mapping, submission)
     dropped = [c for c in mapping.get("drop", []) if c in cols]
     data = res.data.drop(columns=dropped)
     digest = sha256_file(submission)
@@ -68,6 +69,39 @@ def ingest_site(submission: str, mapping: dict[str, Any], raw_out: str, meta_out
         res.reader,
         res.encoding,
     )
+
+
+def _refuse_identifiers(res: Any, mapping: dict[str, Any], submission: str) -> None:
+    """Stop when a column looks like a direct identifier and the mapping does not drop it."""
+    from .identifiers import scan
+
+    coded = {r["source"] for r in mapping["columns"].values() if r.get("codes")}
+    found = scan(res.data, exempt={mapping["local_id"]}, coded=coded)
+    if res.reader == "redcap" and mapping.get("reader", {}).get("dictionary"):
+        from .identifiers import IdentifierColumn
+        from .readers_redcap import redcap_identifier_fields
+
+        flagged = {f.column for f in found}
+        for field in redcap_identifier_fields(Path(mapping["reader"]["dictionary"])):
+            cols = [
+                c
+                for c in res.data.columns
+                if c == field or c.startswith(f"{field}[") or c.startswith(f"{field}#")
+            ]
+            for c in cols:
+                if c not in flagged and c != mapping["local_id"]:
+                    found.append(IdentifierColumn(c, "REDCap identifier field", "dictionary"))
+    undropped = [f for f in found if f.column not in set(mapping.get("drop", []))]
+    if undropped:
+        listing = "; ".join(f"{f.column!r} ({f.kind}, recognised by {f.how})" for f in undropped)
+        raise SubmissionError(
+            f"refused: column(s) holding direct identifiers: {listing}. Identifiers must not "
+            "leave the ingestion step: list these columns under `drop:` in the site mapping "
+            "(values are not shown here)",
+            site=mapping["site"],
+            file=Path(submission).name,
+            column=", ".join(f.column for f in undropped),
+        )
 
 
 def _pandera_findings(df: pd.DataFrame, site: str, stage: str) -> pd.DataFrame:
@@ -123,7 +157,11 @@ def validate_site(
     findings = pd.concat(
         [
             mapped.findings,
-            _pandera_findings(df[keep].reset_index(drop=True), mapping["site"], "validate"),
+            _pandera_findings(
+                df.loc[keep, dictionary.columns("patients").keys()].reset_index(drop=True),
+                mapping["site"],
+                "validate",
+            ),
         ],
         ignore_index=True,
     )
@@ -165,10 +203,17 @@ def validate_site(
     )
 
 
-def harmonise_site(validated: str, data_out: str) -> None:
-    """Canonical patients table of one site (derived variables, dictionary dtypes)."""
+LONGITUDINAL = ("events", "responses", "treatment_cycles", "transplants")
+
+
+def harmonise_site(validated: str, data_out: str, tables_out: dict[str, str] | None = None) -> None:
+    """Canonical tables of one site: patients (derived variables, dictionary dtypes) and the
+    longitudinal events, responses, treatment cycles and transplants."""
+    from .harmonise import longitudinal
+
     meta = read_parquet_metadata(validated)
-    df = harmonise(pd.read_parquet(validated))
+    mapped = pd.read_parquet(validated)
+    df = harmonise(mapped)
     problems = _pandera_findings(df, str(meta.get("site")), "harmonise")
     if len(problems):
         log.warning(
@@ -176,23 +221,28 @@ def harmonise_site(validated: str, data_out: str) -> None:
             meta.get("site"),
             len(problems),
         )
-    write_parquet(
-        df,
-        data_out,
-        {
-            "stage": "harmonise",
-            "site": meta.get("site"),
-            "inputs": {"validated_sha256": sha256_file(validated)},
-            "demo_key": meta.get("demo_key"),
-            "data_label": meta.get("data_label", ""),
-            "dictionary_version": dictionary.dictionary_version(),
-        },
-    )
+    prov = {
+        "site": meta.get("site"),
+        "inputs": {"validated_sha256": sha256_file(validated)},
+        "demo_key": meta.get("demo_key"),
+        "data_label": meta.get("data_label", ""),
+        "dictionary_version": dictionary.dictionary_version(),
+    }
+    write_parquet(df, data_out, {"stage": "harmonise", "table": "patients", **prov})
+    for name, table in longitudinal(mapped).items():
+        if tables_out and name in tables_out:
+            write_parquet(table, tables_out[name], {"stage": "harmonise", "table": name, **prov})
     log.info("site %s: %d patients harmonised", meta.get("site"), len(df))
 
 
-def merge_sites(sites: list[str], data_out: str, data_label: str) -> None:
-    """The study's harmonised patients table: all sites, sorted by site and study ID."""
+def merge_sites(
+    sites: list[str],
+    data_out: str,
+    data_label: str,
+    tables_in: dict[str, list[str]] | None = None,
+    tables_out: dict[str, str] | None = None,
+) -> None:
+    """The study's harmonised tables: all sites, sorted by site and study ID."""
     frames = [pd.read_parquet(p) for p in sites]
     df = pd.concat(frames, ignore_index=True) if frames else dictionary.empty_frame()
     df = dictionary.conform(df.sort_values(["site", "study_id"], kind="stable"))
@@ -202,16 +252,31 @@ def merge_sites(sites: list[str], data_out: str, data_label: str) -> None:
             f"{int(dup.sum())} rows share a study ID across the merge; "
             "see the validation findings (duplicate local IDs)"
         )
+    meta = {"data_label": data_label, "dictionary_version": dictionary.dictionary_version()}
     write_parquet(
         df,
         data_out,
         {
             "stage": "merge",
-            "data_label": data_label,
+            "table": "patients",
+            **meta,
             "inputs": {Path(p).name: sha256_file(p) for p in sites},
-            "dictionary_version": dictionary.dictionary_version(),
         },
     )
+    for name, paths in (tables_in or {}).items():
+        parts = [pd.read_parquet(p) for p in paths]
+        t = pd.concat(parts, ignore_index=True) if parts else dictionary.empty_frame(name)
+        t = dictionary.conform(t.sort_values(["site", "study_id"], kind="stable"), name)
+        write_parquet(
+            t,
+            tables_out[name],
+            {
+                "stage": "merge",
+                "table": name,
+                **meta,
+                "inputs": {Path(p).name: sha256_file(p) for p in paths},
+            },
+        )
     log.info("merged %d sites, %d patients", len(frames), len(df))
 
 

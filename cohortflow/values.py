@@ -6,7 +6,7 @@ import datetime as dt
 import re
 
 EXCEL_ORIGIN = dt.date(1899, 12, 30)  # Excel 1900 date system (with its 1900 leap-year bug)
-DEFAULT_MISSING = frozenset({"", "na", "n/a", ".", "nan", "none", "null"})
+DEFAULT_MISSING = frozenset({"", "na", "n/a", ".", "nan", "null"})
 
 _DMY = re.compile(r"^(\d{4})\s*[-./]\s*(\d{1,2})\s*[-./]\s*(\d{1,2})\.?(?:[ T]00:00(?::00)?)?$")
 _KOREAN = re.compile(r"^(\d{4})\s*년\s*(\d{1,2})\s*월\s*(\d{1,2})\s*일$")

@@ -128,12 +128,25 @@ def table_outputs(study):
     ]
 
 
+LONGITUDINAL = ["events", "responses", "treatment_cycles", "transplants"]
+
+
+def site_tables(study, table):
+    """Per-site harmonised files of one canonical table."""
+    suffix = "" if table == "patients" else f".{table}"
+    return [
+        f"{RESULTS}/{study}/harmonised/sites/{s}{suffix}.parquet" for s in sites(study)
+    ]
+
+
 def study_outputs(study):
     """Everything a study run produces except the manifest."""
     out = [f"{RESULTS}/{study}/harmonised/sites/{s}.parquet" for s in sites(study)]
     out += [f"{RESULTS}/{study}/validate/{s}.findings.csv" for s in sites(study)]
     out += [
         f"{RESULTS}/{study}/harmonised/patients.parquet",
+        *[f"{RESULTS}/{study}/harmonised/{t}.parquet" for t in LONGITUDINAL],
+        *[f for t in LONGITUDINAL for f in site_tables(study, t)],
         f"{RESULTS}/{study}/classify/risk_groups.parquet",
         f"{RESULTS}/{study}/classify/explanations.csv",
         f"{RESULTS}/{study}/analyse/cohort.parquet",

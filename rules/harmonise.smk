@@ -6,6 +6,10 @@ rule harmonise:
         data=f"{RESULTS}/{{study}}/validate/{{site}}.parquet",
     output:
         data=f"{RESULTS}/{{study}}/harmonised/sites/{{site}}.parquet",
+        events=f"{RESULTS}/{{study}}/harmonised/sites/{{site}}.events.parquet",
+        responses=f"{RESULTS}/{{study}}/harmonised/sites/{{site}}.responses.parquet",
+        treatment_cycles=f"{RESULTS}/{{study}}/harmonised/sites/{{site}}.treatment_cycles.parquet",
+        transplants=f"{RESULTS}/{{study}}/harmonised/sites/{{site}}.transplants.parquet",
     log:
         f"{RESULTS}/{{study}}/logs/harmonise/{{site}}.log",
     conda:
@@ -18,13 +22,17 @@ rule harmonise:
 
 rule merge:
     input:
-        sites=lambda wc: expand(
-            f"{RESULTS}/{{study}}/harmonised/sites/{{site}}.parquet",
-            study=wc.study,
-            site=sites(wc.study),
-        ),
+        sites=lambda wc: site_tables(wc.study, "patients"),
+        events=lambda wc: site_tables(wc.study, "events"),
+        responses=lambda wc: site_tables(wc.study, "responses"),
+        treatment_cycles=lambda wc: site_tables(wc.study, "treatment_cycles"),
+        transplants=lambda wc: site_tables(wc.study, "transplants"),
     output:
         data=f"{RESULTS}/{{study}}/harmonised/patients.parquet",
+        events=f"{RESULTS}/{{study}}/harmonised/events.parquet",
+        responses=f"{RESULTS}/{{study}}/harmonised/responses.parquet",
+        treatment_cycles=f"{RESULTS}/{{study}}/harmonised/treatment_cycles.parquet",
+        transplants=f"{RESULTS}/{{study}}/harmonised/transplants.parquet",
     log:
         f"{RESULTS}/{{study}}/logs/merge.log",
     conda:

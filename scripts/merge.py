@@ -1,7 +1,7 @@
 """Snakemake entry point: merge the harmonised sites of a study."""
 
 from cohortflow.runner import run_stage
-from cohortflow.stages import merge_sites
+from cohortflow.stages import LONGITUDINAL, merge_sites
 
 smk = snakemake  # noqa: F821
 run_stage(
@@ -10,4 +10,6 @@ run_stage(
     sites=list(smk.input.sites),
     data_out=smk.output.data,
     data_label=smk.params.data_label,
+    tables_in={t: list(smk.input[t]) for t in LONGITUDINAL},
+    tables_out={t: smk.output[t] for t in LONGITUDINAL},
 )

@@ -67,3 +67,27 @@ def test_xlsx_named_sheet_header_row_dates(tmp_path):
     assert list(res.data["_source_sheet"]) == ["CRF", "CRF"]
     with pytest.raises(SubmissionError, match="sheet 'Nope' not found"):
         read_submission(p, {"sheet": "Nope"}, site="S")
+
+
+def test_xlsx_two_row_header_with_merged_groups(tmp_path):
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "CRF"
+    ws.append(["Patient", None, "HSCT", None, None])
+    ws.append(["ID", "Sex", "Date", "Donor", "Remarks"])
+    ws.append(["P1", "M", 40602, "MUD", None])
+    ws.merge_cells("A1:B1")
+    ws.merge_cells("C1:D1")
+    p = tmp_path / "m.xlsx"
+    wb.save(p)
+    res = read_submission(p, {"sheet": "CRF", "header_row": 2, "header_rows": 2}, site="S")
+    assert list(res.data.columns[:5]) == [
+        "Patient / ID",
+        "Patient / Sex",
+        "HSCT / Date",
+        "HSCT / Donor",
+        "Remarks",
+    ]
+    assert res.data.loc[0, "HSCT / Date"] == "40602"  # an Excel serial stays text here
+    one_row = read_submission(p, {"sheet": "CRF", "header_row": 1}, site="S")
+    assert list(one_row.data.columns[:4]) == ["Patient", "Patient (2)", "HSCT", "HSCT (2)"]
