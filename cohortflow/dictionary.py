@@ -119,3 +119,23 @@ def render_markdown(table: str = "patients") -> str:
             f"{spec.get('meaning', '')} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def render_docs() -> str:
+    """The whole dictionary as a Markdown document (docs/dictionary.md is generated from it)."""
+    d = load_dictionary()
+    parts = [
+        "# Canonical data dictionary",
+        "",
+        f"Version {d['version']}. Generated from `schemas/dictionary.yaml` by "
+        "`python -m cohortflow.dictionary > docs/dictionary.md`; do not edit by hand. "
+        "The pandera schemas that check every stage are built from the same file.",
+        "",
+    ]
+    for name, table in d["tables"].items():
+        parts += [f"## `{name}`", "", table.get("description", ""), "", render_markdown(name)]
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    print(render_docs(), end="")

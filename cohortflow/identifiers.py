@@ -20,7 +20,8 @@ HEADER_PATTERNS: dict[str, re.Pattern[str]] = {
         re.I,
     ),
     "phone number": re.compile(
-        r"(전화|연락처|휴대폰|핸드폰|phone|mobile|\btel\b|telephone|\bcell\s*(phone|no|number)\b)", re.I
+        r"(전화|연락처|휴대폰|핸드폰|phone|mobile|\btel\b|telephone|\bcell\s*(phone|no|number)\b)",
+        re.I,
     ),
     "address": re.compile(r"(주소|거주지|address|street|우편번호|zip\s*code|postcode)", re.I),
     "hospital record number": re.compile(

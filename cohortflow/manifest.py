@@ -87,6 +87,7 @@ def build_manifest(
     outputs: list[str],
     ingest_meta: list[dict[str, Any]],
     site_summaries: list[dict[str, Any]],
+    superseded: list[dict[str, Any]] | None = None,
     root: Path = REPO_ROOT,
 ) -> dict[str, Any]:
     """The manifest of one study run (no timestamps: identical inputs give identical bytes)."""
@@ -108,6 +109,11 @@ def build_manifest(
                 "site": m.get("site"),
             }
             for p, m in zip(submissions, ingest_meta, strict=True)
+        ],
+        "superseded_submissions": [
+            _entry(s["file"], root) | {"site": s["site"], "date": s["date"], "used": False}
+            for s in superseded or []
+            if Path(s["file"]).exists()
         ],
         "reconciliation": site_summaries,
         "config": {

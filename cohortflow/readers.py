@@ -58,6 +58,23 @@ def detect_encoding(raw: bytes) -> str:
     raise ValueError("not decodable as UTF-8 or CP949/EUC-KR")
 
 
+def sniff_delimiter(text: str, header_row: int = 1) -> str:
+    """The delimiter (comma, semicolon or tab) that splits the header into the most columns
+    while the following rows have the same number of cells."""
+    lines = text.splitlines()[header_row - 1 : header_row + 30]
+    best, best_score = ",", (-1, -1)
+    for delim in (",", ";", "\t"):
+        rows = [r for r in csv.reader(io.StringIO("\n".join(lines)), delimiter=delim) if r]
+        if not rows:
+            continue
+        width = len(rows[0])
+        consistent = sum(len(r) == width for r in rows[1:])
+        score = (width > 1 and consistent == len(rows) - 1, width)
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
 def _clean_header(names: list[Any], *, site: str, file: str) -> list[str]:
     out: list[str] = []
     for i, name in enumerate(names, start=1):
@@ -107,11 +124,7 @@ def read_csv(
         raise SubmissionError(f"cannot decode file: {exc}", site=site, file=path.name) from None
     text = raw.decode(enc)
     if delimiter is None:
-        sample = "\n".join(text.splitlines()[header_row - 1 : header_row + 20])
-        try:
-            delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
-        except csv.Error:
-            delimiter = ","
+        delimiter = sniff_delimiter(text, header_row)
     records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     if len(records) < header_row:
         raise SubmissionError(f"no header on row {header_row}", site=site, file=path.name)

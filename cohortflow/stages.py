@@ -58,6 +58,7 @@ def ingest_site(submission: str, mapping: dict[str, Any], raw_out: str, meta_out
         "sha256": digest,
         **res.describe(),
         "dropped_columns": dropped,
+        "submission_date": mapping.get("submission_date"),
     }
     meta["columns"] = [c for c in meta["columns"] if c not in dropped]
     write_json(meta, meta_out)
@@ -372,6 +373,7 @@ def write_manifest(
     config_files: list[str],
     outputs: list[str],
     out: str,
+    superseded: list[dict[str, Any]] | None = None,
 ) -> None:
     """The study's manifest JSON."""
     import json
@@ -385,5 +387,6 @@ def write_manifest(
         outputs=outputs,
         ingest_meta=[json.loads(Path(p).read_text()) for p in ingest_meta],
         site_summaries=[json.loads(Path(p).read_text()) for p in summaries],
+        superseded=superseded or [],
     )
     write_json(man, out)

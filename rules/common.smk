@@ -99,6 +99,15 @@ def demo_key(wildcards):
     return bool(STUDIES[wildcards.study]["pseudonymisation"].get("demo_key", False))
 
 
+def superseded(study):
+    """Earlier submissions of every site (kept, listed in the manifest, not used)."""
+    return [
+        {"site": site, **sub}
+        for site, m in STUDIES[study]["site_mappings"].items()
+        for sub in m.get("superseded", [])
+    ]
+
+
 def analyses(study):
     """IDs of the configured analyses of a study."""
     return [a["id"] for a in STUDIES[study]["analyses"]]

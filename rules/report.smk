@@ -87,5 +87,6 @@ rule manifest:
         code=code_hash("manifest"),
         study=study_params,
         config_files=lambda wc: config_files(wc.study),
+        superseded=lambda wc: superseded(wc.study),
     script:
         "../scripts/manifest.py"

@@ -12,6 +12,7 @@ run_stage(
     ingest_meta=list(smk.input.ingest_meta),
     summaries=list(smk.input.summaries),
     config_files=list(smk.params.config_files),
+    superseded=list(smk.params.superseded),
     outputs=list(smk.input.outputs),
     out=smk.output.manifest,
 )

@@ -1,0 +1,47 @@
+"""Command line: `python -m cohortflow onboard FILE --site CODE -o MAPPING.yaml`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import CohortflowError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the cohortflow command line."""
+    parser = argparse.ArgumentParser(prog="python -m cohortflow")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ob = sub.add_parser("onboard", help="draft a site mapping from a sample file")
+    ob.add_argument("file")
+    ob.add_argument("--site", required=True, help="site code, e.g. S10")
+    ob.add_argument("-o", "--out", required=True, help="where to write the draft YAML")
+    ob.add_argument("--format", choices=["csv", "xlsx", "sav", "redcap"])
+    ob.add_argument("--sheet")
+    ob.add_argument("--header-row", type=int)
+    ob.add_argument("--dictionary", help="REDCap data dictionary CSV")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "onboard":
+            from .onboard import write_draft
+
+            reader = {
+                k: v
+                for k, v in {
+                    "format": args.format,
+                    "sheet": args.sheet,
+                    "header_row": args.header_row,
+                    "dictionary": args.dictionary,
+                }.items()
+                if v
+            }
+            out = write_draft(args.file, args.out, site=args.site, reader=reader or None)
+            print(f"draft mapping written to {out}; review it before use")
+    except CohortflowError as exc:
+        print(f"cohortflow: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""A site in an unseen layout onboarded with the helper plus a reviewed mapping, no code change."""
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from cohortflow.config import load_site
+from cohortflow.onboard import draft_mapping, match_header, write_draft
+from cohortflow.stages import harmonise_site, ingest_site, validate_site
+
+REPO = Path(__file__).resolve().parents[1]
+FIX = "tests/fixtures/onboarding/N01_2020-05-01.csv"
+SECRETS = [
+    "김가나",
+    "이다라",
+    "박마바",
+    "050312-3123456",
+    "070101-4234567",
+    "991231-1345678",
+    "N01-001",
+    "N01-002",
+    "N01-003",
+]
+
+
+def test_header_synonyms():
+    assert match_header("WBC (/uL)") == "wbc"
+    assert match_header("백혈구수") == "wbc"
+    assert match_header("Date of birth") == "birth_date"
+    assert match_header("최종추적일") == "last_followup_date"
+    assert match_header("Remarks") is None
+
+
+def test_draft_mapping(tmp_path):
+    mapping, unmapped, notes = draft_mapping(REPO / FIX, site="N01")
+    assert mapping["local_id"] == "연구번호"
+    assert mapping["drop"] == ["성명", "주민등록번호"]
+    cols = mapping["columns"]
+    assert set(cols) == {
+        "sex",
+        "birth_date",
+        "diagnosis_date",
+        "wbc",
+        "karyotype",
+        "death_date",
+        "last_followup_date",
+    }
+    assert cols["sex"]["codes"] == {"남자": "M", "여자": "F"}
+    assert cols["wbc"] == {"source": "백혈구 (x10^3/uL)", "unit": "x10^3/uL"}
+    assert unmapped == ["비고"]
+    assert any("delimiter ';'" in n and "utf-8-sig" in n for n in notes)
+    out = write_draft(REPO / FIX, tmp_path / "N01.yaml", site="N01")
+    text = out.read_text(encoding="utf-8")
+    assert yaml.safe_load(text)["local_id"] == "연구번호"
+    for secret in SECRETS:
+        assert secret not in text  # the draft never shows identifier values
+
+
+def test_reviewed_mapping_runs_through_the_stages(tmp_path):
+    mapping = load_site("tests/fixtures/onboarding/N01.yaml", REPO)
+    raw, meta = tmp_path / "raw.parquet", tmp_path / "ingest.json"
+    ingest_site(str(REPO / mapping["file"]), mapping, str(raw), str(meta))
+    assert "성명" not in pd.read_parquet(raw).columns
+    val = tmp_path / "v.parquet"
+    validate_site(
+        str(raw),
+        str(meta),
+        mapping,
+        True,
+        str(val),
+        str(tmp_path / "f.csv"),
+        str(tmp_path / "s.json"),
+    )
+    out = tmp_path / "h.parquet"
+    harmonise_site(str(val), str(out))
+    h = pd.read_parquet(out).sort_values("source_row").reset_index(drop=True)
+    assert list(h["sex"]) == ["M", "F", "M"]
+    assert list(h["wbc"].round(3)) == [33.9, 1180.0, None] or (
+        h["wbc"].iloc[0] == 33.9 and h["wbc"].iloc[1] == 1180.0 and pd.isna(h["wbc"].iloc[2])
+    )
+    assert list(h["kmt2a_status"]) == ["rearranged", "germline", "unknown"]
+    assert h.loc[0, "last_followup_date"] == pd.Timestamp("2016-11-15")
+    assert h.loc[0, "dates_imputed"] == "last_followup_date: day imputed as 15 (mid rule)"
+    assert h.loc[0, "diagnosis_date"] == pd.Timestamp("2011-02-28")
+    assert h.loc[2, "diagnosis_date"] == pd.Timestamp("2010-07-04")
+    assert list(h["age_at_diagnosis_months"]) == [71, 50, 126]
+    for path in [val, out, meta, tmp_path / "f.csv", tmp_path / "s.json"]:
+        blob = (
+            path.read_bytes()
+            if path.suffix != ".parquet"
+            else pd.read_parquet(path).to_csv().encode()
+        )
+        for secret in SECRETS:
+            assert secret.encode() not in blob, (path.name, secret)
