@@ -2,9 +2,12 @@
 submission, shaped like the Korean multicentre retrospective study of seed 001
 (Yoo KH et al., Clin Pediatr Hematol Oncol 2017;24:101).
 
-Nine sites (S01..S09) each send one wide case-report-form file: UTF-8 CSV with English headers
-(S01-S03), CP949 CSV saved from Korean Excel with Korean headers and labels (S04-S06), or XLSX
-with a ``CRF`` sheet (S07-S09). Count-level aggregates of the paper (screened, eligible,
+Nine sites (S01..S09) each send their case report forms in their own way, so that every reader
+and quirk of the pipeline is exercised: UTF-8 CSV with a BOM and a corrected resubmission (S01),
+semicolon-delimited CSV (S02), a REDCap raw export with its data dictionary (S03), CP949 CSV or
+tab-delimited text from Korean Excel with FAKE direct identifiers to be dropped (S04-S06), XLSX
+with a two-row merged header (S07) or title rows, blank rows and Excel serial dates (S08), and an
+SPSS .sav file with value labels (S09). Count-level aggregates of the paper (screened, eligible,
 analysed, Table 1 categories, Table 2 agents, responses, HSCT) are reproduced exactly by
 construction; continuous summaries and Kaplan-Meier survival are approximated.
 
@@ -12,8 +15,9 @@ Usage::
 
     python -m cohortflow.demo.rr_all --out data/rr_all --mappings config/sites/rr_all
 
-The output is byte-for-byte reproducible (fixed seed; XLSX timestamps and zip entry times are
-normalised). No real patient is represented and the files contain no direct identifiers.
+The output is byte-for-byte reproducible (fixed seeds; XLSX timestamps and zip entry times and
+the SPSS header's creation date/time are pinned). No real patient is represented; the names,
+resident registration numbers, phone numbers and addresses of S04 and S06 are invented.
 """
 
 from __future__ import annotations
@@ -208,6 +212,10 @@ class Patient:
     note: str = ""
     site: str = ""
     local_id: str = ""
+    wbc: int | None = None  # WBC at initial diagnosis, cells/uL (a multiple of 100)
+    hsct2: dt.date | None = None  # second allogeneic HSCT (one S03 patient)
+    donor2: str | None = None
+    source2: str | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -547,7 +555,31 @@ def build_cohort(seed: int = SEED) -> list[Patient]:
             p.local_id = SITES[site].id_format.format(num=num, year=p.rr.year % 100)
         out.extend(members)
     _check_cohort(out)
+    _add_wbc(out, seed)
+    _add_second_transplant(out)
     return out
+
+
+def _add_wbc(pts: Sequence[Patient], seed: int) -> None:
+    """WBC at initial diagnosis (cells/uL, rounded to 100) from a separate random stream, so
+    that nothing else about the patients changes. Log-normal, median about 10 x10^9/L (T-ALL
+    about 25), limited to 0.8-650 x10^9/L."""
+    rng = random.Random(seed + 1)
+    for p in pts:
+        x = math.exp(rng.gauss(math.log(25.0 if p.immuno == "T" else 10.0), 1.2))
+        p.wbc = round(min(max(x, 0.8), 650.0) * 10) * 100
+
+
+def _add_second_transplant(pts: Sequence[Patient]) -> None:
+    """A second allogeneic HSCT (haploidentical, peripheral blood) for the first S03 recipient
+    who died at least 180 days after the first one, 55 % of the way from HSCT to death. Only
+    the REDCap export of S03 can carry it (repeating instrument, instance 2); every
+    patient-level variable, and hence every count, still refers to the first HSCT."""
+    p = next(
+        p for p in pts if p.site == "S03" and p.hsct and p.death and (p.death - p.hsct).days >= 180
+    )
+    p.hsct2 = p.hsct + dt.timedelta(days=round(0.55 * (p.death - p.hsct).days))
+    p.donor2, p.source2 = "haplo", "PB"
 
 
 def _check_cohort(pts: Sequence[Patient]) -> None:
@@ -582,42 +614,91 @@ def _check_cohort(pts: Sequence[Patient]) -> None:
 # Site formats
 # --------------------------------------------------------------------------------------------
 
+EXCEL_ORIGIN = dt.date(1899, 12, 30)  # Excel 1900 date system
+#: SPSS .sav header: rec_type(4) prod_name(60) layout_code(4) nominal_case_size(4)
+#: compression(4) weight_index(4) ncases(4) bias(8), then creation_date(9) "dd Mon yy" and
+#: creation_time(8) "hh:mm:ss" (bytes 92-100 and 101-108), then file_label(64).
+SAV_CREATION_OFFSET = 92
+SAV_CREATION = b"01 Jan 17" + b"00:00:00"
+#: Obviously invented Korean names (consecutive syllables of the Korean alphabet), S04 only.
+FAKE_NAMES = ("김가나", "이다라", "박마바", "최사아", "정자차", "강카타", "조파하", "윤가다")
+#: Invented addresses: real city names, districts and roads that do not exist.
+FAKE_CITIES = ("서울시", "부산시", "대전시", "광주시", "인천시")
+FAKE_DISTRICTS = ("가상구", "예시구", "모의구")
+FAKE_ROADS = ("예시로", "가상로", "샘플길")
+#: Identifier columns (keys of SiteFormat.headers), listed under ``drop:`` in the mapping.
+IDENTIFIER_KEYS = ("name", "rrn", "phone", "address")
+
 
 @dataclass
 class SiteFormat:
-    """How one site writes its CRF file: shape, headers, labels, date form and spellings."""
+    """How one site writes its CRF: shape, column names, labels, dates, units and quirks.
+
+    ``headers`` maps each canonical key to the column name AS THE PIPELINE'S READER NAMES IT:
+    the CSV/XLSX header (for S07 "<group> / <sub>"), the REDCap flattened name (S03) or the
+    SPSS variable name (S09). ``labels`` gives each coded value as the reader returns it (for
+    S03 and S09 the REDCap choice label or SPSS value label); ``codes`` the numeric code
+    actually stored by REDCap/SPSS.
+    """
 
     code: str
-    fmt: str  # csv | xlsx
+    fmt: str  # csv | xlsx | sav | redcap
     submitted: dt.date
     id_format: str  # str.format pattern with {num} and {year}
-    headers: dict[str, str]  # canonical key -> header text, in column order
+    headers: dict[str, str]
     labels: dict[str, dict[Any, Any]]  # canonical variable -> {canonical value: site label}
     agents: dict[str, str]  # canonical agent -> site spelling
     agent_sep: str
-    date_style: str  # iso | dot | korean | dash_nopad | excel
+    date_style: str  # iso | dot | korean | dash_nopad | mixed | excel
+    wbc_unit: str  # /uL | x10^3/uL | x10^9/L | column (unit given per patient in a column)
     na_token: str = ""  # written where an item does not apply (no HSCT, alive)
     blank_token: str = ""  # written where no data were submitted
-    encoding: str = "utf-8"
+    encoding: str = "utf-8"  # utf-8-sig writes a byte order mark
     newline: str = "\n"
+    delimiter: str = ","
+    sniff_delimiter: bool = False  # leave the delimiter out of the mapping (the reader sniffs it)
+    extension: str = ""  # file extension when not the format name
+    wbc_thousands: bool = False  # /uL written with thousands separators ("33,900")
+    codes: dict[str, dict[Any, Any]] = field(default_factory=dict)
     title_rows: tuple[str, ...] = ()  # XLSX rows above the header
+    group_header: bool = False  # XLSX: merged group titles in the row above the header
+    serial_date_vars: frozenset[str] = frozenset()  # XLSX: dates as plain Excel serial numbers
+    blank_rows_after: tuple[int, ...] = ()  # XLSX: a blank row after these serial numbers
+    partial_lfu: bool = False  # some last follow-up dates as year and month only
+    earlier: dt.date | None = None  # date of an earlier submission, superseded
     remarks: dict[str, str] = field(default_factory=dict)
     quirks: str = ""
 
-    @property
-    def ext(self) -> str:
-        """File extension."""
-        return self.fmt
+    def filename_for(self, date: dt.date) -> str:
+        """File name of the submission dated ``date``."""
+        if self.fmt == "redcap":
+            return f"{self.code}_{date.isoformat()}_redcap.csv"
+        return f"{self.code}_{date.isoformat()}.{self.extension or self.fmt}"
 
     @property
     def filename(self) -> str:
-        """File name: site code and submission date."""
-        return f"{self.code}_{self.submitted.isoformat()}.{self.ext}"
+        """File name of the submission in use (the newest)."""
+        return self.filename_for(self.submitted)
+
+    @property
+    def dictionary_filename(self) -> str:
+        """REDCap data dictionary file name."""
+        return f"{self.code}_{self.submitted.isoformat()}_dictionary.csv"
 
     @property
     def header_row(self) -> int:
-        """1-based row number of the header."""
-        return len(self.title_rows) + 1
+        """1-based row number of the (last) header row."""
+        return len(self.title_rows) + 1 + int(self.group_header)
+
+
+def _with(headers: dict[str, str], after: str, **new: str) -> dict[str, str]:
+    """``headers`` with ``new`` columns inserted after the key ``after``."""
+    out: dict[str, str] = {}
+    for k, v in headers.items():
+        out[k] = v
+        if k == after:
+            out.update(new)
+    return out
 
 
 _EN_HEADERS = {
@@ -709,6 +790,27 @@ _KO_LABELS: dict[str, dict[Any, Any]] = {
 }
 _EN_DONOR = {"MSD": "MSD", "MUD": "MUD", "MMUD": "MMUD", "haplo": "Haplo", "UCB": "UCB"}
 _SOURCE = {"BM": "BM", "PB": "PB", "CB": "CB"}
+_YES_NO = {True: "Yes", False: "No"}
+#: Numeric codes stored by the REDCap (S03) and SPSS (S09) sites; the labels differ per site.
+_NUMERIC_CODES: dict[str, dict[Any, Any]] = {
+    "sex": {"M": 1, "F": 2},
+    "immunophenotype": {"B": 1, "T": 2, "mixed": 3, "unknown": 9},
+    "cytogenetics_group": {
+        "diploid": 1,
+        "hypodiploid": 2,
+        "hyperdiploid": 3,
+        "t(1;19)": 4,
+        "t(9;22)": 5,
+        "other": 6,
+        "unknown": 9,
+    },
+    "disease_status": {"relapsed": 1, "refractory": 2},
+    "clofarabine_exposed": {True: 1, False: 0},
+    "treatment_data_available": {True: 1, False: 0},
+    "induction_response": {"CR": 1, "CRp": 2, "PR": 3, "refractory": 4, "not_evaluated": 9},
+    "hsct_donor": {"MSD": 1, "MUD": 2, "MMUD": 3, "haplo": 4, "UCB": 5},
+    "hsct_source": {"BM": 1, "PB": 2, "CB": 3},
+}
 
 
 def _agents(*spellings: str) -> dict[str, str]:
@@ -721,20 +823,250 @@ def _ko(**overrides: dict[Any, Any]) -> dict[str, dict[Any, Any]]:
     return {**_KO_LABELS, **overrides}
 
 
+# --- S03: REDCap project ---------------------------------------------------------------------
+
+REDCAP_DICTIONARY_COLUMNS = (
+    "Variable / Field Name",
+    "Form Name",
+    "Section Header",
+    "Field Type",
+    "Field Label",
+    "Choices, Calculations, OR Slider Labels",
+    "Field Note",
+    "Text Validation Type OR Show Slider Number",
+    "Text Validation Min",
+    "Text Validation Max",
+    "Identifier?",
+    "Branching Logic (Show field only if...)",
+    "Required Field?",
+    "Custom Alignment",
+    "Question Number (surveys only)",
+    "Matrix Group Name",
+    "Matrix Ranking?",
+    "Field Annotation",
+)
+REDCAP_BASELINE = "baseline_arm_1"
+REDCAP_FOLLOWUP = "followup_arm_1"
+#: Instruments (forms) in order, with the event they are designated for.
+REDCAP_FORMS = {
+    "demographics": REDCAP_BASELINE,
+    "diagnosis": REDCAP_BASELINE,
+    "rr_episode": REDCAP_BASELINE,
+    "transplant": REDCAP_FOLLOWUP,
+    "outcome": REDCAP_FOLLOWUP,
+}
+REDCAP_REPEATING = "transplant"
+
+
+@dataclass(frozen=True)
+class RedcapField:
+    """One REDCap field: dictionary entry plus the canonical variable it carries."""
+
+    name: str
+    form: str
+    type: str  # text | radio | dropdown | yesno | checkbox | descriptive
+    label: str
+    var: str | None = None
+    section: str = ""
+    validation: str = ""
+    vmin: str = ""
+    vmax: str = ""
+    note: str = ""
+    branching: str = ""
+    required: bool = False
+    annotation: str = ""
+
+
+REDCAP_FIELDS = (
+    RedcapField("record_id", "demographics", "text", "Record ID (site patient number)", "local_id"),
+    RedcapField(
+        "synthetic_notice",
+        "demographics",
+        "descriptive",
+        "SYNTHETIC DATA - NOT REAL PATIENTS (cohortflow demo). No field of this project holds "
+        "a direct identifier.",
+    ),
+    RedcapField("sex", "demographics", "radio", "Sex", "sex", section="Patient", required=True),
+    RedcapField(
+        "dob", "demographics", "text", "Date of birth", "birth_date", validation="date_ymd"
+    ),
+    RedcapField(
+        "dx_date",
+        "diagnosis",
+        "text",
+        "Date of initial diagnosis",
+        "diagnosis_date",
+        section="Initial diagnosis",
+        validation="date_ymd",
+        required=True,
+    ),
+    RedcapField(
+        "wbc_dx",
+        "diagnosis",
+        "text",
+        "WBC at initial diagnosis",
+        "wbc",
+        validation="number",
+        vmin="0",
+        vmax="2000",
+        note="x10^9/L",
+    ),
+    RedcapField("immuno", "diagnosis", "dropdown", "Immunophenotype", "immunophenotype"),
+    RedcapField(
+        "cyto_group", "diagnosis", "dropdown", "Initial cytogenetics", "cytogenetics_group"
+    ),
+    RedcapField(
+        "rr_date",
+        "rr_episode",
+        "text",
+        "Date of R/R diagnosis",
+        "rr_diagnosis_date",
+        section="Relapsed/refractory episode",
+        validation="date_ymd",
+        required=True,
+    ),
+    RedcapField("rr_status", "rr_episode", "radio", "Disease status", "disease_status"),
+    RedcapField(
+        "n_prior",
+        "rr_episode",
+        "text",
+        "Number of prior regimens",
+        "prior_regimens",
+        validation="integer",
+        vmin="0",
+        vmax="20",
+    ),
+    RedcapField(
+        "bm_blast_pct",
+        "rr_episode",
+        "text",
+        "Marrow blasts at R/R diagnosis (%)",
+        "marrow_blasts_pct",
+        validation="number",
+        vmin="0",
+        vmax="100",
+    ),
+    RedcapField(
+        "clofarabine",
+        "rr_episode",
+        "yesno",
+        "Any clofarabine (earlier or in the first R/R cycle)?",
+        "clofarabine_exposed",
+    ),
+    RedcapField(
+        "height",
+        "rr_episode",
+        "text",
+        "Height (cm)",
+        "height_cm",
+        validation="number",
+        vmin="30",
+        vmax="230",
+    ),
+    RedcapField(
+        "weight",
+        "rr_episode",
+        "text",
+        "Weight (kg)",
+        "weight_kg",
+        validation="number",
+        vmin="1",
+        vmax="250",
+    ),
+    RedcapField(
+        "tx_data",
+        "rr_episode",
+        "yesno",
+        "Treatment and follow-up data available?",
+        "treatment_data_available",
+    ),
+    RedcapField(
+        "agents",
+        "rr_episode",
+        "checkbox",
+        "Agents of the first R/R cycle (other than steroids)",
+        "first_cycle_agents",
+        branching="[tx_data] = '1'",
+    ),
+    RedcapField(
+        "c1_response",
+        "rr_episode",
+        "dropdown",
+        "Best response to the first R/R cycle",
+        "induction_response",
+        branching="[tx_data] = '1'",
+    ),
+    RedcapField(
+        "tx_date",
+        "transplant",
+        "text",
+        "Date of allogeneic HSCT",
+        "hsct_date",
+        section="Allogeneic HSCT (one instance per transplant)",
+        validation="date_ymd",
+        note="Day 0 (stem cell infusion)",
+    ),
+    RedcapField("tx_donor", "transplant", "dropdown", "Donor type", "hsct_donor"),
+    RedcapField("tx_source", "transplant", "radio", "Stem cell source", "hsct_source"),
+    RedcapField(
+        "vital_status",
+        "outcome",
+        "radio",
+        "Vital status at last follow-up",
+        section="Outcome",
+    ),
+    RedcapField(
+        "death_date",
+        "outcome",
+        "text",
+        "Date of death",
+        "death_date",
+        validation="date_ymd",
+        branching="[vital_status] = '2'",
+    ),
+    RedcapField(
+        "lfu_date",
+        "outcome",
+        "text",
+        "Date of last follow-up",
+        "last_followup_date",
+        validation="date_ymd",
+        note="Date of death for a patient who died",
+    ),
+)
+_VITAL_STATUS = ((1, "Alive"), (2, "Dead"))
+
+
+def _redcap_headers() -> dict[str, str]:
+    """Canonical key -> column name after the pipeline's REDCap flattening: fields of the
+    repeating instrument as ``field#1`` (first instance), the checkbox as its label column,
+    everything else (values in one event only) under its plain name."""
+    out = {}
+    for f in REDCAP_FIELDS:
+        if f.var is not None:
+            out[f.var] = f.name + ("#1" if f.form == REDCAP_REPEATING else "")
+    return out
+
+
 SITES: dict[str, SiteFormat] = {
     "S01": SiteFormat(
         code="S01",
         fmt="csv",
-        submitted=dt.date(2017, 2, 14),
+        submitted=dt.date(2017, 3, 20),
+        earlier=dt.date(2017, 2, 14),
         id_format="HA-{num:04d}",
-        headers={**_EN_HEADERS, "remarks": "Comments"},
+        headers=_with(
+            {**_EN_HEADERS, "remarks": "Comments"},
+            "diagnosis_date",
+            wbc="WBC at diagnosis (/uL)",
+        ),
         labels={
             "sex": {"M": "M", "F": "F"},
             "immunophenotype": {"B": "B", "T": "T", "mixed": "Mixed", "unknown": "Unknown"},
             "cytogenetics_group": _EN_CYTO,
             "disease_status": {"relapsed": "Relapsed", "refractory": "Refractory"},
-            "clofarabine_exposed": {True: "Yes", False: "No"},
-            "treatment_data_available": {True: "Yes", False: "No"},
+            "clofarabine_exposed": _YES_NO,
+            "treatment_data_available": _YES_NO,
             "induction_response": {
                 "CR": "CR",
                 "CRp": "CRp",
@@ -765,13 +1097,18 @@ SITES: dict[str, SiteFormat] = {
         ),
         agent_sep=", ",
         date_style="iso",
+        wbc_unit="/uL",
+        wbc_thousands=True,
+        encoding="utf-8-sig",
         remarks={
             "no_data": "transferred after R/R diagnosis; no treatment data",
             "induction_death": "died during induction",
             "lost": "lost to follow-up",
         },
-        quirks="UTF-8, comma-separated, ISO dates, empty cells for missing; free-text Comments "
-        "column (unmapped).",
+        quirks="UTF-8 with BOM, comma-separated, ISO dates, empty cells for missing; WBC in /uL "
+        'with thousands separators (quoted, e.g. "33,900"); free-text Comments column '
+        "(unmapped). Resubmitted: the first file (2017-02-14) lacked one death date and had one "
+        "blast % mistyped; the corrected file (2017-03-20) is used.",
     ),
     "S02": SiteFormat(
         code="S02",
@@ -783,6 +1120,7 @@ SITES: dict[str, SiteFormat] = {
             "sex": "Gender",
             "birth_date": "DOB",
             "diagnosis_date": "Initial Dx date",
+            "wbc": "WBC (x10^3/uL)",
             "rr_diagnosis_date": "R/R Dx date",
             "disease_status": "Status",
             "immunophenotype": "Immunophenotype",
@@ -843,101 +1181,93 @@ SITES: dict[str, SiteFormat] = {
         ),
         agent_sep="; ",
         date_style="iso",
+        wbc_unit="x10^3/uL",
         na_token="NA",
         blank_token="NA",
-        quirks="UTF-8, ISO dates, 'NA' for missing/not applicable, agents as full names separated "
-        "by ';', refractory coded 'NR', unknown cytogenetics 'Not done'.",
+        delimiter=";",
+        quirks="UTF-8, SEMICOLON-delimited (cells holding ';' are quoted), ISO dates, 'NA' for "
+        "missing/not applicable, WBC in x10^3/uL, agents as full names separated by ';', "
+        "refractory coded 'NR', unknown cytogenetics 'Not done'.",
     ),
     "S03": SiteFormat(
         code="S03",
-        fmt="csv",
+        fmt="redcap",
         submitted=dt.date(2017, 3, 2),
         id_format="HC-{year:02d}-{num:03d}",
-        headers={
-            "local_id": "pid",
-            "sex": "sex",
-            "birth_date": "dob",
-            "diagnosis_date": "dx_date",
-            "immunophenotype": "immuno",
-            "cytogenetics_group": "cyto_group",
-            "rr_diagnosis_date": "rr_date",
-            "disease_status": "rr_status",
-            "prior_regimens": "n_prior",
-            "marrow_blasts_pct": "bm_blast_pct",
-            "clofarabine_exposed": "clofarabine",
-            "height_cm": "height",
-            "weight_kg": "weight",
-            "treatment_data_available": "tx_data",
-            "first_cycle_agents": "c1_agents",
-            "induction_response": "c1_response",
-            "hsct_date": "hsct_date",
-            "hsct_donor": "hsct_donor",
-            "hsct_source": "hsct_src",
-            "death_date": "death_date",
-            "last_followup_date": "lfu_date",
-        },
+        headers=_redcap_headers(),
         labels={
-            "sex": {"M": "M", "F": "F"},
-            "immunophenotype": {"B": "b", "T": "t", "mixed": "mpal", "unknown": "unk"},
-            "cytogenetics_group": {
-                "diploid": "diploid",
-                "hypodiploid": "hypo",
-                "hyperdiploid": "hyper",
-                "t(1;19)": "t1_19",
-                "t(9;22)": "t9_22",
-                "other": "other",
-                "unknown": "unk",
+            "sex": {"M": "Male", "F": "Female"},
+            "immunophenotype": {
+                "B": "B-lineage",
+                "T": "T-lineage",
+                "mixed": "Mixed phenotype",
+                "unknown": "Unknown",
             },
-            "disease_status": {"relapsed": "rel", "refractory": "ref"},
-            "clofarabine_exposed": {True: "1", False: "0"},
-            "treatment_data_available": {True: "1", False: "0"},
+            "cytogenetics_group": {**_EN_CYTO, "other": "Other"},
+            "disease_status": {"relapsed": "Relapsed", "refractory": "Refractory"},
+            "clofarabine_exposed": _YES_NO,
+            "treatment_data_available": _YES_NO,
             "induction_response": {
-                "CR": "cr",
-                "CRp": "crp",
-                "PR": "pr",
-                "refractory": "ref",
-                "not_evaluated": "ne",
+                "CR": "CR",
+                "CRp": "CRp",
+                "PR": "PR",
+                "refractory": "Refractory",
+                "not_evaluated": "Not evaluated",
             },
             "hsct_donor": {
-                "MSD": "msd",
-                "MUD": "mud",
-                "MMUD": "mmud",
-                "haplo": "haplo",
-                "UCB": "ucb",
+                "MSD": "Matched sibling donor",
+                "MUD": "Matched unrelated donor",
+                "MMUD": "Mismatched unrelated donor",
+                "haplo": "Haploidentical family donor",
+                "UCB": "Unrelated cord blood",
             },
-            "hsct_source": {"BM": "bm", "PB": "pb", "CB": "cb"},
+            "hsct_source": {"BM": "Bone marrow", "PB": "Peripheral blood", "CB": "Cord blood"},
         },
+        codes=_NUMERIC_CODES,
         agents=_agents(
-            "vcr",
-            "arac",
-            "ida",
-            "mtx",
-            "vp16",
-            "ctx",
-            "dnr",
-            "flu",
-            "nel",
-            "das",
-            "adr",
-            "ifo",
-            "asp",
-            "6mp",
-            "rtx",
-            "clo",
+            "Vincristine",
+            "Cytarabine",
+            "Idarubicin",
+            "Methotrexate",
+            "Etoposide",
+            "Cyclophosphamide",
+            "Daunorubicin",
+            "Fludarabine",
+            "Nelarabine",
+            "Dasatinib",
+            "Doxorubicin",
+            "Ifosfamide",
+            "L-asparaginase",
+            "6-Mercaptopurine",
+            "Rituximab",
+            "Clofarabine",
         ),
-        agent_sep=",",
+        agent_sep="; ",
         date_style="iso",
-        na_token=".",
-        blank_token=".",
-        quirks="UTF-8 database export: snake_case headers, lower-case codes (rel/ref, cr/crp/pr/"
-        "ref/ne, 0/1), '.' for missing, agents as lower-case abbreviations joined by ','.",
+        wbc_unit="x10^9/L",
+        quirks="REDCap raw export + data dictionary. Events baseline_arm_1 (demographics, "
+        "diagnosis, R/R episode) and followup_arm_1 (outcome; repeating instrument "
+        "'transplant', instance 1 = first HSCT, one patient has a second instance). Coded "
+        "radio/dropdown/yesno fields and a checkbox 'agents' (agents___1..16); mapped by the "
+        "reader's flattened names (labels, 'agents' = checked labels joined by '; ', "
+        "'tx_date#1' = first transplant). WBC in x10^9/L. No identifier fields.",
     ),
     "S04": SiteFormat(
         code="S04",
         fmt="csv",
         submitted=dt.date(2017, 3, 2),
         id_format="HD-{num:04d}",
-        headers={**_KO_HEADERS, "remarks": "비고"},
+        headers=_with(
+            _with(
+                {**_KO_HEADERS, "remarks": "비고"},
+                "local_id",
+                name="성명",
+                rrn="주민등록번호",
+            ),
+            "diagnosis_date",
+            wbc="WBC",
+            wbc_unit="WBC단위",
+        ),
         labels=_ko(),
         agents=_agents(
             "VCR",
@@ -959,6 +1289,7 @@ SITES: dict[str, SiteFormat] = {
         ),
         agent_sep=", ",
         date_style="dot",
+        wbc_unit="column",
         na_token="-",
         blank_token="-",
         encoding="cp949",
@@ -969,7 +1300,9 @@ SITES: dict[str, SiteFormat] = {
             "lost": "추적소실",
         },
         quirks="CP949 (Korean Excel), CRLF, Korean headers and labels, dates 2011.02.28, '-' for "
-        "missing/not applicable, serial-number column 연번 and free-text 비고 (unmapped).",
+        "missing/not applicable; WBC with a per-patient unit column WBC단위 (/uL or x10^3/uL); "
+        "FAKE direct identifiers 성명 (name) and 주민등록번호 (resident registration number), "
+        "dropped at ingest; serial-number column 연번 and free-text 비고 (unmapped).",
     ),
     "S05": SiteFormat(
         code="S05",
@@ -982,6 +1315,7 @@ SITES: dict[str, SiteFormat] = {
             "sex": "성별",
             "birth_date": "생년월일",
             "diagnosis_date": "최초진단일",
+            "wbc": "백혈구(x10^3/uL)",
             "rr_diagnosis_date": "재발/불응 진단일",
             "disease_status": "질병상태",
             "immunophenotype": "면역표현형",
@@ -1021,17 +1355,27 @@ SITES: dict[str, SiteFormat] = {
         ),
         agent_sep="; ",
         date_style="korean",
+        wbc_unit="x10^3/uL",
         encoding="cp949",
         newline="\r\n",
-        quirks="CP949, CRLF, Korean headers, dates '2011년 2월 28일', agents in Korean separated "
-        "by ';', empty cells for missing.",
+        delimiter="\t",
+        sniff_delimiter=True,
+        extension="txt",
+        partial_lfu=True,
+        quirks="CP949, CRLF, TAB-delimited text (.txt), Korean headers, dates '2011년 2월 28일'; "
+        "a last follow-up date given as year and month only ('2007년 7월', day imputed as 15), "
+        "WBC in x10^3/uL, agents in Korean separated by ';', empty cells for missing.",
     ),
     "S06": SiteFormat(
         code="S06",
         fmt="csv",
         submitted=dt.date(2017, 3, 15),
         id_format="HF-{num:04d}",
-        headers={**_KO_HEADERS, "serial": "No."},
+        headers=_with(
+            _with({**_KO_HEADERS, "serial": "No."}, "birth_date", phone="연락처", address="주소"),
+            "diagnosis_date",
+            wbc="백혈구(/uL)",
+        ),
         labels=_ko(
             sex={"M": "남아", "F": "여아"},
             clofarabine_exposed={True: "투여", False: "미투여"},
@@ -1056,21 +1400,47 @@ SITES: dict[str, SiteFormat] = {
             "CLOF",
         ),
         agent_sep=";",
-        date_style="dash_nopad",
+        date_style="mixed",
+        wbc_unit="/uL",
         na_token="해당없음",
         blank_token="",
         encoding="cp949",
         newline="\r\n",
-        quirks="CP949, CRLF, Korean headers, dates 2011-2-28 (no zero padding), sex 남아/여아, "
-        "clofarabine 투여/미투여, treatment data 있음/없음, '해당없음' (not applicable) for "
-        "no HSCT / alive, empty for no data, agents joined by ';'.",
+        quirks="CP949, CRLF, Korean headers, dates mixed cell by cell between 2011.02.08 and "
+        "2011-2-8, sex 남아/여아, clofarabine 투여/미투여, treatment data 있음/없음, '해당없음' "
+        "(not applicable) for no HSCT / alive, empty for no data, agents joined by ';', WBC in "
+        "/uL; FAKE phone (연락처) and address (주소) columns, dropped at ingest.",
     ),
     "S07": SiteFormat(
         code="S07",
         fmt="xlsx",
         submitted=dt.date(2017, 3, 21),
         id_format="HG-{num:04d}",
-        headers={"serial": "No.", **_EN_HEADERS},
+        headers={
+            "serial": "No.",
+            "local_id": "Patient / ID",
+            "sex": "Patient / Sex",
+            "birth_date": "Patient / DOB",
+            "height_cm": "Patient / Height (cm)",
+            "weight_kg": "Patient / Weight (kg)",
+            "diagnosis_date": "Diagnosis / Date",
+            "wbc": "Diagnosis / WBC (x10^9/L)",
+            "immunophenotype": "Diagnosis / Immunophenotype",
+            "cytogenetics_group": "Diagnosis / Cytogenetics",
+            "rr_diagnosis_date": "R/R episode / Date",
+            "disease_status": "R/R episode / Status",
+            "prior_regimens": "R/R episode / Prior regimens",
+            "marrow_blasts_pct": "R/R episode / BM blasts (%)",
+            "clofarabine_exposed": "R/R episode / Clofarabine",
+            "treatment_data_available": "R/R episode / Treatment data",
+            "first_cycle_agents": "R/R episode / Cycle 1 agents",
+            "induction_response": "R/R episode / Best response",
+            "hsct_date": "HSCT / Date",
+            "hsct_donor": "HSCT / Donor",
+            "hsct_source": "HSCT / Source",
+            "death_date": "Outcome / Date of death",
+            "last_followup_date": "Outcome / Last follow-up",
+        },
         labels={
             "sex": {"M": 1, "F": 2},
             "immunophenotype": {"B": "B", "T": "T", "mixed": "Mixed", "unknown": "Unknown"},
@@ -1108,15 +1478,19 @@ SITES: dict[str, SiteFormat] = {
         ),
         agent_sep=", ",
         date_style="excel",
-        quirks="XLSX, sheets Instructions + CRF (header row 1), Excel dates, sex 1 = male / "
-        "2 = female, empty cells for missing.",
+        wbc_unit="x10^9/L",
+        group_header=True,
+        quirks="XLSX, sheets Instructions + CRF with a TWO-ROW HEADER: group titles merged across "
+        "their columns in row 1 (Patient, Diagnosis, R/R episode, HSCT, Outcome) over the "
+        "column names in row 2, read as '<group> / <name>' ('No.' has no group); Excel dates, "
+        "sex 1 = male / 2 = female, WBC in x10^9/L, empty cells for missing.",
     ),
     "S08": SiteFormat(
         code="S08",
         fmt="xlsx",
         submitted=dt.date(2017, 3, 27),
         id_format="HH-{num:04d}",
-        headers={**_EN_HEADERS, "remarks": "Remarks"},
+        headers=_with({**_EN_HEADERS, "remarks": "Remarks"}, "diagnosis_date", wbc="WBC (/uL)"),
         labels={
             "sex": {"M": 1, "F": 2},
             "immunophenotype": {
@@ -1153,33 +1527,61 @@ SITES: dict[str, SiteFormat] = {
         ),
         agent_sep=";",
         date_style="excel",
+        wbc_unit="/uL",
         title_rows=(
             "R/R ALL retrospective study - case report form (site S08)",
             "Codes: see Instructions sheet",
         ),
+        serial_date_vars=frozenset({"last_followup_date"}),
+        blank_rows_after=(1, 3, 3),
         remarks={
             "no_data": "transferred; no further data",
             "induction_death": "induction death",
             "lost": "lost to follow-up",
         },
-        quirks="XLSX, Instructions + CRF sheet with two title rows (header on row 3), numeric "
-        "codes: sex 1/2, status 1 = relapsed / 2 = refractory, clofarabine and treatment "
-        "data 1/0, response 1 = CR, 2 = CRp, 3 = PR, 4 = refractory, 9 = not evaluated; "
-        "agents lower-case joined by ';'.",
+        quirks="XLSX, Instructions + CRF sheet with two title rows (header on row 3) and BLANK "
+        "ROWS between patients; last follow-up dates as plain Excel SERIAL NUMBERS (e.g. 40236, "
+        "not date-formatted), other dates real Excel dates; numeric codes: sex 1/2, status "
+        "1 = relapsed / 2 = refractory, clofarabine and treatment data 1/0, response 1 = CR, "
+        "2 = CRp, 3 = PR, 4 = refractory, 9 = not evaluated; WBC in /uL; agents lower-case "
+        "joined by ';'.",
     ),
     "S09": SiteFormat(
         code="S09",
-        fmt="xlsx",
+        fmt="sav",
         submitted=dt.date(2017, 4, 3),
         id_format="HI-{num:04d}",
-        headers=dict(_EN_HEADERS),
+        headers={
+            "local_id": "pid",
+            "sex": "sex",
+            "birth_date": "dob",
+            "diagnosis_date": "dxdate",
+            "wbc": "wbc",
+            "immunophenotype": "immuno",
+            "cytogenetics_group": "cyto",
+            "rr_diagnosis_date": "rrdate",
+            "disease_status": "status",
+            "prior_regimens": "nprior",
+            "marrow_blasts_pct": "blasts",
+            "clofarabine_exposed": "clofa",
+            "height_cm": "height",
+            "weight_kg": "weight",
+            "treatment_data_available": "txdata",
+            "first_cycle_agents": "agents",
+            "induction_response": "resp",
+            "hsct_date": "hsctdate",
+            "hsct_donor": "donor",
+            "hsct_source": "source",
+            "death_date": "deathdt",
+            "last_followup_date": "lfudate",
+        },
         labels={
-            "sex": {"M": 1, "F": 2},
+            "sex": {"M": "Male", "F": "Female"},
             "immunophenotype": {"B": "B", "T": "T", "mixed": "Mixed", "unknown": "ND"},
             "cytogenetics_group": {**_EN_CYTO, "unknown": "ND"},
             "disease_status": {"relapsed": "Relapsed", "refractory": "Refractory"},
-            "clofarabine_exposed": {True: "Yes", False: "No"},
-            "treatment_data_available": {True: "Yes", False: "No"},
+            "clofarabine_exposed": _YES_NO,
+            "treatment_data_available": _YES_NO,
             "induction_response": {
                 "CR": "CR",
                 "CRp": "CRp",
@@ -1190,6 +1592,7 @@ SITES: dict[str, SiteFormat] = {
             "hsct_donor": _EN_DONOR,
             "hsct_source": _SOURCE,
         },
+        codes=_NUMERIC_CODES,
         agents=_agents(
             "Vcr",
             "AraC",
@@ -1209,9 +1612,13 @@ SITES: dict[str, SiteFormat] = {
             "Clofa",
         ),
         agent_sep=", ",
-        date_style="excel",
-        quirks="XLSX, Instructions + CRF (header row 1), Excel dates, sex 1/2, 'ND' (not done) "
-        "for unknown immunophenotype/cytogenetics, empty cells for missing.",
+        date_style="spss",
+        wbc_unit="x10^3/uL",
+        quirks="SPSS .sav: numeric codes with VALUE LABELS (sex 1 = Male / 2 = Female, status, "
+        "immunophenotype and cytogenetics with 9 = 'ND' (not done), yes/no 1/0, response, "
+        "donor, source) applied by the reader, variable labels, SPSS DATE11 date variables, "
+        "system-missing for missing; WBC in x10^3/uL; agents in a string variable separated "
+        "by ', '.",
     ),
 }
 
@@ -1225,6 +1632,14 @@ _BLANK_VARS = _NA_VARS | {
     "induction_response",
     "last_followup_date",
 }
+_DATE_VARS = (
+    "birth_date",
+    "diagnosis_date",
+    "rr_diagnosis_date",
+    "hsct_date",
+    "death_date",
+    "last_followup_date",
+)
 
 
 def _format_date(d: dt.date, style: str) -> str | dt.date:
@@ -1247,8 +1662,81 @@ def _number(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:.1f}"
 
 
-def _record(p: Patient, serial: int, site: SiteFormat) -> list[Any]:
-    """One CRF row in the site's column order (None = empty cell)."""
+def _wbc_value(wbc_per_ul: int, unit: str, *, as_text: bool, thousands: bool = False) -> Any:
+    """A WBC (cells/uL) in ``unit``: text for CSV, a number for XLSX/SPSS."""
+    if unit == "/uL":
+        if not as_text:
+            return wbc_per_ul
+        return f"{wbc_per_ul:,}" if thousands else str(wbc_per_ul)
+    x = wbc_per_ul / 1000  # x10^3/uL = x10^9/L
+    return _number(x) if as_text else round(x, 1)
+
+
+def _rrn_check_digit(first12: str) -> int:
+    """Check digit of a (pre-2020) Korean resident registration number."""
+    weights = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
+    return (11 - sum(int(c) * w for c, w in zip(first12, weights, strict=True)) % 11) % 10
+
+
+def _fake_rrn(p: Patient, rng: random.Random) -> str:
+    """A FAKE resident registration number YYMMDD-SNNNNNN: birth date and sex digit (1/2 born
+    in the 1900s, 3/4 in the 2000s) are consistent with the patient; five random digits; the
+    last digit is chosen to FAIL the checksum, so it cannot be a valid number."""
+    s = (1 if p.sex == "M" else 2) + (2 if p.birth.year >= 2000 else 0)
+    body = f"{p.birth:%y%m%d}{s}" + "".join(str(rng.randrange(10)) for _ in range(5))
+    bad = [d for d in range(10) if d != _rrn_check_digit(body)]
+    return f"{body[:6]}-{body[6:]}{rng.choice(bad)}"
+
+
+def _site_rng(code: str) -> random.Random:
+    """The random stream of one site's formatting (independent of the cohort's)."""
+    return random.Random(f"{SEED}-{code}")
+
+
+def partial_lfu_patients(members: Sequence[Patient]) -> list[Patient]:
+    """S05: at most two patients whose last follow-up is written as year and month only.
+
+    Only patients whose true last follow-up falls on day 15 qualify, so that the pipeline's
+    'mid' imputation (day 15) gives the true date back; alive patients come first."""
+    cands = [p for p in members if p.lfu is not None and p.lfu.day == 15]
+    return sorted(cands, key=lambda p: p.death is not None)[:2]
+
+
+def _extras(site: SiteFormat, members: Sequence[Patient]) -> dict[str, dict[str, Any]]:
+    """Per-patient site-level extras: fake identifiers, WBC unit, partial dates."""
+    rng = _site_rng(site.code)
+    out: dict[str, dict[str, Any]] = {p.local_id: {} for p in members}
+    if "name" in site.headers:
+        for p, name in zip(members, FAKE_NAMES, strict=True):
+            out[p.local_id]["name"] = name
+    if "rrn" in site.headers:
+        for p in members:
+            out[p.local_id]["rrn"] = _fake_rrn(p, rng)
+    if "phone" in site.headers:
+        for p, k in zip(members, rng.sample(range(10000), len(members)), strict=True):
+            out[p.local_id]["phone"] = f"010-0000-{k:04d}"
+    if "address" in site.headers:
+        for p in members:
+            out[p.local_id]["address"] = (
+                f"{rng.choice(FAKE_CITIES)} {rng.choice(FAKE_DISTRICTS)} "
+                f"{rng.choice(FAKE_ROADS)} {rng.randint(1, 120)}"
+            )
+    if site.wbc_unit == "column":
+        units = ["/uL", "x10^3/uL"] * ((len(members) + 1) // 2)
+        units = units[: len(members)]
+        rng.shuffle(units)
+        for p, u in zip(members, units, strict=True):
+            out[p.local_id]["wbc_unit"] = u
+    if site.partial_lfu:
+        for p in partial_lfu_patients(members):
+            out[p.local_id]["partial_lfu"] = True
+    return out
+
+
+def _record(
+    p: Patient, serial: int, site: SiteFormat, extra: dict[str, Any], rng: random.Random
+) -> list[Any]:
+    """One CRF row (CSV or XLSX) in the site's column order (None = empty XLSX cell)."""
     xlsx = site.fmt == "xlsx"
     absent = None if xlsx else site.blank_token
     na = None if xlsx else site.na_token
@@ -1256,22 +1744,36 @@ def _record(p: Patient, serial: int, site: SiteFormat) -> list[Any]:
     def lab(var: str, value: Any) -> Any:
         return site.labels[var][value]
 
-    def date_or(d: dt.date | None, missing: str | None) -> Any:
-        return missing if d is None else _format_date(d, site.date_style)
+    def date_or(var: str, d: dt.date | None, missing: str | None) -> Any:
+        if d is None:
+            return missing
+        if var in site.serial_date_vars:
+            return (d - EXCEL_ORIGIN).days
+        if var == "last_followup_date" and extra.get("partial_lfu"):
+            assert site.date_style == "korean" and d.day == 15
+            return f"{d.year}년 {d.month}월"
+        style = site.date_style
+        if style == "mixed":
+            style = rng.choice(("dot", "dash_nopad"))
+        return _format_date(d, style)
 
     def num(x: float | None) -> Any:
         if x is None:
             return absent
         return x if xlsx else _number(x)
 
+    unit = extra.get("wbc_unit", site.wbc_unit)
     tx_missing = na if p.tx else absent
     values: dict[str, Any] = {
         "serial": serial if xlsx else str(serial),
         "local_id": p.local_id,
+        "name": extra.get("name"),
+        "rrn": extra.get("rrn"),
+        "phone": extra.get("phone"),
+        "address": extra.get("address"),
         "sex": lab("sex", p.sex),
-        "birth_date": date_or(p.birth, absent),
-        "diagnosis_date": date_or(p.dx, absent),
-        "rr_diagnosis_date": date_or(p.rr, absent),
+        "wbc": _wbc_value(p.wbc, unit, as_text=not xlsx, thousands=site.wbc_thousands),
+        "wbc_unit": unit,
         "immunophenotype": lab("immunophenotype", p.immuno),
         "cytogenetics_group": lab("cytogenetics_group", p.cyto),
         "disease_status": lab("disease_status", p.status),
@@ -1285,22 +1787,51 @@ def _record(p: Patient, serial: int, site: SiteFormat) -> list[Any]:
             site.agent_sep.join(site.agents[a] for a in p.agents) if p.agents else absent
         ),
         "induction_response": lab("induction_response", p.response) if p.response else absent,
-        "hsct_date": date_or(p.hsct, tx_missing),
         "hsct_donor": lab("hsct_donor", p.donor) if p.donor else tx_missing,
         "hsct_source": lab("hsct_source", p.source) if p.source else tx_missing,
-        "death_date": date_or(p.death, tx_missing),
-        "last_followup_date": date_or(p.lfu, absent),
         "remarks": site.remarks.get(p.note, None if xlsx else ""),
     }
+    for var, d, missing in (
+        ("birth_date", p.birth, absent),
+        ("diagnosis_date", p.dx, absent),
+        ("rr_diagnosis_date", p.rr, absent),
+        ("hsct_date", p.hsct, tx_missing),
+        ("death_date", p.death, tx_missing),
+        ("last_followup_date", p.lfu, absent),
+    ):
+        if var in site.headers:
+            values[var] = date_or(var, d, missing)
     if xlsx and isinstance(values["remarks"], str) and not values["remarks"]:
         values["remarks"] = None
     return [values[k] for k in site.headers]
 
 
+def resubmission_fixes(members: Sequence[Patient]) -> tuple[Patient, Patient]:
+    """S01's first submission: (patient whose blast % lost its decimal point, patient whose
+    death date was left empty). Both were corrected in the resubmission."""
+    typo = next(p for p in members if p.eligible and not float(p.blasts).is_integer())
+    undated = [p for p in members if p.death is not None][-1]
+    return typo, undated
+
+
+def _first_submission(
+    site: SiteFormat, members: Sequence[Patient], rows: list[list[Any]]
+) -> list[list[Any]]:
+    """Rows of the superseded first submission: the corrected rows with two errors."""
+    keys = list(site.headers)
+    typo, undated = resubmission_fixes(members)
+    out = [list(r) for r in rows]
+    out[list(members).index(typo)][keys.index("marrow_blasts_pct")] = _number(typo.blasts).replace(
+        ".", ""
+    )
+    out[list(members).index(undated)][keys.index("death_date")] = site.blank_token
+    return out
+
+
 def _write_csv(path: Path, site: SiteFormat, rows: list[list[Any]]) -> None:
-    """Write a CSV in the site's encoding and line ending."""
+    """Write a CSV in the site's encoding, delimiter and line ending."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator=site.newline)
+    writer = csv.writer(buf, delimiter=site.delimiter, lineterminator=site.newline)
     writer.writerow(list(site.headers.values()))
     writer.writerows(rows)
     path.write_bytes(buf.getvalue().encode(site.encoding))
@@ -1336,10 +1867,18 @@ def _instructions(site: SiteFormat) -> list[str]:
     return lines
 
 
+def _split_group(name: str) -> tuple[str | None, str]:
+    """(group title, column name) of an S07-style combined header."""
+    if " / " in name:
+        group, sub = name.split(" / ", 1)
+        return group, sub
+    return None, name
+
+
 def _write_xlsx(path: Path, site: SiteFormat, rows: list[list[Any]]) -> None:
     """Write an XLSX with an Instructions sheet and a CRF sheet, then fix timestamps."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
 
     fixed = dt.datetime(2017, 1, 1)
     wb = Workbook()
@@ -1352,16 +1891,34 @@ def _write_xlsx(path: Path, site: SiteFormat, rows: list[list[Any]]) -> None:
     ws = wb.create_sheet("CRF")
     for line in site.title_rows:
         ws.append([line])
-    ws.append(list(site.headers.values()))
+    names = list(site.headers.values())
+    if site.group_header:
+        groups = [_split_group(n)[0] for n in names]
+        ws.append([g if k == 0 or groups[k - 1] != g else None for k, g in enumerate(groups)])
+        r = ws.max_row
+        start = 0
+        for k in range(1, len(groups) + 1):
+            if k == len(groups) or groups[k] != groups[start]:
+                if groups[start] is not None:
+                    if k - start > 1:
+                        ws.merge_cells(start_row=r, start_column=start + 1, end_row=r, end_column=k)
+                    cell = ws.cell(r, start + 1)
+                    cell.font = Font(bold=True)
+                    cell.alignment = Alignment(horizontal="center")
+                start = k
+        names = [_split_group(n)[1] for n in names]
+    ws.append(names)
     for cell in ws[site.header_row]:
         cell.font = Font(bold=True)
-    for row in rows:
+    for k, row in enumerate(rows, start=1):
         ws.append(row)
+        for _ in range(site.blank_rows_after.count(k)):
+            ws.append([])
     for row in ws.iter_rows(min_row=site.header_row + 1):
         for cell in row:
             if isinstance(cell.value, dt.date):
                 cell.number_format = "yyyy-mm-dd"
-    for k, header in enumerate(site.headers.values(), start=1):
+    for k, header in enumerate(names, start=1):
         ws.column_dimensions[ws.cell(site.header_row, k).column_letter].width = max(
             10, len(header) + 2
         )
@@ -1401,18 +1958,306 @@ def _normalise_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
+# --- S09: SPSS -----------------------------------------------------------------------------
+
+_SAV_LABELS = {
+    **_EN_HEADERS,
+    "local_id": "Local patient ID",
+    "wbc": "WBC at initial diagnosis (x10^3/uL)",
+    "first_cycle_agents": "Agents of the first R/R cycle (excl. steroids)",
+}
+
+
+def pin_sav_timestamp(data: bytes) -> bytes:
+    """An SPSS .sav file with the header's creation date and time set to 01 Jan 17 00:00:00.
+
+    ReadStat stamps the time of writing into bytes 92-108 of the header (creation_date, 9
+    bytes "dd Mon yy", then creation_time, 8 bytes "hh:mm:ss"); nothing else in the file
+    depends on the time, so the pinned file depends only on its content."""
+    off = SAV_CREATION_OFFSET
+    if data[:4] != b"$FL2" or not re.fullmatch(
+        rb"\d\d [A-Z][a-z]{2} \d\d\d\d:\d\d:\d\d", data[off : off + 17]
+    ):
+        raise ValueError("unexpected SPSS header layout")
+    return data[:off] + SAV_CREATION + data[off + 17 :]
+
+
+def _write_sav(path: Path, site: SiteFormat, members: Sequence[Patient]) -> None:
+    """Write an SPSS .sav file with value and variable labels and a pinned header time."""
+    import pandas as pd
+    import pyreadstat
+
+    def coded(var: str, value: Any) -> float:
+        return math.nan if value is None else float(site.codes[var][value])
+
+    def number(x: float | None) -> float:
+        return math.nan if x is None else float(x)
+
+    cols: dict[str, list[Any]] = {}
+    for var, name in site.headers.items():
+        if var == "local_id":
+            vals: list[Any] = [p.local_id for p in members]
+        elif var in _DATE_VARS:
+            attr = {
+                "birth_date": "birth",
+                "diagnosis_date": "dx",
+                "rr_diagnosis_date": "rr",
+                "hsct_date": "hsct",
+                "death_date": "death",
+                "last_followup_date": "lfu",
+            }[var]
+            vals = [getattr(p, attr) for p in members]
+        elif var == "wbc":
+            vals = [_wbc_value(p.wbc, site.wbc_unit, as_text=False) for p in members]
+            vals = [float(v) for v in vals]
+        elif var == "first_cycle_agents":
+            vals = [site.agent_sep.join(site.agents[a] for a in p.agents) for p in members]
+        elif var in site.codes:
+            attr = {
+                "sex": "sex",
+                "immunophenotype": "immuno",
+                "cytogenetics_group": "cyto",
+                "disease_status": "status",
+                "clofarabine_exposed": "clofarabine",
+                "treatment_data_available": "tx",
+                "induction_response": "response",
+                "hsct_donor": "donor",
+                "hsct_source": "source",
+            }[var]
+            vals = [coded(var, getattr(p, attr)) for p in members]
+        else:
+            attr = {
+                "prior_regimens": "prior",
+                "marrow_blasts_pct": "blasts",
+                "height_cm": "height",
+                "weight_kg": "weight",
+            }[var]
+            vals = [number(getattr(p, attr)) for p in members]
+        cols[name] = vals
+    df = pd.DataFrame(cols)
+    value_labels = {
+        site.headers[var]: {float(site.codes[var][k]): site.labels[var][k] for k in site.codes[var]}
+        for var in site.codes
+    }
+    measure = {
+        name: "nominal"
+        if var in site.codes or var in ("local_id", "first_cycle_agents")
+        else "scale"
+        for var, name in site.headers.items()
+    }
+    formats = {site.headers[var]: "F1.0" for var in site.codes}
+    formats.update(
+        {
+            site.headers[var]: fmt
+            for var, fmt in (
+                ("prior_regimens", "F2.0"),
+                ("marrow_blasts_pct", "F5.1"),
+                ("height_cm", "F5.1"),
+                ("weight_kg", "F5.1"),
+                ("wbc", "F6.1"),
+            )
+        }
+    )
+    pyreadstat.write_sav(
+        df,
+        str(path),
+        file_label="SYNTHETIC DATA - NOT REAL PATIENTS",
+        column_labels={site.headers[v]: _SAV_LABELS[v] for v in site.headers},
+        note=[  # SPSS document lines hold at most 80 characters
+            "SYNTHETIC DATA - NOT REAL PATIENTS.",
+            f"Site {site.code}, generated by python -m cohortflow.demo.rr_all (cohortflow demo).",
+        ],
+        variable_value_labels=value_labels,
+        variable_measure=measure,
+        variable_format=formats,
+    )
+    path.write_bytes(pin_sav_timestamp(path.read_bytes()))
+
+
+# --- S03: REDCap ---------------------------------------------------------------------------
+
+
+def _redcap_choices(site: SiteFormat, f: RedcapField) -> list[tuple[int, str]]:
+    """(code, label) choices of a radio, dropdown or checkbox field."""
+    if f.type == "checkbox":
+        return [(k, site.agents[a]) for k, a in enumerate(AGENTS, start=1)]
+    if f.name == "vital_status":
+        return list(_VITAL_STATUS)
+    if f.type in ("radio", "dropdown"):
+        assert f.var is not None
+        return [(code, site.labels[f.var][k]) for k, code in site.codes[f.var].items()]
+    return []
+
+
+def redcap_dictionary_rows(site: SiteFormat) -> list[list[str]]:
+    """The REDCap data dictionary (header row first)."""
+    rows = [list(REDCAP_DICTIONARY_COLUMNS)]
+    for f in REDCAP_FIELDS:
+        choices = " | ".join(f"{c}, {lab}" for c, lab in _redcap_choices(site, f))
+        rows.append(
+            [
+                f.name,
+                f.form,
+                f.section,
+                f.type,
+                f.label,
+                choices,
+                f.note,
+                f.validation,
+                f.vmin,
+                f.vmax,
+                "",  # Identifier?: no field is an identifier (record_id included)
+                f.branching,
+                "y" if f.required else "",
+                "",
+                "",
+                "",
+                "",
+                f.annotation,
+            ]
+        )
+    return rows
+
+
+def _redcap_columns() -> list[str]:
+    """Columns of the raw export: record and event keys, fields by form, form status."""
+    cols = ["record_id", "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance"]
+    for form in REDCAP_FORMS:
+        for f in REDCAP_FIELDS:
+            if f.form != form or f.name == "record_id" or f.type == "descriptive":
+                continue
+            if f.type == "checkbox":
+                cols += [f"{f.name}___{k}" for k in range(1, len(AGENTS) + 1)]
+            else:
+                cols.append(f.name)
+        cols.append(f"{form}_complete")
+    return cols
+
+
+def _redcap_value(site: SiteFormat, f: RedcapField, p: Patient, second: bool) -> str:
+    """Raw export text of one (non-checkbox) field for one patient."""
+    if f.name == "vital_status":
+        return "2" if p.death else "1"
+    var = f.var
+    value: Any
+    if var == "hsct_date":
+        value = p.hsct2 if second else p.hsct
+    elif var == "hsct_donor":
+        value = p.donor2 if second else p.donor
+    elif var == "hsct_source":
+        value = p.source2 if second else p.source
+    else:
+        value = {
+            "sex": p.sex,
+            "birth_date": p.birth,
+            "diagnosis_date": p.dx,
+            "wbc": p.wbc,
+            "immunophenotype": p.immuno,
+            "cytogenetics_group": p.cyto,
+            "rr_diagnosis_date": p.rr,
+            "disease_status": p.status,
+            "prior_regimens": p.prior,
+            "marrow_blasts_pct": p.blasts,
+            "clofarabine_exposed": p.clofarabine,
+            "height_cm": p.height,
+            "weight_kg": p.weight,
+            "treatment_data_available": p.tx,
+            "induction_response": p.response,
+            "death_date": p.death,
+            "last_followup_date": p.lfu,
+        }[var]
+    if value is None:
+        return ""
+    if var in site.codes:
+        return str(site.codes[var][value])
+    if var == "wbc":
+        return _wbc_value(value, site.wbc_unit, as_text=True)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return _number(value)
+
+
+def _redcap_row(
+    site: SiteFormat,
+    p: Patient,
+    cols: Sequence[str],
+    event: str,
+    instance: int | None,
+    forms: Sequence[str],
+) -> list[str]:
+    """One export row of a record: the fields of ``forms`` filled in, everything else empty
+    except the checkbox columns, which REDCap writes as 0 in rows of other instruments."""
+    vals = dict.fromkeys(cols, "")
+    vals.update(
+        record_id=p.local_id,
+        redcap_event_name=event,
+        redcap_repeat_instrument=REDCAP_REPEATING if instance else "",
+        redcap_repeat_instance=str(instance) if instance else "",
+    )
+    for k in range(1, len(AGENTS) + 1):
+        vals[f"agents___{k}"] = "0"
+    for form in forms:
+        for f in REDCAP_FIELDS:
+            if f.form != form or f.name == "record_id" or f.type == "descriptive":
+                continue
+            if f.type == "checkbox":
+                for k, a in enumerate(AGENTS, start=1):
+                    vals[f"agents___{k}"] = "1" if a in p.agents else "0"
+            else:
+                vals[f.name] = _redcap_value(site, f, p, instance == 2)
+        vals[f"{form}_complete"] = "2"
+    return [vals[c] for c in cols]
+
+
+def redcap_export_rows(site: SiteFormat, members: Sequence[Patient]) -> list[list[str]]:
+    """The raw REDCap export (header row first): per record a baseline row, a follow-up row
+    (patients with follow-up data) and one row per transplant instance."""
+    cols = _redcap_columns()
+    rows = [cols]
+    for p in members:
+        baseline = ("demographics", "diagnosis", "rr_episode")
+        rows.append(_redcap_row(site, p, cols, REDCAP_BASELINE, None, baseline))
+        if p.tx:
+            rows.append(_redcap_row(site, p, cols, REDCAP_FOLLOWUP, None, ("outcome",)))
+        for k, d in enumerate((p.hsct, p.hsct2), start=1):
+            if d is not None:
+                rows.append(_redcap_row(site, p, cols, REDCAP_FOLLOWUP, k, (REDCAP_REPEATING,)))
+    return rows
+
+
+def _write_rows_csv(path: Path, rows: list[list[str]]) -> None:
+    """A plain UTF-8 comma-separated file (REDCap export style)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    path.write_bytes(buf.getvalue().encode("utf-8"))
+
+
 def generate(out_dir: Path) -> None:
     """Write the nine site submissions under ``out_dir/<site>/`` (the README is not touched)."""
     out_dir = Path(out_dir)
     patients = build_cohort()
     for code, site in SITES.items():
         members = [p for p in patients if p.site == code]
-        rows = [_record(p, k, site) for k, p in enumerate(members, start=1)]
         folder = out_dir / code
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / site.filename
+        if site.fmt == "sav":
+            _write_sav(path, site, members)
+            continue
+        if site.fmt == "redcap":
+            _write_rows_csv(path, redcap_export_rows(site, members))
+            _write_rows_csv(folder / site.dictionary_filename, redcap_dictionary_rows(site))
+            continue
+        extras = _extras(site, members)
+        rng = _site_rng(code + "-cells")
+        rows = [
+            _record(p, k, site, extras[p.local_id], rng) for k, p in enumerate(members, start=1)
+        ]
         if site.fmt == "csv":
             _write_csv(path, site, rows)
+            if site.earlier is not None:
+                first = _first_submission(site, members, rows)
+                _write_csv(folder / site.filename_for(site.earlier), site, first)
         else:
             _write_xlsx(path, site, rows)
 
@@ -1442,20 +2287,41 @@ def mapping_yaml(code: str, data_dir: str = "data/rr_all") -> str:
         "# Generated by `python -m cohortflow.demo.rr_all --mappings config/sites/rr_all`;",
         "# edit the generator, not this file.",
         f"site: {code}",
-        f"file: {data_dir}/{code}/{site.filename}",
     ]
+    if site.earlier is None:
+        lines.append(f"file: {data_dir}/{code}/{site.filename}")
+    else:
+        lines.append("submissions:")
+        for d, note in (
+            (
+                site.earlier,
+                "first submission, superseded: one death date missing, one blast % mistyped",
+            ),
+            (site.submitted, "corrected resubmission"),
+        ):
+            lines.append(
+                f"  - {{file: {data_dir}/{code}/{site.filename_for(d)}, "
+                f'date: "{d.isoformat()}", note: {_yaml_scalar(note)}}}'
+            )
     reader = [f"format: {site.fmt}"]
     if site.fmt == "xlsx":
         reader.append("sheet: CRF")
     if site.header_row != 1:
         reader.append(f"header_row: {site.header_row}")
+    if site.group_header:
+        reader.append("header_rows: 2")
+    if site.fmt == "csv" and site.delimiter != "," and not site.sniff_delimiter:
+        reader.append(f"delimiter: {_yaml_scalar(site.delimiter)}")
+    if site.fmt == "redcap":
+        reader.append(f"dictionary: {data_dir}/{code}/{site.dictionary_filename}")
     lines.append("reader: {" + ", ".join(reader) + "}")
     lines.append(f"local_id: {_yaml_scalar(site.headers['local_id'])}")
-    lines.append("drop: []")
+    drop = [site.headers[k] for k in IDENTIFIER_KEYS if k in site.headers]
+    lines.append(f"drop: [{', '.join(_yaml_scalar(c) for c in drop)}]")
     lines.append(f"notes: >-\n  {site.quirks}")
     lines.append("columns:")
     for var, header in site.headers.items():
-        if var in ("serial", "remarks", "local_id"):
+        if var in ("serial", "remarks", "local_id", "wbc_unit", *IDENTIFIER_KEYS):
             continue
         parts = [f"source: {_yaml_scalar(header)}"]
         if var == "first_cycle_agents":
@@ -1463,6 +2329,13 @@ def mapping_yaml(code: str, data_dir: str = "data/rr_all") -> str:
             parts.append(f"codes: {_yaml_codes({v: k for k, v in site.agents.items()})}")
         elif var in site.labels:
             parts.append(f"codes: {_yaml_codes({v: k for k, v in site.labels[var].items()})}")
+        elif var == "wbc":
+            if site.wbc_unit == "column":
+                parts.append(f"unit_source: {_yaml_scalar(site.headers['wbc_unit'])}")
+            else:
+                parts.append(f"unit: {_yaml_scalar(site.wbc_unit)}")
+        if var == "last_followup_date" and site.partial_lfu:
+            parts.append("partial_dates: mid")
         tokens = set()
         if var in _NA_VARS and site.fmt == "csv":
             tokens.add(site.na_token)
