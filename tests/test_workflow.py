@@ -121,7 +121,7 @@ def test_rerun_nothing_then_one_site_change(workflow_run, tmp_path):
     text = sub.read_bytes()
     lines = text.split(b"\n")
     swap = {b"F": b"M", b"M": b"F"}
-    lines[1] = re.sub(rb"([,;])([FM])([,;])", lambda m: m[1] + swap[m[2]] + m[3], lines[1], 1)
+    lines[1] = re.sub(rb"([,;])([FM])([,;])", lambda m: m[1] + swap[m[2]] + m[3], lines[1], count=1)
     assert b"\n".join(lines) != text
     sub.write_bytes(b"\n".join(lines))
     jobs = planned_jobs(work)
