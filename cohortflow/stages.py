@@ -105,11 +105,13 @@ def _refuse_identifiers(res: Any, mapping: dict[str, Any], submission: str) -> N
         )
 
 
-def _pandera_findings(df: pd.DataFrame, site: str, stage: str) -> pd.DataFrame:
+def _pandera_findings(
+    df: pd.DataFrame, site: str, stage: str, table: str = "patients"
+) -> pd.DataFrame:
     """Findings from a lazy pandera validation of a canonical table (all failures collected)."""
     import pandera.errors
 
-    schema = dictionary.pandera_schema("patients")
+    schema = dictionary.pandera_schema(table)
     try:
         schema.validate(df, lazy=True)
     except pandera.errors.SchemaErrors as exc:
@@ -231,6 +233,15 @@ def harmonise_site(validated: str, data_out: str, tables_out: dict[str, str] | N
     }
     write_parquet(df, data_out, {"stage": "harmonise", "table": "patients", **prov})
     for name, table in longitudinal(mapped).items():
+        bad = _pandera_findings(table, str(meta.get("site")), "harmonise", name)
+        if len(bad):
+            log.warning(
+                "site %s: table %s: %d schema failures: %s",
+                meta.get("site"),
+                name,
+                len(bad),
+                "; ".join(sorted(set(bad["message"])))[:2000],
+            )
         if tables_out and name in tables_out:
             write_parquet(table, tables_out[name], {"stage": "harmonise", "table": name, **prov})
     log.info("site %s: %d patients harmonised", meta.get("site"), len(df))
