@@ -58,6 +58,12 @@ def classify(df: pd.DataFrame, scheme: dict[str, Any]) -> pd.DataFrame:
         group[undecided & ~known] = UNCLASSIFIABLE
         undecided &= known & ~holds
     group[undecided] = scheme["otherwise"]
+    flags = [[] for _ in idx]
+    for f in scheme.get("flags", []):
+        r = evaluate(f["expr"], df)
+        for k, hit in enumerate(r.value & r.known):
+            if hit:
+                flags[k].append(f["name"])
     out = pd.DataFrame(
         {
             "study_id": df["study_id"].to_numpy(),
@@ -65,7 +71,8 @@ def classify(df: pd.DataFrame, scheme: dict[str, Any]) -> pd.DataFrame:
             "scheme_version": scheme["version"],
             "group": group.to_numpy(),
             "criteria_fired": [";".join(f) for f in fired],
-            "missing_inputs": [
+            "flags": [";".join(f) for f in flags],
+        "missing_inputs": [
                 ";".join(m) if g == UNCLASSIFIABLE else ""
                 for m, g in zip(missing, group, strict=True)
             ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from . import dictionary
@@ -25,12 +26,46 @@ def years_between(start: pd.Series, end: pd.Series) -> pd.Series:
     return ((pd.to_datetime(end) - pd.to_datetime(start)).dt.days / 365.25).astype("Float64")
 
 
+def relapse_timing(
+    diagnosis: pd.Series, relapse: pd.Series, end_of_therapy: pd.Series
+) -> pd.Series:
+    """BFM relapse timing per patient (very_early / early / late; missing when undecidable).
+
+    very early: < 18 completed months from diagnosis; early: >= 18 months from diagnosis and
+    < 6 completed months after the end of front-line therapy (or before it ended); late:
+    >= 6 completed months after the end of therapy.
+    """
+    from_dx = completed_months(diagnosis, relapse)
+    from_eot = completed_months(end_of_therapy, relapse)
+    out = pd.Series([None] * len(relapse), index=relapse.index, dtype=object)
+    for i in relapse.index:
+        if pd.isna(from_dx[i]):
+            continue
+        if from_dx[i] < 18:
+            out[i] = "very_early"
+        elif pd.isna(from_eot[i]):
+            continue
+        elif from_eot[i] < 6:
+            out[i] = "early"
+        else:
+            out[i] = "late"
+    return out
+
+
 def harmonise(mapped: pd.DataFrame) -> pd.DataFrame:
     """Canonical patients table of one site: derived variables added, dictionary order/dtypes."""
-    df = mapped.copy()
+    df = dictionary.conform(mapped)
     df["age_at_diagnosis_months"] = completed_months(df["birth_date"], df["diagnosis_date"])
     df["age_at_diagnosis_years"] = years_between(df["birth_date"], df["diagnosis_date"])
     df["age_at_rr_years"] = years_between(df["birth_date"], df["rr_diagnosis_date"])
+    blasts = pd.to_numeric(df["pb_blasts_day8"], errors="coerce").astype(float)
+    df["prednisone_response"] = pd.Series(
+        np.where(np.isnan(blasts), None, np.where(blasts < 1000, "good", "poor")),
+        index=df.index,
+    )
+    df["relapse_timing"] = relapse_timing(
+        df["diagnosis_date"], df["relapse_date"], df["end_of_therapy_date"]
+    )
     parsed = [parse_kmt2a(None if pd.isna(k) else str(k)) for k in df["karyotype"]]
     df["kmt2a_status"] = [p[0] for p in parsed]
     df["kmt2a_partner"] = [p[1] for p in parsed]
@@ -38,7 +73,11 @@ def harmonise(mapped: pd.DataFrame) -> pd.DataFrame:
 
 
 LINEAGE = ["source_sha256", "source_sheet", "source_row"]
-EVENT_SOURCES = {"relapse_date": "relapse", "death_date": "death"}
+EVENT_SOURCES = {
+    "relapse_date": "relapse",
+    "death_date": "death",
+    "second_malignancy_date": "second_malignancy",
+}
 
 
 def longitudinal(mapped: pd.DataFrame) -> dict[str, pd.DataFrame]:

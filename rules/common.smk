@@ -26,7 +26,17 @@ wildcard_constraints:
 # Package modules each stage runs: their content hash is a param, so a code change reruns
 # exactly the stages that use the changed module (Snakemake tracks only the script itself).
 STAGE_MODULES = {
-    "ingest": ["readers", "io", "errors", "dictionary", "stages", "runner"],
+    "ingest": [
+        "readers",
+        "readers_redcap",
+        "readers_spss",
+        "identifiers",
+        "io",
+        "errors",
+        "dictionary",
+        "stages",
+        "runner",
+    ],
     "validate": [
         "mapping",
         "values",
@@ -70,6 +80,7 @@ def code_hash(stage):
     h = hashlib.sha256()
     for mod in sorted(set(STAGE_MODULES[stage])):
         h.update(Path(workflow.basedir, "cohortflow", f"{mod}.py").read_bytes())
+    h.update(Path(workflow.basedir, "schemas", "dictionary.yaml").read_bytes())
     return h.hexdigest()[:16]
 
 
