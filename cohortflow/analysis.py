@@ -11,6 +11,7 @@ import pandas as pd
 from .classify import UNCLASSIFIABLE, classify
 from .cohort import eligibility, flow_table
 from .endpoints import derive
+from .errors import CohortflowError
 from .expr import evaluate
 from .survival import kaplan_meier, logrank_test, median_survival, survival_at
 
@@ -35,9 +36,20 @@ def classify_all(patients: pd.DataFrame, schemes: dict[str, dict[str, Any]]) -> 
     return pd.concat(frames, ignore_index=True)
 
 
-def build_cohort(patients: pd.DataFrame, risk: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
-    """Patients with one ``risk_<scheme>`` column per scheme and eligibility flags."""
+def build_cohort(
+    patients: pd.DataFrame,
+    risk: pd.DataFrame,
+    rules: dict[str, Any],
+    responses: pd.DataFrame | None = None,
+    response_order: list[str] | None = None,
+) -> pd.DataFrame:
+    """Patients with one ``risk_<scheme>`` column per scheme, best response and eligibility."""
+    from .responses import best_response
+
     df = patients.copy()
+    if responses is not None:
+        best = best_response(responses, response_order).rename("best_response")
+        df = df.merge(best, left_on="study_id", right_index=True, how="left")
     for scheme, g in risk.groupby("scheme", sort=True):
         df = df.merge(
             g[["study_id", "group"]].rename(columns={"group": f"risk_{scheme}"}),
@@ -84,6 +96,12 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
     label = study.get("data_label", "")
     for a in study["analyses"]:
         ep = study["endpoints"][a["endpoint"]]
+        if ep.get("competing"):
+            raise CohortflowError(
+                f"analysis {a['id']}: endpoint {a['endpoint']} has competing events; "
+                "Kaplan-Meier (1 - KM) overestimates its incidence. Use a cumulative-incidence "
+                "analysis for it instead."
+            )
         ci = a.get("ci_method", "log-log")
         data = analysed.merge(
             adtte[adtte["PARAMCD"] == a["endpoint"]][["study_id", "AVAL", "CNSR"]],
@@ -186,7 +204,28 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                     note=a.get("note", ""),
                 )
             )
+    resp = study.get("responses")
+    rates = counts = pd.DataFrame()
+    if resp:
+        from .responses import response_counts, response_rates
+
+        pop = cohort[cohort[resp["population"]]].reset_index(drop=True)
+        rates = response_rates(pop, resp, label)
+        counts = response_counts(pop, resp.get("order")).assign(data_label=label)
     return {
+        "response_rates": rates,
+        "response_counts": counts,
+        "eligibility": cohort[
+            [
+                "study_id",
+                "site",
+                "eligible",
+                "analysed",
+                "failed_criteria",
+                "exclusion_reason",
+                "not_analysed_reason",
+            ]
+        ].assign(data_label=label),
         "adtte": adtte,
         "survival": pd.DataFrame(surv_rows),
         "strata": pd.DataFrame(strata_rows),

@@ -72,7 +72,7 @@ def classify(df: pd.DataFrame, scheme: dict[str, Any]) -> pd.DataFrame:
             "group": group.to_numpy(),
             "criteria_fired": [";".join(f) for f in fired],
             "flags": [";".join(f) for f in flags],
-        "missing_inputs": [
+            "missing_inputs": [
                 ";".join(m) if g == UNCLASSIFIABLE else ""
                 for m, g in zip(missing, group, strict=True)
             ],

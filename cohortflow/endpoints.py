@@ -1,4 +1,4 @@
-"""Time-to-event endpoints in ADTTE shape from canonical patient data."""
+"""Time-to-event endpoints in CDISC ADTTE shape from canonical patient data."""
 
 from __future__ import annotations
 
@@ -7,40 +7,60 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .expr import evaluate
+
 ADTTE_COLUMNS = [
-    "study_id",
-    "site",
-    "PARAMCD",
-    "PARAM",
-    "STARTDT",
-    "ADT",
-    "AVAL",
-    "CNSR",
-    "EVNTDESC",
-    "CNSDTDSC",
-]
+    "study_id", "site", "PARAMCD", "PARAM", "STARTDT", "ADT", "AVAL", "CNSR", "EVENTTYPE",
+    "EVNTDESC", "CNSDTDSC",
+]  # fmt: skip
+#: CNSR codes: 0 = event of interest; a positive code = censored, for the reason given.
+CNSR_CODES = {
+    0: "Event of interest",
+    1: "Censored: last known alive without event",
+    2: "Censored: data cut-off (event or follow-up after it)",
+    3: "Competing event (censored for cause-specific analyses)",
+}
+#: EVENTTYPE: 1 = event of interest, 2 = competing event, 0 = censored.
 
 
 def derive(df: pd.DataFrame, code: str, endpoint: dict[str, Any], cutoff: str) -> pd.DataFrame:
-    """One ADTTE row per patient with a known origin: AVAL in days from origin to the first
-    event (CNSR 0) or to censoring (CNSR 1 = last known alive, 2 = data cut-off).
+    """One ADTTE row per patient: AVAL in days from the endpoint's origin to its first event
+    (CNSR 0), to a competing event (CNSR 3) or to censoring (CNSR 1 last known alive, 2 data
+    cut-off).
 
-    Events after the cut-off are censored at the cut-off; patients with no origin or no
-    follow-up date get AVAL missing and CNSDTDSC saying why.
+    Events after the cut-off are ignored and follow-up is censored at the cut-off. With
+    ``induction_failure`` configured, patients whose expression holds have an event at
+    origin + ``at_day`` (conventionally day 0). Patients with no origin, or with no event and
+    no follow-up date, get AVAL missing and CNSDTDSC saying why.
     """
     cut = pd.Timestamp(cutoff)
-    origin = pd.to_datetime(df[endpoint["origin"]])
-    ev_dates = pd.DataFrame(
-        {e["source"]: pd.to_datetime(df[e["source"]]) for e in endpoint["events"]}
-    )
-    ev_dates = ev_dates.where(ev_dates <= cut)
-    first = ev_dates.min(axis=1)
-    first_src = pd.Series(
-        [row.idxmin() if row.notna().any() else None for _, row in ev_dates.iterrows()],
-        index=ev_dates.index,
-        dtype=object,
-    )
-    desc = {e["source"]: e["description"] for e in endpoint["events"]}
+    origin = pd.to_datetime(df[endpoint["origin"]]).reset_index(drop=True)
+    df = df.reset_index(drop=True)
+
+    def first_of(specs: list[dict[str, Any]]) -> tuple[pd.Series, pd.Series]:
+        dates = pd.DataFrame({e["source"]: pd.to_datetime(df[e["source"]]) for e in specs})
+        dates = dates.where(dates <= cut)
+        first = dates.min(axis=1)
+        desc = {e["source"]: e["description"] for e in specs}
+        which = pd.Series(
+            [desc[row.idxmin()] if row.notna().any() else None for _, row in dates.iterrows()],
+            dtype=object,
+        )
+        return first, which
+
+    ev_date, ev_desc = first_of(endpoint["events"])
+    comp = endpoint.get("competing", [])
+    cp_date, cp_desc = first_of(comp) if comp else (pd.Series(pd.NaT, index=df.index), None)
+    ind = endpoint.get("induction_failure")
+    if ind:
+        r = evaluate(ind["expr"], df)
+        failed = r.value & r.known
+        at = pd.to_timedelta(ind.get("at_day", 0), unit="D")
+        ev_date = ev_date.where(~failed, origin + at)
+        ev_desc = ev_desc.where(
+            ~failed,
+            ind.get("description", f"Induction failure (assigned day {ind.get('at_day', 0)})"),
+        )
     censor = pd.to_datetime(df[endpoint["censor"]])
     rows = []
     for i in range(len(df)):
@@ -51,34 +71,36 @@ def derive(df: pd.DataFrame, code: str, endpoint: dict[str, Any], cutoff: str) -
             "PARAMCD": code,
             "PARAM": endpoint["label"],
             "STARTDT": o,
+            "ADT": pd.NaT,
+            "AVAL": np.nan,
+            "CNSR": np.nan,
+            "EVENTTYPE": np.nan,
+            "EVNTDESC": "",
+            "CNSDTDSC": "",
         }
+        e, c = ev_date.iloc[i], cp_date.iloc[i]
         if pd.isna(o):
-            rec.update(
-                ADT=pd.NaT,
-                AVAL=np.nan,
-                CNSR=np.nan,
-                EVNTDESC="",
-                CNSDTDSC=f"no {endpoint['origin']}",
-            )
-        elif pd.notna(first.iloc[i]):
-            rec.update(ADT=first.iloc[i], CNSR=0, EVNTDESC=desc[first_src.iloc[i]], CNSDTDSC="")
+            rec["CNSDTDSC"] = f"no {endpoint['origin']}"
+        elif pd.notna(e) and (pd.isna(c) or e <= c):
+            rec.update(ADT=e, CNSR=0, EVENTTYPE=1, EVNTDESC=ev_desc.iloc[i])
+        elif pd.notna(c):
+            rec.update(ADT=c, CNSR=3, EVENTTYPE=2, EVNTDESC=cp_desc.iloc[i], CNSDTDSC=CNSR_CODES[3])
         elif pd.notna(censor.iloc[i]):
-            c = censor.iloc[i]
-            if c > cut:
-                rec.update(ADT=cut, CNSR=2, EVNTDESC="", CNSDTDSC="Data cut-off")
+            if censor.iloc[i] > cut:
+                rec.update(ADT=cut, CNSR=2, EVENTTYPE=0, CNSDTDSC="Data cut-off")
             else:
-                rec.update(ADT=c, CNSR=1, EVNTDESC="", CNSDTDSC="Last known alive without event")
+                rec.update(
+                    ADT=censor.iloc[i],
+                    CNSR=1,
+                    EVENTTYPE=0,
+                    CNSDTDSC="Last known alive without event",
+                )
         else:
-            rec.update(
-                ADT=pd.NaT,
-                AVAL=np.nan,
-                CNSR=np.nan,
-                EVNTDESC="",
-                CNSDTDSC=f"no {endpoint['censor']}",
-            )
+            rec["CNSDTDSC"] = f"no {endpoint['censor']}"
         if pd.notna(rec["ADT"]):
             rec["AVAL"] = float((rec["ADT"] - o).days)
         rows.append(rec)
     out = pd.DataFrame(rows, columns=ADTTE_COLUMNS)
     out["CNSR"] = out["CNSR"].astype("Int64")
+    out["EVENTTYPE"] = out["EVENTTYPE"].astype("Int64")
     return out

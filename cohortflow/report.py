@@ -12,7 +12,14 @@ import pandas as pd
 from .analysis import DAYS_PER_YEAR, strata
 from .errors import CohortflowError
 from .io import write_csv
-from .tables import describe, frame_to_html, md_table, to_markdown
+from .tables import (
+    describe,
+    difference_notes,
+    frame_to_html,
+    md_table,
+    published_text,
+    to_markdown,
+)
 
 log = logging.getLogger("cohortflow")
 
@@ -44,6 +51,9 @@ def write_descriptive_table(
         to_markdown(t, spec["title"], f"N = {len(pop)}", notes), encoding="utf-8"
     )
     shown = t[["item", "level", "display"]].rename(columns={"display": f"N = {len(pop)}"})
+    if t["published_n"].notna().any():
+        shown["Published"] = [published_text(r) for r in t.to_dict("records")]
+        notes = [*notes, *difference_notes(t)]
     Path(f"{stem}.html").write_text(frame_to_html(shown, spec["title"], notes), encoding="utf-8")
 
 
@@ -153,6 +163,56 @@ def write_survival_tables(
         ),
         encoding="utf-8",
     )
+
+
+def write_response_tables(
+    rates: pd.DataFrame, counts: pd.DataFrame, study: dict[str, Any], out_dir: str
+) -> None:
+    """response_rates.md/.html: best-response counts and rates with definitions and exact CIs."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    label = study.get("data_label", "")
+    title = f"{study['title']}: responses"
+    if rates.empty:
+        text = f"# {title}\n\nNo response rates are defined for this study.\n"
+        (out / "response_rates.md").write_text(text, encoding="utf-8")
+        (out / "response_rates.html").write_text(
+            frame_to_html(pd.DataFrame(), title, ["No response rates defined."]), encoding="utf-8"
+        )
+        return
+    shown = pd.DataFrame(
+        {
+            "Rate": rates["label"],
+            "n / N": [f"{r.n} / {r.N}" for r in rates.itertuples()],
+            "% (95% CI)": [
+                f"{100 * r.rate:.1f} ({100 * r.ci_lower:.1f}-{100 * r.ci_upper:.1f})"
+                for r in rates.itertuples()
+            ],
+            "Published %": ["" if pd.isna(p) else f"{p:.1f}" for p in rates["published_percent"]],
+        }
+    )
+    defs = [f"{r.label}: {r.definition}" for r in rates.itertuples()]
+    foot = [
+        "Definitions:",
+        *defs,
+        "95% CI: exact (Clopper-Pearson). Best response over all assessments; patients "
+        "without an assessment count in the denominator.",
+        label,
+    ]
+    cnt = counts[["response", "n", "N"]] if not counts.empty else pd.DataFrame()
+    parts = [
+        f"# {title}",
+        "",
+        "## Best response",
+        "",
+        md_table(cnt),
+        "## Rates",
+        "",
+        md_table(shown),
+        *[f"{f}  " for f in foot if f],
+    ]
+    (out / "response_rates.md").write_text("\n".join(parts) + "\n", encoding="utf-8")
+    (out / "response_rates.html").write_text(frame_to_html(shown, title, foot), encoding="utf-8")
 
 
 def write_flow(flow: pd.DataFrame, study: dict[str, Any], out_dir: str) -> None:

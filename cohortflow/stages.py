@@ -320,13 +320,22 @@ def classify_study(
 
 
 def analyse_study(
-    patients: str, risk_groups: str, study: dict[str, Any], outputs: dict[str, str]
+    patients: str,
+    risk_groups: str,
+    study: dict[str, Any],
+    outputs: dict[str, str],
+    responses: str | None = None,
 ) -> None:
-    """Cohort with eligibility, ADTTE endpoints, KM summaries, tests and the flow table."""
+    """Cohort with eligibility, ADTTE endpoints, KM summaries, tests, responses and the flow."""
     from .analysis import analyse, build_cohort
 
+    resp_spec = study.get("responses") or {}
     cohort = build_cohort(
-        pd.read_parquet(patients), pd.read_parquet(risk_groups), study.get("eligibility", {})
+        pd.read_parquet(patients),
+        pd.read_parquet(risk_groups),
+        study.get("eligibility", {}),
+        pd.read_parquet(responses) if responses else None,
+        resp_spec.get("order"),
     )
     res = analyse(cohort, study)
     prov = {
@@ -338,8 +347,17 @@ def analyse_study(
     }
     write_parquet(cohort, outputs["cohort"], {"stage": "analyse", **prov})
     write_parquet(res["adtte"], outputs["adtte"], {"stage": "analyse", **prov})
-    for name in ("survival", "strata", "tests", "flow"):
-        write_csv(res[name], outputs[name])
+    for name in (
+        "survival",
+        "strata",
+        "tests",
+        "flow",
+        "response_rates",
+        "response_counts",
+        "eligibility",
+    ):
+        if name in outputs:
+            write_csv(res[name], outputs[name])
     log.info("analysed %d of %d patients", int(cohort["analysed"].sum()), len(cohort))
 
 
@@ -355,10 +373,24 @@ def _read_csv_or_empty(path: str) -> pd.DataFrame:
 
 
 def report_survival_tables(
-    survival: str, strata_csv: str, tests: str, flow: str, study: dict[str, Any], out_dir: str
+    survival: str,
+    strata_csv: str,
+    tests: str,
+    flow: str,
+    study: dict[str, Any],
+    out_dir: str,
+    response_rates: str | None = None,
+    response_counts: str | None = None,
 ) -> None:
-    """Readable survival tables and the flow table beside the machine-readable CSVs."""
-    from .report import write_flow, write_survival_tables
+    """Readable survival, response-rate and flow tables beside the machine-readable CSVs."""
+    from .report import write_flow, write_response_tables, write_survival_tables
+
+    write_response_tables(
+        _read_csv_or_empty(response_rates) if response_rates else pd.DataFrame(),
+        _read_csv_or_empty(response_counts) if response_counts else pd.DataFrame(),
+        study,
+        out_dir,
+    )
 
     write_survival_tables(
         pd.read_csv(survival), pd.read_csv(strata_csv), _read_csv_or_empty(tests), study, out_dir

@@ -5,6 +5,7 @@ rule analyse:
     input:
         patients=f"{RESULTS}/{{study}}/harmonised/patients.parquet",
         groups=f"{RESULTS}/{{study}}/classify/risk_groups.parquet",
+        responses=f"{RESULTS}/{{study}}/harmonised/responses.parquet",
     output:
         cohort=f"{RESULTS}/{{study}}/analyse/cohort.parquet",
         adtte=f"{RESULTS}/{{study}}/analyse/adtte.parquet",
@@ -12,6 +13,9 @@ rule analyse:
         strata=f"{RESULTS}/{{study}}/analyse/strata.csv",
         tests=f"{RESULTS}/{{study}}/analyse/tests.csv",
         flow=f"{RESULTS}/{{study}}/analyse/flow.csv",
+        eligibility=f"{RESULTS}/{{study}}/analyse/eligibility.csv",
+        response_rates=f"{RESULTS}/{{study}}/analyse/response_rates.csv",
+        response_counts=f"{RESULTS}/{{study}}/analyse/response_counts.csv",
     log:
         f"{RESULTS}/{{study}}/logs/analyse.log",
     conda:

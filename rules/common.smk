@@ -58,6 +58,7 @@ STAGE_MODULES = {
         "classify",
         "io",
         "stages",
+        "responses",
     ],
     "report": [
         "report",
@@ -145,6 +146,8 @@ def table_outputs(study):
         f"{RESULTS}/{study}/tables/survival.md",
         f"{RESULTS}/{study}/tables/survival.html",
         f"{RESULTS}/{study}/tables/flow.md",
+        f"{RESULTS}/{study}/tables/response_rates.md",
+        f"{RESULTS}/{study}/tables/response_rates.html",
     ]
 
 
@@ -175,6 +178,9 @@ def study_outputs(study):
         f"{RESULTS}/{study}/analyse/strata.csv",
         f"{RESULTS}/{study}/analyse/tests.csv",
         f"{RESULTS}/{study}/analyse/flow.csv",
+        f"{RESULTS}/{study}/analyse/eligibility.csv",
+        f"{RESULTS}/{study}/analyse/response_rates.csv",
+        f"{RESULTS}/{study}/analyse/response_counts.csv",
     ]
     out += table_outputs(study)
     out += [

@@ -25,10 +25,14 @@ rule survival_tables:
         strata=f"{RESULTS}/{{study}}/analyse/strata.csv",
         tests=f"{RESULTS}/{{study}}/analyse/tests.csv",
         flow=f"{RESULTS}/{{study}}/analyse/flow.csv",
+        response_rates=f"{RESULTS}/{{study}}/analyse/response_rates.csv",
+        response_counts=f"{RESULTS}/{{study}}/analyse/response_counts.csv",
     output:
         md=f"{RESULTS}/{{study}}/tables/survival.md",
         html=f"{RESULTS}/{{study}}/tables/survival.html",
         flow=f"{RESULTS}/{{study}}/tables/flow.md",
+        responses_md=f"{RESULTS}/{{study}}/tables/response_rates.md",
+        responses_html=f"{RESULTS}/{{study}}/tables/response_rates.html",
     log:
         f"{RESULTS}/{{study}}/logs/survival_tables.log",
     conda:

@@ -9,6 +9,7 @@ run_stage(
     analyse_study,
     patients=smk.input.patients,
     risk_groups=smk.input.groups,
+    responses=smk.input.responses,
     study=smk.params.study,
     outputs=dict(smk.output.items()),
 )

@@ -13,6 +13,8 @@ run_stage(
     strata_csv=smk.input.strata,
     tests=smk.input.tests,
     flow=smk.input.flow,
+    response_rates=smk.input.response_rates,
+    response_counts=smk.input.response_counts,
     study=smk.params.study,
     out_dir=str(Path(smk.output.md).parent),
 )
