@@ -30,6 +30,7 @@ def classify_all(patients: pd.DataFrame, schemes: dict[str, dict[str, Any]]) -> 
                 "scheme_version",
                 "group",
                 "criteria_fired",
+                "flags",
                 "missing_inputs",
             ]
         )

@@ -38,8 +38,6 @@ def classify(df: pd.DataFrame, scheme: dict[str, Any]) -> pd.DataFrame:
         results = {c["name"]: evaluate(c["expr"], df) for c in crit}
         for c in crit:
             r = results[c["name"]]
-            for i in idx[(r.value & r.known) & undecided]:
-                fired[i] = [*fired[i], c["name"]]
             for i in idx[~r.known & undecided]:
                 miss = [
                     n
@@ -55,6 +53,8 @@ def classify(df: pd.DataFrame, scheme: dict[str, Any]) -> pd.DataFrame:
             holds = pd.concat([v.value & v.known for v in vals], axis=1).all(axis=1)
             known = holds | pd.concat([~v.value & v.known for v in vals], axis=1).any(axis=1)
         group[undecided & holds] = g["group"]
+        for i in idx[undecided & holds]:  # only the assigned group's criteria are reported
+            fired[i] = [c["name"] for c in crit if results[c["name"]].value[i]]
         group[undecided & ~known] = UNCLASSIFIABLE
         undecided &= known & ~holds
     group[undecided] = scheme["otherwise"]

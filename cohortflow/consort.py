@@ -486,10 +486,11 @@ def consort_figure(
             + foot_h
             + _BOTTOM
         )
-        extra = min(_MAX_EXTRA_GAP, max(0.0, _FIG_H - needed) / 3)
+        spare = max(0.0, _FIG_H - needed)
+        extra = min(_MAX_EXTRA_GAP, spare / 3)
         gaps = [g + extra for g in gaps]
         if bottom_h:
-            before_bottom += min(extra, 0.2)
+            before_bottom += min(_MAX_EXTRA_GAP, spare - 2 * extra)
 
         # horizontal: main column and side boxes (of one width) centred as a group
         side_w = max((s.width for s in sides if s), default=0.0)

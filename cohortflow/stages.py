@@ -408,6 +408,18 @@ def report_figure(
     km_figures(pd.read_parquet(cohort), pd.read_parquet(adtte), t, study, analysis, stem)
 
 
+def report_consort(flow: str, study: dict[str, Any], stem: str) -> None:
+    """CONSORT-style patient-flow figure as PNG, PDF and SVG."""
+    from .consort import consort_figure, save_consort
+
+    fig = consort_figure(
+        pd.read_csv(flow),
+        title=f"{study['title']}: patient flow",
+        footnote=study.get("data_label") or None,
+    )
+    save_consort(fig, Path(stem))
+
+
 def write_manifest(
     study: dict[str, Any],
     submissions: list[str],

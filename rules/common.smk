@@ -62,6 +62,7 @@ STAGE_MODULES = {
     ],
     "report": [
         "report",
+        "consort",
         "tables",
         "figures",
         "survival",
@@ -183,6 +184,7 @@ def study_outputs(study):
         f"{RESULTS}/{study}/analyse/response_counts.csv",
     ]
     out += table_outputs(study)
+    out += [f"{RESULTS}/{study}/figures/consort.{ext}" for ext in ("png", "pdf", "svg")]
     out += [
         f"{RESULTS}/{study}/figures/km_{a}.{ext}"
         for a in analyses(study)

@@ -64,6 +64,24 @@ rule figure:
         "../scripts/figure.py"
 
 
+rule consort:
+    input:
+        flow=f"{RESULTS}/{{study}}/analyse/flow.csv",
+    output:
+        png=f"{RESULTS}/{{study}}/figures/consort.png",
+        pdf=f"{RESULTS}/{{study}}/figures/consort.pdf",
+        svg=f"{RESULTS}/{{study}}/figures/consort.svg",
+    log:
+        f"{RESULTS}/{{study}}/logs/consort.log",
+    conda:
+        "../envs/cohortflow.yaml"
+    params:
+        code=code_hash("report"),
+        study=study_params,
+    script:
+        "../scripts/consort.py"
+
+
 rule manifest:
     input:
         submissions=lambda wc: [

@@ -176,3 +176,31 @@ def test_no_identifier_or_local_id_in_results_or_logs(workflow_run):
         for path, text in _texts_under(root):
             for s in secrets:
                 assert s not in text, f"{s[:2]}... found in {path.relative_to(workflow_run)}"
+
+
+def test_rr_all_reproduces_the_seed_counts(workflow_run):
+    base = workflow_run / "results" / "rr_all"
+    flow = pd.read_csv(base / "analyse/flow.csv")
+    allf = flow[flow["site"] == "All"].set_index("step")["n"]
+    assert (allf["screened"], allf["eligible"], allf["analysed"]) == (70, 64, 63)
+    excluded = allf[[s for s in allf.index if s.startswith("excluded")]]
+    assert excluded.sum() == 6 and (excluded > 0).sum() == 4
+    assert allf["not analysed: No treatment/follow-up data after R/R diagnosis"] == 1
+    elig = pd.read_csv(base / "analyse/eligibility.csv")
+    assert (elig["failed_criteria"].fillna("") != "").sum() == 6
+    t1 = pd.read_csv(base / "tables/table1.csv", keep_default_na=False, na_values=[""])
+    got = {(r.item, r.level): r.n for r in t1.itertuples()}
+    assert got[("Sex", "Male")] == 39 and got[("Immunophenotype", "B")] == 48
+    assert got[("Disease status", "Refractory")] == 13 and got[("Initial cytogenetics", "NA")] == 20
+    height = t1[t1["item"] == "Height (cm)"].iloc[0]
+    assert height["N"] == 63 and "±" in height["display"] and "(" in height["display"]
+    assert t1["published_note"].fillna("").eq("").all()  # Table 1 agrees with the paper
+    t2 = pd.read_csv(base / "tables/table2.csv").set_index("level")
+    assert t2.loc["cytarabine", "n"] == 28
+    assert t2.loc["cytarabine", "published_note"].startswith("printed 44.6 % is not 28/63")
+    rates = pd.read_csv(base / "analyse/response_rates.csv").set_index("name")
+    assert round(100 * rates.loc["cr_rate_as_published", "rate"], 1) == 38.1
+    assert round(100 * rates.loc["overall_response", "rate"], 1) == 42.9
+    assert "CRp" in rates.loc["cr_rate_as_published", "definition"]
+    md = (base / "tables/response_rates.md").read_text(encoding="utf-8")
+    assert "Clopper-Pearson" in md and "Definitions:" in md

@@ -1,0 +1,13 @@
+"""Snakemake entry point: CONSORT-style patient-flow figure of a study."""
+
+from cohortflow.runner import run_stage
+from cohortflow.stages import report_consort
+
+smk = snakemake  # noqa: F821
+run_stage(
+    smk,
+    report_consort,
+    flow=smk.input.flow,
+    study=smk.params.study,
+    stem=smk.output.png[: -len(".png")],
+)

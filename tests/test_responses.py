@@ -1,0 +1,66 @@
+"""Best response and response rates with exact CIs."""
+
+import pandas as pd
+import pytest
+
+from cohortflow.responses import best_response, clopper_pearson, response_rates
+from cohortflow.tables import compare_published, pct1
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "lo", "hi"),
+    [
+        # R: binom.test(k, n)$conf.int
+        (24, 63, 0.2614513102, 0.5120366028),
+        (27, 63, 0.3045543405, 0.5595290321),
+        (0, 10, 0.0, 0.3084971079),
+        (10, 10, 0.6915028921, 1.0),
+        (1, 2, 0.01257911, 0.98742089),
+    ],
+)
+def test_clopper_pearson(k, n, lo, hi):
+    got = clopper_pearson(k, n)
+    assert got == pytest.approx((lo, hi), abs=1e-8)
+
+
+def test_best_response_over_assessments():
+    r = pd.DataFrame(
+        {
+            "study_id": ["a", "a", "b", "b", "c"],
+            "response": ["PR", "CR", "refractory", "not_evaluated", None],
+        }
+    )
+    best = best_response(r)
+    assert best.to_dict() == {"a": "CR", "b": "refractory"}
+
+
+def test_rates_denominator_includes_not_evaluated():
+    pts = pd.DataFrame({"best_response": ["CR", "CRp", "PR", "refractory", None, "not_evaluated"]})
+    spec = {
+        "population": "analysed",
+        "rates": [
+            {"name": "cr", "label": "CR", "numerator": ["CR", "CRp"], "definition": "d"},
+            {
+                "name": "orr",
+                "label": "ORR",
+                "numerator": ["CR", "CRp", "PR"],
+                "definition": "d2",
+                "published_percent": 50.0,
+            },
+        ],
+    }
+    out = response_rates(pts, spec).set_index("name")
+    assert (out.loc["cr", "n"], out.loc["cr", "N"]) == (2, 6)
+    assert out.loc["orr", "rate"] == 0.5 and out.loc["orr", "published_percent"] == 50.0
+    assert out.loc["cr", "definition"] == "d"
+
+
+def test_percentages_round_half_up_and_printed_errors_are_explained():
+    assert pct1(4, 64) == "6.3" and pct1(20, 64) == "31.3" and pct1(28, 63) == "44.4"
+    row = {"n": 28, "N": 63}
+    note = compare_published(row, [28, 44.6])["published_note"]
+    assert note.startswith("printed 44.6 % is not 28/63 = 44.4 %")
+    assert compare_published(row, [28, 44.4])["published_note"] == ""
+    assert compare_published({"n": 27, "N": 63}, [28])["published_note"] == (
+        "count differs: data 27, published 28"
+    )
