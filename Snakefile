@@ -14,6 +14,7 @@ validate(config, "schemas/config.schema.json")
 include: "rules/common.smk"
 include: "rules/ingest.smk"
 include: "rules/validate.smk"
+include: "rules/dq.smk"
 include: "rules/harmonise.smk"
 include: "rules/classify.smk"
 include: "rules/analyse.smk"

@@ -20,6 +20,13 @@ def main(argv: list[str] | None = None) -> int:
     ob.add_argument("--sheet")
     ob.add_argument("--header-row", type=int)
     ob.add_argument("--dictionary", help="REDCap data dictionary CSV")
+    ck = sub.add_parser(
+        "check", help="pre-submission check: a site runs its own file through the study's checks"
+    )
+    ck.add_argument("--study", required=True)
+    ck.add_argument("--site", required=True)
+    ck.add_argument("--file", help="the file to check (default: the one named in the mapping)")
+    ck.add_argument("--out", required=True, help="folder for the findings and the query listing")
     args = parser.parse_args(argv)
     try:
         if args.command == "onboard":
@@ -37,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
             }
             out = write_draft(args.file, args.out, site=args.site, reader=reader or None)
             print(f"draft mapping written to {out}; review it before use")
+        elif args.command == "check":
+            from .presubmit import check_file
+
+            return check_file(args.study, args.site, args.out, file=args.file)
     except CohortflowError as exc:
         print(f"cohortflow: {exc}", file=sys.stderr)
         return 1

@@ -119,7 +119,10 @@ def load_study(
     if data["id"] != study:
         raise CohortflowError(f"{path}: id {data['id']!r} does not match the file name")
     data["site_mappings"] = {}
+    reserved = {"study", "all", "All"}
     for site, mpath in data["sites"].items():
+        if site in reserved:
+            raise CohortflowError(f"{path}: site code {site!r} is reserved; choose another")
         m = load_site(mpath, root)
         if m["site"] != site:
             raise CohortflowError(f"{mpath}: site {m['site']!r} but the study lists it as {site!r}")

@@ -85,7 +85,7 @@ def conform(df: pd.DataFrame, table: str = "patients") -> pd.DataFrame:
     return pd.DataFrame(out, index=df.index).reset_index(drop=True)
 
 
-def pandera_schema(table: str = "patients", *, extra_ok: bool = False) -> Any:
+def pandera_schema(table: str = "patients", *, extra_ok: bool = False, ranges: bool = True) -> Any:
     """A pandera DataFrameSchema of a canonical table: dtypes, allowed values, ranges, required."""
     import pandera.pandas as pa
 
@@ -94,9 +94,9 @@ def pandera_schema(table: str = "patients", *, extra_ok: bool = False) -> Any:
         checks = []
         if "allowed" in spec:
             checks.append(pa.Check.isin(spec["allowed"], name=f"{name}_allowed"))
-        if "min" in spec:
+        if ranges and "min" in spec:
             checks.append(pa.Check.ge(spec["min"], name=f"{name}_min"))
-        if "max" in spec:
+        if ranges and "max" in spec:
             checks.append(pa.Check.le(spec["max"], name=f"{name}_max"))
         cols[name] = pa.Column(
             _DTYPES[spec["type"]],

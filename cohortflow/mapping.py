@@ -8,20 +8,10 @@ from typing import Any
 import pandas as pd
 
 from . import dictionary, values
+from .checks import FINDING_COLUMNS
 from .pseudonym import study_id
 from .readers import ROW_COL, SHEET_COL
 
-FINDING_COLUMNS = [
-    "site",
-    "study_id",
-    "source_row",
-    "source_column",
-    "variable",
-    "check",
-    "category",
-    "severity",
-    "message",
-]
 DEFAULT_BOOL_CODES = {
     "y": True,
     "yes": True,
@@ -46,6 +36,7 @@ class Mapped:
 
     data: pd.DataFrame
     findings: pd.DataFrame
+    local_ids: list[str | None]  # aligned with data rows; for the site's restricted query listing
 
 
 class _Findings:
@@ -64,6 +55,7 @@ class _Findings:
         *,
         category: str = "conformance",
         severity: str = "fatal",
+        value: str | None = None,
     ) -> None:
         self.rows.append(
             dict(
@@ -72,6 +64,7 @@ class _Findings:
                 source_row=row,
                 source_column=source,
                 variable=variable,
+                value=value,
                 check=check,
                 category=category,
                 severity=severity,
@@ -214,8 +207,11 @@ def apply_mapping(
                         row,
                         src,
                         var,
-                        f"{spec['type']}_conformance",
-                        f"{exc} (value {str(text)!r})",
+                        "code_in_list"
+                        if rule.get("codes") or spec["type"] in ("bool", "category")
+                        else "type_conformance",
+                        str(exc),
+                        value=str(text),
                     )
             if var == "wbc":
                 unit = rule.get("unit")
@@ -230,7 +226,9 @@ def apply_mapping(
                         out["wbc_unit"].append(canon)
                         value = values.to_10e9_per_l(value, canon)
                     except ValueError as exc:
-                        findings.add(sid, row, src, var, "unit_known", str(exc))
+                        findings.add(
+                            sid, row, src, var, "unit_known", str(exc), value=str(unit or "")
+                        )
                         out["wbc_unit"].append(None)
                         value = None
                 else:
@@ -249,4 +247,5 @@ def apply_mapping(
     }
     if extras:
         patients = pd.concat([patients, pd.DataFrame(extras).reset_index(drop=True)], axis=1)
-    return Mapped(patients, findings.frame())
+    locals_ = [None if values.is_missing(v) else str(v).strip() for v in raw[id_col]]
+    return Mapped(patients, findings.frame(), locals_)

@@ -31,7 +31,11 @@ def _population(cohort: pd.DataFrame, which: str) -> pd.DataFrame:
 
 
 def write_descriptive_table(
-    cohort: pd.DataFrame, study: dict[str, Any], name: str, stem: str
+    cohort: pd.DataFrame,
+    study: dict[str, Any],
+    name: str,
+    stem: str,
+    extra_notes: list[str] | None = None,
 ) -> None:
     """Table ``name`` of ``study['tables']`` as <stem>.csv, .md and .html."""
     if name not in study.get("tables", {}):
@@ -46,6 +50,7 @@ def write_descriptive_table(
         f"Population: {spec['population']} patients (N = {len(pop)}). Values are n (%) "
         "unless stated; [N=k] gives the number with data when it differs.",
         label,
+        *[n for n in extra_notes or [] if n],
     ]
     Path(f"{stem}.md").write_text(
         to_markdown(t, spec["title"], f"N = {len(pop)}", notes), encoding="utf-8"

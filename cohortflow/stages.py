@@ -106,12 +106,12 @@ def _refuse_identifiers(res: Any, mapping: dict[str, Any], submission: str) -> N
 
 
 def _pandera_findings(
-    df: pd.DataFrame, site: str, stage: str, table: str = "patients"
+    df: pd.DataFrame, site: str, stage: str, table: str = "patients", ranges: bool = True
 ) -> pd.DataFrame:
     """Findings from a lazy pandera validation of a canonical table (all failures collected)."""
     import pandera.errors
 
-    schema = dictionary.pandera_schema(table)
+    schema = dictionary.pandera_schema(table, ranges=ranges)
     try:
         schema.validate(df, lazy=True)
     except pandera.errors.SchemaErrors as exc:
@@ -126,16 +126,60 @@ def _pandera_findings(
                     source_row=int(df["source_row"].iloc[int(idx)]) if ok else None,
                     source_column=None,
                     variable=fc.get("column"),
-                    check=str(fc.get("check")),
-                    category="plausibility"
-                    if "min" in str(fc.get("check")) or "max" in str(fc.get("check"))
-                    else "conformance",
+                    value=str(fc.get("failure_case")),
+                    check="schema_conformance",
+                    category="conformance",
                     severity="fatal",
-                    message=f"{stage}: {fc.get('check')} failed (value {fc.get('failure_case')!r})",
+                    message=f"{stage}: {table} schema check {fc.get('check')} failed",
                 )
             )
         return pd.DataFrame(rows, columns=FINDING_COLUMNS)
     return pd.DataFrame(columns=FINDING_COLUMNS)
+
+
+QUERY_COLUMNS = [
+    "site",
+    "local_patient_id",
+    "row",
+    "column",
+    "variable",
+    "value",
+    "check",
+    "severity",
+    "message",
+]
+
+
+def _write_query_listing(findings: pd.DataFrame, local_of: dict[str, str], out_stem: str) -> None:
+    """The site's query listing (CSV and XLSX) with its own local IDs: restricted area only."""
+    q = pd.DataFrame(
+        {
+            "site": findings["site"],
+            "local_patient_id": [
+                local_of.get(s, "") if isinstance(s, str) else "" for s in findings["study_id"]
+            ],
+            "row": findings["source_row"],
+            "column": findings["source_column"],
+            "variable": findings["variable"],
+            "value": findings["value"],
+            "check": findings["check"],
+            "severity": findings["severity"],
+            "message": findings["message"],
+        },
+        columns=QUERY_COLUMNS,
+    )
+    write_csv(q, f"{out_stem}.csv")
+    from .export import write_xlsx
+
+    write_xlsx(
+        {"queries": q},
+        f"{out_stem}.xlsx",
+        title="Data queries: please correct at source and resubmit",
+        footnotes=[
+            "Each row: a record (row number in your file), the column, the value "
+            "read, the check it failed and what to fix."
+        ],
+    )
 
 
 def validate_site(
@@ -147,9 +191,19 @@ def validate_site(
     findings_out: str,
     summary_out: str,
     data_label: str = "",
-) -> None:
-    """Map, pseudonymise and check one site; rows that cannot be identified are set aside."""
+    cutoff: str = "2100-12-31",
+    status_out: str | None = None,
+    queries_stem: str | None = None,
+) -> pd.DataFrame:
+    """Map, pseudonymise and check one site against the check catalogue.
+
+    Writes the mapped rows, every finding (shareable: study IDs, no local IDs), the per-check
+    site status and, in the restricted area, the site's query listing with its local IDs.
+    Returns the findings.
+    """
     import json
+
+    from .checks import annotate, run_row_checks, site_status
 
     meta = json.loads(Path(ingest_meta).read_text())
     key = load_key(demo=demo_key)
@@ -157,33 +211,48 @@ def validate_site(
     mapped = apply_mapping(rawdf, mapping, key=key, source_sha256=meta["sha256"])
     df = mapped.data
     keep = df["study_id"].notna()
+    kept = df[keep].reset_index(drop=True)
+    site = mapping["site"]
     findings = pd.concat(
         [
             mapped.findings,
             _pandera_findings(
-                df.loc[keep, dictionary.columns("patients").keys()].reset_index(drop=True),
-                mapping["site"],
-                "validate",
+                kept[list(dictionary.columns("patients"))], site, "validate", ranges=False
             ),
+            run_row_checks(harmonise(kept), cutoff, site),
         ],
         ignore_index=True,
     )
+    findings = (
+        annotate(findings)
+        .sort_values(["source_row", "check", "variable"], kind="stable")
+        .reset_index(drop=True)
+    )
     write_parquet(
-        df[keep].reset_index(drop=True),
+        kept,
         data_out,
         {
             "stage": "validate",
-            "site": mapping["site"],
+            "site": site,
             "inputs": {"raw_sha256": meta["sha256"]},
             "demo_key": demo_key,
             "data_label": data_label,
             "dictionary_version": dictionary.dictionary_version(),
         },
     )
-    findings.insert(0, "data_label", data_label)
-    write_csv(findings, findings_out)
+    out = findings.copy()
+    out.insert(0, "data_label", data_label)
+    write_csv(out, findings_out)
+    status = site_status(findings, int(len(rawdf)), site)
+    if status_out:
+        write_csv(status.assign(data_label=data_label), status_out)
+    if queries_stem:
+        local_of = {
+            sid: loc for sid, loc in zip(df["study_id"], mapped.local_ids, strict=True) if sid
+        }
+        _write_query_listing(findings, local_of, queries_stem)
     summary = {
-        "site": mapping["site"],
+        "site": site,
         "file": meta["file"],
         "rows_read": int(len(rawdf)),
         "rows_passed_on": int(keep.sum()),
@@ -191,38 +260,64 @@ def validate_site(
         "set_aside_reason": "local patient ID empty" if (~keep).any() else "",
         "findings_fatal": int((findings["severity"] == "fatal").sum()),
         "findings_warning": int((findings["severity"] == "warning").sum()),
+        "checks_failed": sorted(status.loc[status["status"] == "fail", "check"]),
     }
     if summary["rows_read"] != summary["rows_passed_on"] + summary["rows_set_aside"]:
-        raise CohortflowError(f"site {mapping['site']}: row reconciliation failed: {summary}")
+        raise CohortflowError(f"site {site}: row reconciliation failed: {summary}")
     write_json(summary, summary_out)
     log.info(
         "site %s: %d rows in, %d passed on, %d set aside, %d fatal / %d warning findings",
-        mapping["site"],
+        site,
         summary["rows_read"],
         summary["rows_passed_on"],
         summary["rows_set_aside"],
         summary["findings_fatal"],
         summary["findings_warning"],
     )
+    return findings
 
 
 LONGITUDINAL = ("events", "responses", "treatment_cycles", "transplants")
 
 
-def harmonise_site(validated: str, data_out: str, tables_out: dict[str, str] | None = None) -> None:
+def harmonise_site(
+    validated: str,
+    data_out: str,
+    tables_out: dict[str, str] | None = None,
+    findings: str | None = None,
+    policy: str = "quarantine",
+    quarantine_out: str | None = None,
+    reconciliation_out: str | None = None,
+    validate_summary: str | None = None,
+) -> None:
     """Canonical tables of one site: patients (derived variables, dictionary dtypes) and the
-    longitudinal events, responses, treatment cycles and transplants."""
+    longitudinal events, responses, treatment cycles and transplants.
+
+    Under the ``quarantine`` policy, records with a fatal finding are set aside (with their
+    reasons) instead of harmonised; under ``strict`` all are kept and the merge stops.
+    """
+    import json
+
     from .harmonise import longitudinal
 
     meta = read_parquet_metadata(validated)
     mapped = pd.read_parquet(validated)
+    site = str(meta.get("site"))
+    reasons: dict[str, str] = {}
+    if findings and policy == "quarantine":
+        f = pd.read_csv(findings)
+        fatal = f[(f["severity"] == "fatal") & f["study_id"].notna()]
+        for sid, g in fatal.groupby("study_id", sort=True):
+            reasons[sid] = "; ".join(sorted(set(g["check"])))
+    aside = mapped["study_id"].isin(list(reasons))
+    set_aside = mapped[aside].reset_index(drop=True)
+    mapped = mapped[~aside].reset_index(drop=True)
     df = harmonise(mapped)
-    problems = _pandera_findings(df, str(meta.get("site")), "harmonise")
-    if len(problems):
-        log.warning(
-            "site %s: %d schema failures after harmonisation (see validation findings)",
-            meta.get("site"),
-            len(problems),
+    problems = _pandera_findings(df, site, "harmonise")
+    if len(problems) and policy == "quarantine":
+        raise CohortflowError(
+            f"site {site}: {len(problems)} harmonised values break the canonical schema although "
+            "no fatal finding was raised; this is a bug in the check catalogue or the mapping"
         )
     prov = {
         "site": meta.get("site"),
@@ -230,21 +325,37 @@ def harmonise_site(validated: str, data_out: str, tables_out: dict[str, str] | N
         "demo_key": meta.get("demo_key"),
         "data_label": meta.get("data_label", ""),
         "dictionary_version": dictionary.dictionary_version(),
+        "policy": policy,
     }
     write_parquet(df, data_out, {"stage": "harmonise", "table": "patients", **prov})
     for name, table in longitudinal(mapped).items():
-        bad = _pandera_findings(table, str(meta.get("site")), "harmonise", name)
+        bad = _pandera_findings(table, site, "harmonise", name)
         if len(bad):
-            log.warning(
-                "site %s: table %s: %d schema failures: %s",
-                meta.get("site"),
-                name,
-                len(bad),
-                "; ".join(sorted(set(bad["message"])))[:2000],
-            )
+            log.warning("site %s: table %s: %d schema failures", site, name, len(bad))
         if tables_out and name in tables_out:
             write_parquet(table, tables_out[name], {"stage": "harmonise", "table": name, **prov})
-    log.info("site %s: %d patients harmonised", meta.get("site"), len(df))
+    if quarantine_out:
+        q = harmonise(set_aside) if len(set_aside) else dictionary.empty_frame()
+        q = q.assign(quarantine_reasons=[reasons[s] for s in q["study_id"]])
+        write_parquet(q, quarantine_out, {"stage": "quarantine", **prov})
+    if reconciliation_out:
+        vs = json.loads(Path(validate_summary).read_text()) if validate_summary else {}
+        rec = {
+            "site": site,
+            "file": vs.get("file"),
+            "rows_read": vs.get("rows_read"),
+            "rows_harmonised": int(len(df)),
+            "rows_quarantined": int(len(set_aside)) + int(vs.get("rows_set_aside", 0)),
+            "quarantine_reasons": {
+                **reasons,
+                **({"(no local ID)": "local_id_present"} if vs.get("rows_set_aside") else {}),
+            },
+            "policy": policy,
+        }
+        if vs and rec["rows_read"] != rec["rows_harmonised"] + rec["rows_quarantined"]:
+            raise CohortflowError(f"site {site}: rows read != harmonised + quarantined: {rec}")
+        write_json(rec, reconciliation_out)
+    log.info("site %s: %d patients harmonised, %d set aside", site, len(df), len(set_aside))
 
 
 def merge_sites(
@@ -253,8 +364,32 @@ def merge_sites(
     data_label: str,
     tables_in: dict[str, list[str]] | None = None,
     tables_out: dict[str, str] | None = None,
+    policy: str = "quarantine",
+    statuses: list[str] | None = None,
+    duplicates_out: str | None = None,
+    quarantined: list[str] | None = None,
 ) -> None:
-    """The study's harmonised tables: all sites, sorted by site and study ID."""
+    """The study's harmonised tables: all sites, sorted by site and study ID.
+
+    Under the ``strict`` policy a fatal check failing at any site stops the run here, before
+    anything is merged, with a one-screen summary. Patients sent by two sites (same sex, birth
+    date and diagnosis date) are flagged for review and never merged.
+    """
+    if policy == "strict" and statuses:
+        st = pd.concat([pd.read_csv(p) for p in statuses], ignore_index=True)
+        bad = st[(st["severity"] == "fatal") & (st["status"] == "fail")]
+        if len(bad):
+            lines = [
+                f"  {r.site:<8} {r.check:<28} {r.failed:>4} of {r.records} records"
+                for r in bad.itertuples()
+            ]
+            raise CohortflowError(
+                "strict policy: fatal data-quality checks failed, nothing was merged.\n"
+                f"  {'site':<8} {'check':<28} failing\n" + "\n".join(lines) + "\n"
+                "See results/<study>/dq/ for the reports and restricted/<study>/queries/ for "
+                "the listings to send to the sites; or set `validation: {policy: quarantine}` "
+                "in the study definition to set these records aside and proceed."
+            )
     frames = [pd.read_parquet(p) for p in sites]
     df = pd.concat(frames, ignore_index=True) if frames else dictionary.empty_frame()
     df = dictionary.conform(df.sort_values(["site", "study_id"], kind="stable"))
@@ -289,6 +424,16 @@ def merge_sites(
                 "inputs": {Path(p).name: sha256_file(p) for p in paths},
             },
         )
+    if duplicates_out:
+        from .checks import cross_site_duplicates
+
+        q = [pd.read_parquet(p).assign(quarantined=True) for p in quarantined or []]
+        every = pd.concat([df.assign(quarantined=False), *q], ignore_index=True)
+        dups = cross_site_duplicates(every)
+        dups["quarantined"] = dups["study_id"].map(
+            dict(zip(every["study_id"], every["quarantined"], strict=True))
+        )
+        write_csv(dups.assign(data_label=data_label), duplicates_out)
     log.info("merged %d sites, %d patients", len(frames), len(df))
 
 
@@ -325,6 +470,7 @@ def analyse_study(
     study: dict[str, Any],
     outputs: dict[str, str],
     responses: str | None = None,
+    reconciliations: list[str] | None = None,
 ) -> None:
     """Cohort with eligibility, ADTTE endpoints, KM summaries, tests, responses and the flow."""
     from .analysis import analyse, build_cohort
@@ -347,6 +493,10 @@ def analyse_study(
     }
     write_parquet(cohort, outputs["cohort"], {"stage": "analyse", **prov})
     write_parquet(res["adtte"], outputs["adtte"], {"stage": "analyse", **prov})
+    if reconciliations and "set_aside" in outputs:
+        write_csv(
+            set_aside_table(reconciliations, study.get("data_label", "")), outputs["set_aside"]
+        )
     for name in (
         "survival",
         "strata",
@@ -361,11 +511,53 @@ def analyse_study(
     log.info("analysed %d of %d patients", int(cohort["analysed"].sum()), len(cohort))
 
 
-def report_descriptive_table(cohort: str, study: dict[str, Any], table: str, stem: str) -> None:
+def set_aside_table(reconciliations: list[str], data_label: str = "") -> pd.DataFrame:
+    """Records received and set aside (quarantined) per site and overall."""
+    import json
+
+    rows = []
+    for p in reconciliations:
+        r = json.loads(Path(p).read_text(encoding="utf-8"))
+        rows.append(
+            {
+                "site": r["site"],
+                "records_received": r["rows_read"],
+                "set_aside": r["rows_quarantined"],
+                "policy": r["policy"],
+            }
+        )
+    df = pd.DataFrame(rows, columns=["site", "records_received", "set_aside", "policy"])
+    total = {
+        "site": "All",
+        "records_received": int(df["records_received"].sum()),
+        "set_aside": int(df["set_aside"].sum()),
+        "policy": df["policy"].iloc[0] if len(df) else "",
+    }
+    return pd.concat([df, pd.DataFrame([total])], ignore_index=True).assign(data_label=data_label)
+
+
+def set_aside_note(path: str | None) -> str:
+    """Footnote stating how many records were set aside before the analysis."""
+    if not path or not Path(path).exists():
+        return ""
+    t = pd.read_csv(path)
+    tot = t[t["site"] == "All"].iloc[0]
+    return (
+        f"{int(tot['set_aside'])} of {int(tot['records_received'])} submitted records were "
+        f"set aside for fatal data-quality findings ({tot['policy']} policy) and are not "
+        "counted here; see dq/study.html."
+    )
+
+
+def report_descriptive_table(
+    cohort: str, study: dict[str, Any], table: str, stem: str, set_aside: str | None = None
+) -> None:
     """One descriptive table as CSV (machines), Markdown and HTML (people)."""
     from .report import write_descriptive_table
 
-    write_descriptive_table(pd.read_parquet(cohort), study, table, stem)
+    write_descriptive_table(
+        pd.read_parquet(cohort), study, table, stem, extra_notes=[set_aside_note(set_aside)]
+    )
 
 
 def _read_csv_or_empty(path: str) -> pd.DataFrame:
@@ -381,8 +573,15 @@ def report_survival_tables(
     out_dir: str,
     response_rates: str | None = None,
     response_counts: str | None = None,
+    set_aside: str | None = None,
 ) -> None:
     """Readable survival, response-rate and flow tables beside the machine-readable CSVs."""
+    study = {
+        **study,
+        "data_label": " ".join(
+            x for x in [study.get("data_label", ""), set_aside_note(set_aside)] if x
+        ),
+    }
     from .report import write_flow, write_response_tables, write_survival_tables
 
     write_response_tables(
@@ -418,6 +617,52 @@ def report_consort(flow: str, study: dict[str, Any], stem: str) -> None:
         footnote=study.get("data_label") or None,
     )
     save_consort(fig, Path(stem))
+
+
+def report_dq_site(
+    findings: str,
+    status: str,
+    reconciliation: str,
+    ingest_meta: str,
+    study: dict[str, Any],
+    html_out: str,
+    csv_out: str,
+) -> None:
+    """One site's data-quality report (HTML and CSV)."""
+    from .dq import load_json, site_report
+
+    site_report(
+        pd.read_csv(findings),
+        pd.read_csv(status),
+        load_json(reconciliation),
+        load_json(ingest_meta),
+        study,
+        html_out,
+        csv_out,
+    )
+
+
+def report_dq_study(
+    findings: list[str],
+    statuses: list[str],
+    reconciliations: list[str],
+    duplicates: str,
+    study: dict[str, Any],
+    html_out: str,
+    csv_out: str,
+) -> None:
+    """The study's data-quality report (HTML and CSV)."""
+    from .dq import load_json, study_report
+
+    study_report(
+        [pd.read_csv(p) for p in findings],
+        [pd.read_csv(p) for p in statuses],
+        [load_json(p) for p in reconciliations],
+        _read_csv_or_empty(duplicates),
+        study,
+        html_out,
+        csv_out,
+    )
 
 
 def write_manifest(

@@ -6,6 +6,9 @@ rule analyse:
         patients=f"{RESULTS}/{{study}}/harmonised/patients.parquet",
         groups=f"{RESULTS}/{{study}}/classify/risk_groups.parquet",
         responses=f"{RESULTS}/{{study}}/harmonised/responses.parquet",
+        reconciliations=lambda wc: per_site(
+            wc.study, "quarantine/{site}.reconciliation.json"
+        ),
     output:
         cohort=f"{RESULTS}/{{study}}/analyse/cohort.parquet",
         adtte=f"{RESULTS}/{{study}}/analyse/adtte.parquet",
@@ -13,6 +16,7 @@ rule analyse:
         strata=f"{RESULTS}/{{study}}/analyse/strata.csv",
         tests=f"{RESULTS}/{{study}}/analyse/tests.csv",
         flow=f"{RESULTS}/{{study}}/analyse/flow.csv",
+        set_aside=f"{RESULTS}/{{study}}/analyse/set_aside.csv",
         eligibility=f"{RESULTS}/{{study}}/analyse/eligibility.csv",
         response_rates=f"{RESULTS}/{{study}}/analyse/response_rates.csv",
         response_counts=f"{RESULTS}/{{study}}/analyse/response_counts.csv",

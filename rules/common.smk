@@ -17,7 +17,7 @@ STUDIES = {
 
 wildcard_constraints:
     study="|".join(STUDIES),
-    site="[A-Za-z0-9_-]+",
+    site="|".join(sorted({x for s in STUDIES.values() for x in s["sites"]})),
     analysis="[a-z][a-z0-9_]*",
     table="|".join(sorted({t for s in STUDIES.values() for t in s.get("tables", {})}))
     or "none",
@@ -38,6 +38,11 @@ STAGE_MODULES = {
         "runner",
     ],
     "validate": [
+        "checks",
+        "config",
+        "expr",
+        "harmonise",
+        "export",
         "mapping",
         "values",
         "pseudonym",
@@ -46,8 +51,8 @@ STAGE_MODULES = {
         "errors",
         "stages",
     ],
-    "harmonise": ["harmonise", "values", "dictionary", "io", "stages"],
-    "merge": ["dictionary", "io", "stages"],
+    "harmonise": ["harmonise", "values", "dictionary", "io", "stages", "checks"],
+    "merge": ["dictionary", "io", "stages", "checks"],
     "classify": ["classify", "expr", "analysis", "io", "stages"],
     "analyse": [
         "analysis",
@@ -72,6 +77,7 @@ STAGE_MODULES = {
         "stages",
     ],
     "manifest": ["manifest", "io", "stages"],
+    "dq": ["dq", "io", "stages"],
 }
 
 
@@ -83,6 +89,7 @@ def code_hash(stage):
     for mod in sorted(set(STAGE_MODULES[stage])):
         h.update(Path(workflow.basedir, "cohortflow", f"{mod}.py").read_bytes())
     h.update(Path(workflow.basedir, "schemas", "dictionary.yaml").read_bytes())
+    h.update(Path(workflow.basedir, "config", "checks.yaml").read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -119,6 +126,16 @@ def superseded(study):
         for site, m in STUDIES[study]["site_mappings"].items()
         for sub in m.get("superseded", [])
     ]
+
+
+def policy(wildcards):
+    """The study's validation policy: quarantine (default) or strict."""
+    return STUDIES[wildcards.study].get("validation", {}).get("policy", "quarantine")
+
+
+def per_site(study, pattern):
+    """One path per site of a study under results/<study>/ (pattern has {site})."""
+    return [f"{RESULTS}/{study}/" + pattern.format(site=s) for s in sites(study)]
 
 
 def analyses(study):
@@ -167,6 +184,12 @@ def study_outputs(study):
     """Everything a study run produces except the manifest."""
     out = [f"{RESULTS}/{study}/harmonised/sites/{s}.parquet" for s in sites(study)]
     out += [f"{RESULTS}/{study}/validate/{s}.findings.csv" for s in sites(study)]
+    out += per_site(study, "validate/{site}.status.csv")
+    out += per_site(study, "quarantine/{site}.parquet")
+    out += per_site(study, "quarantine/{site}.reconciliation.json")
+    out += [f"{RESULTS}/{study}/validate/cross_site_duplicates.csv"]
+    out += per_site(study, "dq/{site}.html") + per_site(study, "dq/{site}.csv")
+    out += [f"{RESULTS}/{study}/dq/study.html", f"{RESULTS}/{study}/dq/study.csv"]
     out += [
         f"{RESULTS}/{study}/harmonised/patients.parquet",
         *[f"{RESULTS}/{study}/harmonised/{t}.parquet" for t in LONGITUDINAL],
@@ -180,6 +203,7 @@ def study_outputs(study):
         f"{RESULTS}/{study}/analyse/tests.csv",
         f"{RESULTS}/{study}/analyse/flow.csv",
         f"{RESULTS}/{study}/analyse/eligibility.csv",
+        f"{RESULTS}/{study}/analyse/set_aside.csv",
         f"{RESULTS}/{study}/analyse/response_rates.csv",
         f"{RESULTS}/{study}/analyse/response_counts.csv",
     ]

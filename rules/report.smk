@@ -4,6 +4,7 @@
 rule descriptive_table:
     input:
         cohort=f"{RESULTS}/{{study}}/analyse/cohort.parquet",
+        set_aside=f"{RESULTS}/{{study}}/analyse/set_aside.csv",
     output:
         csv=f"{RESULTS}/{{study}}/tables/{{table}}.csv",
         md=f"{RESULTS}/{{study}}/tables/{{table}}.md",
@@ -27,6 +28,7 @@ rule survival_tables:
         flow=f"{RESULTS}/{{study}}/analyse/flow.csv",
         response_rates=f"{RESULTS}/{{study}}/analyse/response_rates.csv",
         response_counts=f"{RESULTS}/{{study}}/analyse/response_counts.csv",
+        set_aside=f"{RESULTS}/{{study}}/analyse/set_aside.csv",
     output:
         md=f"{RESULTS}/{{study}}/tables/survival.md",
         html=f"{RESULTS}/{{study}}/tables/survival.html",

@@ -1,14 +1,18 @@
-# Validate: one job per site; map to canonical variables, pseudonymise, check.
+# Validate: one job per site; map to canonical variables, pseudonymise, run the check catalogue.
 
 
 rule validate:
     input:
         raw=f"{RESTRICTED}/{{study}}/raw/{{site}}.parquet",
         meta=f"{RESULTS}/{{study}}/ingest/{{site}}.json",
+        checks="config/checks.yaml",
     output:
         data=f"{RESULTS}/{{study}}/validate/{{site}}.parquet",
         findings=f"{RESULTS}/{{study}}/validate/{{site}}.findings.csv",
+        status=f"{RESULTS}/{{study}}/validate/{{site}}.status.csv",
         summary=f"{RESULTS}/{{study}}/validate/{{site}}.summary.json",
+        queries_csv=f"{RESTRICTED}/{{study}}/queries/{{site}}.csv",
+        queries_xlsx=f"{RESTRICTED}/{{study}}/queries/{{site}}.xlsx",
     log:
         f"{RESULTS}/{{study}}/logs/validate/{{site}}.log",
     conda:
@@ -18,5 +22,6 @@ rule validate:
         mapping=site_mapping,
         demo_key=demo_key,
         data_label=lambda wc: STUDIES[wc.study].get("data_label", ""),
+        cutoff=lambda wc: STUDIES[wc.study]["cutoff_date"],
     script:
         "../scripts/validate.py"

@@ -10,6 +10,7 @@ run_stage(
     patients=smk.input.patients,
     risk_groups=smk.input.groups,
     responses=smk.input.responses,
+    reconciliations=list(smk.input.reconciliations),
     study=smk.params.study,
     outputs=dict(smk.output.items()),
 )

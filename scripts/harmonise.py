@@ -1,4 +1,4 @@
-"""Snakemake entry point: harmonise one site into the canonical model."""
+"""Snakemake entry point: harmonise one site into the canonical model (quarantine applied)."""
 
 from cohortflow.runner import run_stage
 from cohortflow.stages import LONGITUDINAL, harmonise_site
@@ -10,4 +10,9 @@ run_stage(
     validated=smk.input.data,
     data_out=smk.output.data,
     tables_out={t: smk.output[t] for t in LONGITUDINAL},
+    findings=smk.input.findings,
+    policy=smk.params.policy,
+    quarantine_out=smk.output.quarantine,
+    reconciliation_out=smk.output.reconciliation,
+    validate_summary=smk.input.summary,
 )

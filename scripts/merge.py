@@ -1,4 +1,4 @@
-"""Snakemake entry point: merge the harmonised sites of a study."""
+"""Snakemake entry point: merge the harmonised sites of a study (strict policy enforced)."""
 
 from cohortflow.runner import run_stage
 from cohortflow.stages import LONGITUDINAL, merge_sites
@@ -12,4 +12,8 @@ run_stage(
     data_label=smk.params.data_label,
     tables_in={t: list(smk.input[t]) for t in LONGITUDINAL},
     tables_out={t: smk.output[t] for t in LONGITUDINAL},
+    policy=smk.params.policy,
+    statuses=list(smk.input.statuses),
+    duplicates_out=smk.output.duplicates,
+    quarantined=list(smk.input.quarantined),
 )

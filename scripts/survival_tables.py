@@ -15,6 +15,7 @@ run_stage(
     flow=smk.input.flow,
     response_rates=smk.input.response_rates,
     response_counts=smk.input.response_counts,
+    set_aside=smk.input.set_aside,
     study=smk.params.study,
     out_dir=str(Path(smk.output.md).parent),
 )

@@ -12,7 +12,10 @@ run_stage(
     mapping=smk.params.mapping,
     demo_key=smk.params.demo_key,
     data_label=smk.params.data_label,
+    cutoff=smk.params.cutoff,
     data_out=smk.output.data,
     findings_out=smk.output.findings,
+    status_out=smk.output.status,
     summary_out=smk.output.summary,
+    queries_stem=smk.output.queries_csv[: -len(".csv")],
 )

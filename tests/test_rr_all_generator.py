@@ -6,7 +6,9 @@ REDCap flattener (plain pandas, same naming rules as the pipeline's REDCap reade
 XLSX (two-row merged header, blank rows, Excel serial numbers) and pyreadstat for the SPSS file
 (value labels applied). The values are decoded with the site mappings in config/sites/rr_all, so
 this also checks that every coded value and every column name in the files is covered by its
-mapping.
+mapping. The planted data errors (README, "Planted data errors") are checked on their own; the
+planted duplicate record (S07, rr_all.DUPLICATE_LOCAL_ID), which the pipeline sets aside, is
+left out of the recomputed counts.
 """
 
 from __future__ import annotations
@@ -260,8 +262,17 @@ def _read_raw(site: str) -> tuple[dict, pd.DataFrame]:
     return mapping, df.drop(columns=mapping["drop"])
 
 
+def _without_planted_duplicate(site: str, mapping: dict, raw: pd.DataFrame) -> pd.DataFrame:
+    """The raw rows less the planted duplicate record (set aside by the pipeline: fatal)."""
+    ids = [_text(v) for v in raw[mapping["local_id"]]]
+    keep = [not (site == rr_all.DUPLICATE_SITE and i == rr_all.DUPLICATE_LOCAL_ID) for i in ids]
+    assert sum(not k for k in keep) == (site == rr_all.DUPLICATE_SITE)
+    return raw[keep].reset_index(drop=True)
+
+
 def _canonical(site: str) -> pd.DataFrame:
     mapping, raw = _read_raw(site)
+    raw = _without_planted_duplicate(site, mapping, raw)
     out: dict[str, list] = {"imputed": [False] * len(raw)}
     for var, rule in mapping["columns"].items():
         codes = {str(k).lower(): v for k, v in (rule.get("codes") or {}).items()}
@@ -426,12 +437,20 @@ def test_values_equal_the_generator_truth(patients, truth):
     """Every decoded value (WBC converted to x10^9/L, imputed dates included) is the truth."""
     for r in patients.itertuples():
         p = truth[(r.site, r.local_id)]
-        assert r.wbc == pytest.approx(p.wbc / 1000, abs=1e-9), (r.site, r.local_id)
+        # the planted wrong-unit cell holds the value in /uL: read as x10^3/uL, 1000 times too big
+        factor = 1 if (r.site, r.local_id) == rr_all.WRONG_UNIT_WBC else 1 / 1000
+        assert r.wbc == pytest.approx(p.wbc * factor, abs=1e-9), (r.site, r.local_id)
         got = (r.birth_date, r.rr_diagnosis_date, r.hsct_date, r.death_date)
         assert got == (p.birth, p.rr, p.hsct, p.death)
         assert r.last_followup_date == p.lfu
         assert sorted(r.first_cycle_agents or ()) == sorted(p.agents)
-    assert 0.8 <= patients.wbc.min() and patients.wbc.max() <= 650
+    wbc = patients.wbc[
+        [
+            (s, i) != rr_all.WRONG_UNIT_WBC
+            for s, i in zip(patients.site, patients.local_id, strict=True)
+        ]
+    ]
+    assert 0.8 <= wbc.min() and wbc.max() <= 650
 
 
 # --- the quirks ---------------------------------------------------------------------------------
@@ -554,3 +573,68 @@ def test_xlsx_and_sav_quirks():
     assert meta.variable_value_labels["sex"] == {1.0: "Male", 2.0: "Female"}
     assert meta.original_variable_types["dob"] == "DATE11"
     assert meta.column_names_to_labels["wbc"] == "WBC at initial diagnosis (x10^3/uL)"
+
+
+# --- the planted data errors ------------------------------------------------------------------
+
+
+def test_planted_duplicate_record_s07(patients):
+    """S07 sent 6 records: its 5 patients plus a copy of an S04 patient (same sex, birth date
+    and initial diagnosis date) whose death date is before its R/R diagnosis date and whose
+    response is not in S07's code list. 71 records received - 1 set aside = 70 screened."""
+    from openpyxl import load_workbook
+
+    mapping, raw = _read_raw("S07")
+    assert len(raw) == 6 and _text(raw.iloc[-1][mapping["local_id"]]) == rr_all.DUPLICATE_LOCAL_ID
+    ws = load_workbook(_file_in_use(mapping))["CRF"]
+    assert ws.max_row == 8 and ws.cell(8, 2).value == rr_all.DUPLICATE_LOCAL_ID  # sheet row 8
+    received = sum(len(_read_raw(s)[1]) for s in SITES)
+    assert received == 71 and received - 1 == len(patients) == 70
+    cols = mapping["columns"]
+    dup = raw.iloc[-1]
+
+    def cell(var: str) -> str | None:
+        return _text(dup[cols[var]["source"]])
+
+    response = cols["induction_response"]
+    assert cell("induction_response") == rr_all.DUPLICATE_RESPONSE == "CRi"
+    assert "CRi" not in response["codes"]  # outside the code list
+    assert [r for r in raw[response["source"]] if r not in response["codes"]] == ["CRi"]
+    rr, death, lfu = (
+        _date(cell(v), None)[0] for v in ("rr_diagnosis_date", "death_date", "last_followup_date")
+    )
+    assert death < rr == lfu  # death before R/R diagnosis (swapped dates)
+    key = (
+        cols["sex"]["codes"][cell("sex")],
+        _date(cell("birth_date"), None)[0],
+        _date(cell("diagnosis_date"), None)[0],
+    )
+    # the twin: exactly one of the 70 records (S04) has the same sex, birth and diagnosis dates
+    keys = list(zip(patients.sex, patients.birth_date, patients.diagnosis_date, strict=True))
+    assert len(set(keys)) == 70  # no other cross-site (or within-site) duplicate
+    twins = patients[[k == key for k in keys]]
+    assert [(s, i) for s, i in zip(twins.site, twins.local_id, strict=True)] == [
+        rr_all.DUPLICATE_OF
+    ]
+    twin = twins.iloc[0]
+    assert twin.eligible and twin.treatment_data_available
+    assert (twin.rr_diagnosis_date, twin.death_date) == (death, rr)  # the true dates, swapped
+
+
+def test_planted_wrong_unit_wbc_s02(patients, truth):
+    """S02's WBC column is x10^3/uL; one cell holds the value in /uL: 1500 (-> 1500 x10^9/L,
+    above the 500 plausibility warning, within the 0-2000 range: kept)."""
+    mapping = _mapping("S02")
+    rule = mapping["columns"]["wbc"]
+    assert rule["unit"] == "x10^3/uL"
+    lines = _file_in_use(mapping).read_text(encoding="utf-8").split("\n")
+    site, local_id = rr_all.WRONG_UNIT_WBC
+    row = lines[3].split(";")  # file row 4: header + the third patient
+    header = lines[0].split(";")
+    assert row[0] == local_id and row[header.index(rule["source"])] == "1500"
+    assert truth[(site, local_id)].wbc == rr_all.WRONG_UNIT_WBC_PER_UL == 1500
+    r = patients[(patients.site == site) & (patients.local_id == local_id)].iloc[0]
+    assert r.eligible and r.treatment_data_available and r.age_dx >= 10  # NCI/Rome HR anyway
+    assert 500 < r.wbc <= 2000
+    others = patients[(patients.site == site) & (patients.local_id != local_id)]
+    assert others.wbc.max() <= 650

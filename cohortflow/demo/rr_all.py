@@ -59,6 +59,24 @@ ZIP_DATE_TIME = (2017, 1, 1, 0, 0, 0)
 #: Missing-value tokens the mapper recognises without being told (case-insensitive).
 DEFAULT_MISSING = frozenset({"", "na", "n/a", ".", "nan", "none", "null"})
 
+# Planted data errors (data/rr_all/README.md, "Planted data errors"). None changes a count.
+#: (1) S07 sent one extra record, a second copy of an S04 patient (same sex, birth date and
+#: initial diagnosis date): a cross-site duplicate. It is appended to S07's CRF sheet and is
+#: not one of the 70 screened patients (not in ``build_cohort()``).
+DUPLICATE_SITE = "S07"
+DUPLICATE_LOCAL_ID = "HG-0371"
+DUPLICATE_OF = ("S04", "HD-0061")
+#: (2) In that record the R/R diagnosis date and the date of death are swapped, so death comes
+#: before R/R diagnosis (fatal); the last follow-up is the true one (the true date of death).
+#: (3) Its best response is a code outside S07's code list (fatal).
+DUPLICATE_RESPONSE = "CRi"
+#: (4) S02 declares its WBC column in x10^3/uL; for this patient the WBC (1.5 x10^3/uL) was
+#: written in /uL: the cell reads "1500", i.e. 1500 x10^9/L once converted (plausibility
+#: warning, inside the dictionary range 0-2000). The patient is 13.6 years old at initial
+#: diagnosis, so the NCI/Rome group (high risk by age) is the same with either value.
+WRONG_UNIT_WBC = ("S02", "HB00138")
+WRONG_UNIT_WBC_PER_UL = 1500
+
 AGENTS = (
     "vincristine",
     "cytarabine",
@@ -556,6 +574,7 @@ def build_cohort(seed: int = SEED) -> list[Patient]:
         out.extend(members)
     _check_cohort(out)
     _add_wbc(out, seed)
+    _set_wrong_unit_wbc(out)
     _add_second_transplant(out)
     return out
 
@@ -568,6 +587,39 @@ def _add_wbc(pts: Sequence[Patient], seed: int) -> None:
     for p in pts:
         x = math.exp(rng.gauss(math.log(25.0 if p.immuno == "T" else 10.0), 1.2))
         p.wbc = round(min(max(x, 0.8), 650.0) * 10) * 100
+
+
+def _set_wrong_unit_wbc(pts: Sequence[Patient]) -> None:
+    """The true WBC of the planted wrong-unit patient is a low count, 1.5 x10^3/uL (drawn: 3.0),
+    so that its value in /uL (written by mistake in S02's x10^3/uL column) lies between the
+    plausibility warning (500 x10^9/L) and the dictionary maximum (2000 x10^9/L). Nothing else
+    uses the WBC, and no other patient's value changes."""
+    site, local_id = WRONG_UNIT_WBC
+    p = next(p for p in pts if (p.site, p.local_id) == (site, local_id))
+    assert p.eligible and p.tx and (p.dx - p.birth).days / DAYS_PER_YEAR >= 10
+    p.wbc = WRONG_UNIT_WBC_PER_UL
+
+
+def planted_duplicate(pts: Sequence[Patient]) -> Patient:
+    """The extra S07 record: the S04 patient ``DUPLICATE_OF`` as S07 transcribed it.
+
+    Sex, birth date and initial diagnosis date are those of the S04 record (the cross-site
+    duplicate key). As a second hospital's transcription, height, weight and marrow blasts are
+    rounded to whole numbers. The R/R diagnosis date and the date of death are swapped (death
+    before R/R diagnosis); the last follow-up stays the true one. The best response is written
+    as ``DUPLICATE_RESPONSE`` by ``generate`` (``response`` here is the true one)."""
+    site, local_id = DUPLICATE_OF
+    twin = next(p for p in pts if (p.site, p.local_id) == (site, local_id))
+    assert twin.tx and twin.death is not None and twin.hsct is None
+    assert DUPLICATE_LOCAL_ID not in {p.local_id for p in pts}
+    dup = Patient(**{k: getattr(twin, k) for k in twin.__dataclass_fields__})
+    dup.site, dup.local_id, dup.note = DUPLICATE_SITE, DUPLICATE_LOCAL_ID, ""
+    dup.height = float(round(twin.height)) if twin.height is not None else None
+    dup.weight = float(round(twin.weight)) if twin.weight is not None else None
+    dup.blasts = float(round(twin.blasts))
+    dup.rr, dup.death = twin.death, twin.rr
+    assert dup.death < dup.rr <= RR_END and dup.dx < dup.death and dup.lfu == dup.rr
+    return dup
 
 
 def _add_second_transplant(pts: Sequence[Patient]) -> None:
@@ -2232,6 +2284,23 @@ def _write_rows_csv(path: Path, rows: list[list[str]]) -> None:
     path.write_bytes(buf.getvalue().encode("utf-8"))
 
 
+def _plant_errors(
+    site: SiteFormat, patients: Sequence[Patient], members: Sequence[Patient], rows: list[list[Any]]
+) -> None:
+    """Plant the data errors of the README in a site's CRF rows (in place): S02's WBC written in
+    /uL, and S07's extra record (cross-site duplicate, swapped dates, response off the code
+    list) appended after its own patients."""
+    keys = list(site.headers)
+    if site.code == WRONG_UNIT_WBC[0]:
+        k = [p.local_id for p in members].index(WRONG_UNIT_WBC[1])
+        rows[k][keys.index("wbc")] = str(members[k].wbc)
+    if site.code == DUPLICATE_SITE:
+        dup = planted_duplicate(patients)
+        row = _record(dup, len(members) + 1, site, {}, _site_rng(site.code + "-duplicate"))
+        row[keys.index("induction_response")] = DUPLICATE_RESPONSE
+        rows.append(row)
+
+
 def generate(out_dir: Path) -> None:
     """Write the nine site submissions under ``out_dir/<site>/`` (the README is not touched)."""
     out_dir = Path(out_dir)
@@ -2253,6 +2322,7 @@ def generate(out_dir: Path) -> None:
         rows = [
             _record(p, k, site, extras[p.local_id], rng) for k, p in enumerate(members, start=1)
         ]
+        _plant_errors(site, patients, members, rows)
         if site.fmt == "csv":
             _write_csv(path, site, rows)
             if site.earlier is not None:

@@ -1,0 +1,43 @@
+# Data-quality reports: one per site and one per study (shareable: no local IDs).
+
+
+rule dq_site:
+    input:
+        findings=f"{RESULTS}/{{study}}/validate/{{site}}.findings.csv",
+        status=f"{RESULTS}/{{study}}/validate/{{site}}.status.csv",
+        reconciliation=f"{RESULTS}/{{study}}/quarantine/{{site}}.reconciliation.json",
+        meta=f"{RESULTS}/{{study}}/ingest/{{site}}.json",
+    output:
+        html=f"{RESULTS}/{{study}}/dq/{{site}}.html",
+        csv=f"{RESULTS}/{{study}}/dq/{{site}}.csv",
+    log:
+        f"{RESULTS}/{{study}}/logs/dq/{{site}}.log",
+    conda:
+        "../envs/cohortflow.yaml"
+    params:
+        code=code_hash("dq"),
+        study=study_params,
+    script:
+        "../scripts/dq_site.py"
+
+
+rule dq_study:
+    input:
+        findings=lambda wc: per_site(wc.study, "validate/{site}.findings.csv"),
+        statuses=lambda wc: per_site(wc.study, "validate/{site}.status.csv"),
+        reconciliations=lambda wc: per_site(
+            wc.study, "quarantine/{site}.reconciliation.json"
+        ),
+        duplicates=f"{RESULTS}/{{study}}/validate/cross_site_duplicates.csv",
+    output:
+        html=f"{RESULTS}/{{study}}/dq/study.html",
+        csv=f"{RESULTS}/{{study}}/dq/study.csv",
+    log:
+        f"{RESULTS}/{{study}}/logs/dq/study.log",
+    conda:
+        "../envs/cohortflow.yaml"
+    params:
+        code=code_hash("dq"),
+        study=study_params,
+    script:
+        "../scripts/dq_study.py"

@@ -1,0 +1,17 @@
+"""Snakemake entry point: one site's data-quality report."""
+
+from cohortflow.runner import run_stage
+from cohortflow.stages import report_dq_site
+
+smk = snakemake  # noqa: F821
+run_stage(
+    smk,
+    report_dq_site,
+    findings=smk.input.findings,
+    status=smk.input.status,
+    reconciliation=smk.input.reconciliation,
+    ingest_meta=smk.input.meta,
+    study=smk.params.study,
+    html_out=smk.output.html,
+    csv_out=smk.output.csv,
+)

@@ -1,0 +1,17 @@
+"""Snakemake entry point: the study's data-quality report."""
+
+from cohortflow.runner import run_stage
+from cohortflow.stages import report_dq_study
+
+smk = snakemake  # noqa: F821
+run_stage(
+    smk,
+    report_dq_study,
+    findings=list(smk.input.findings),
+    statuses=list(smk.input.statuses),
+    reconciliations=list(smk.input.reconciliations),
+    duplicates=smk.input.duplicates,
+    study=smk.params.study,
+    html_out=smk.output.html,
+    csv_out=smk.output.csv,
+)
