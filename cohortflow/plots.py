@@ -79,12 +79,40 @@ _ARROW = MplPath(
 
 # marker style per swimmer event kind (edges black so marks stand out on any bar colour)
 _SWIMMER_MARKERS: dict[str, dict[str, object]] = {
-    "response": {"marker": "^", "markerfacecolor": "white", "markeredgecolor": "black"},
-    "hsct": {"marker": "D", "markerfacecolor": "#F0E442", "markeredgecolor": "black"},
-    "death": {"marker": "s", "markerfacecolor": "black", "markeredgecolor": "black"},
-    "relapse": {"marker": "X", "markerfacecolor": "#D55E00", "markeredgecolor": "black"},
-    "alive": {"marker": _ARROW, "markerfacecolor": "black", "markeredgecolor": "black"},
+    "response": {
+        "marker": "^",
+        "markerfacecolor": "white",
+        "markeredgecolor": "black",
+        "markeredgewidth": 0.8,
+    },
+    "hsct": {
+        "marker": "D",
+        "markerfacecolor": "#F0E442",
+        "markeredgecolor": "black",
+        "markeredgewidth": 0.8,
+    },
+    "death": {
+        "marker": "s",
+        "markerfacecolor": "black",
+        "markeredgecolor": "black",
+        "markeredgewidth": 0.8,
+    },
+    "relapse": {
+        "marker": "X",
+        "markerfacecolor": "#D55E00",
+        "markeredgecolor": "black",
+        "markeredgewidth": 0.5,
+    },
+    "alive": {
+        "marker": _ARROW,
+        "markerfacecolor": "black",
+        "markeredgecolor": "black",
+        "markeredgewidth": 0.3,
+    },
 }
+
+# marker size relative to the others (the arrow path fills only half its box)
+_SWIMMER_MARKER_SCALE = {"relapse": 1.15, "alive": 1.7}
 
 # y-axis upper limits tried for cumulative incidence, with their tick steps
 _CIF_YMAX = ((0.1, 0.02), (0.2, 0.05), (0.3, 0.05), (0.4, 0.1), (0.5, 0.1), (0.6, 0.1))
@@ -93,6 +121,7 @@ _CIF_YMAX += ((0.8, 0.2), (1.0, 0.2))
 # hazard-ratio axis: candidate ticks (1-2-5 series) and the default plotted range
 _HR_TICKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 _HR_DECADES = (0.01, 0.1, 1.0, 10.0, 100.0)
+_FOREST_LABEL_CHARS = 45  # longer row labels wrap onto further lines
 
 
 # --------------------------------------------------------------------------- shared
@@ -294,7 +323,8 @@ def cif_figure(
         ax.set_ylim(0, y_top * 1.05 if y_top == 1.0 else y_top)
         ax.set_xticks(ticks, labels=[_tick_label(v) for v in ticks])
         ax.set_yticks(np.arange(0, y_top + y_step / 2, y_step))
-        fmt = (lambda v, _p: f"{100 * v:.0f}%") if percent else (lambda v, _p: f"{v:.10g}")
+        decimals = max(1, -math.floor(math.log10(y_step) + 1e-9))
+        fmt = (lambda v, _p: f"{100 * v:.0f}%") if percent else (lambda v, _p: f"{v:.{decimals}f}")
         ax.yaxis.set_major_formatter(FuncFormatter(fmt))
         ax.set_xlabel(xlabel or f"Time ({time_unit})")
         ax.set_ylabel(ylabel)
@@ -476,26 +506,26 @@ def swimmer_figure(
             days = df["end"] if kind in ("alive", "death") else df[kind]
             if kind == "death" and "death" in df:
                 days = df["death"].fillna(df["end"])
-            style = _SWIMMER_MARKERS[kind]
-            size = marker_size * (1.15 if kind in ("alive", "relapse") else 1.0)
-            (marks,) = ax.plot(
+            style = {**_SWIMMER_MARKERS[kind], "linestyle": "none"}
+            scale = _SWIMMER_MARKER_SCALE.get(kind, 1.0)
+            ax.plot(
                 days[mask].to_numpy() / per_unit,
                 y[mask.to_numpy()],
-                linestyle="none",
-                markersize=size,
-                markeredgewidth=0.5 if kind in ("alive", "relapse") else 0.8,
+                markersize=marker_size * scale,
                 clip_on=False,
-                zorder=3 if kind != "relapse" else 4,
+                zorder=4 if kind == "relapse" else 3,
                 gid=f"swimmer:{kind}",
-                label=SWIMMER_EVENTS[kind],
                 **style,
             )
-            handles.append(marks)
+            # legend keys at a fixed, readable size whatever the row height
+            handles.append(
+                Line2D([], [], markersize=7.0 * scale, label=SWIMMER_EVENTS[kind], **style)
+            )
 
         x_last = float(ends.max())
         step = _nice_step(x_last if x_last > 0 else 1.0, time_unit)
         ticks = step * np.arange(0, math.floor(x_last / step * (1 + 1e-9)) + 1)
-        if ticks[-1] < x_last:
+        if ticks[-1] < x_last or len(ticks) == 1:
             ticks = np.append(ticks, ticks[-1] + step)
         ax.set_xlim(0, float(ticks[-1]) * 1.04)  # room for the arrows at the far end
         ax.set_xticks(ticks, labels=[_tick_label(v) for v in ticks])
@@ -515,13 +545,13 @@ def swimmer_figure(
         ax.legend(
             handles=handles,
             loc="upper left",
-            bbox_to_anchor=(1.01, 1.0),
-            frameon=False,
-            borderaxespad=0.0,
+            bbox_to_anchor=(1.0, 1.0),  # offset by the pad in points, not a fraction of
+            frameon=False,  # the axes width: the layout then settles in a single pass
+            borderaxespad=0.8,
             handlelength=1.4,
-            markerscale=min(1.0, 7.0 / marker_size),
         )
         _add_footnote(fig, footnote, height)
+        fig.draw_without_rendering()  # settle the layout, so every save draws the same
     return fig
 
 
@@ -542,9 +572,11 @@ def _swimmer_events(df: pd.DataFrame) -> dict[str, pd.Series]:
 
 
 def _fmt_ratio(value: float) -> str:
-    """A hazard ratio or limit with two decimals (fewer above 10)."""
+    """A hazard ratio or limit with two decimals (fewer above 10, two digits below 0.01)."""
     if not np.isfinite(value):
         return "NA" if np.isnan(value) else "∞"
+    if value < 0.01:
+        return f"{value:.2g}"
     return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
 
 
@@ -555,6 +587,15 @@ def _fmt_p(p: float) -> str:
     if p < 0.001:
         return "<0.001"
     return f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
+
+
+def _wrap_label(label: str) -> str:
+    """A forest-plot row label wrapped to ``_FOREST_LABEL_CHARS``, keeping its indent."""
+    indent = label[: len(label) - len(label.lstrip(" "))]
+    return "\n".join(
+        textwrap.fill(part, width=_FOREST_LABEL_CHARS, subsequent_indent=indent) or part
+        for part in label.split("\n")
+    )
 
 
 def _forest_data(rows: pd.DataFrame) -> pd.DataFrame:
@@ -619,7 +660,9 @@ def forest_figure(
     and/or ``events`` (shown as "events/n", or alone, in a column before the plot).
     Each row gets a square at the HR and a line over its CI on a log x axis with a
     dashed line at 1; to the right, "HR (95% CI)" and p, aligned with the row. A row
-    whose ``hr`` is missing (a heading or reference category) shows its label only.
+    whose ``hr`` is missing (a heading or reference category) shows its label only, in
+    bold. Labels longer than 45 characters wrap (leading spaces, an indent, are kept)
+    and their rows grow to fit.
     CIs beyond the x limits (``xlim``, default the 1-2-5 values just outside all CIs)
     end in an arrow. The figure is at least 7 inches wide and grows when the text
     columns need it; all columns are laid out from their measured text widths, so
@@ -627,7 +670,6 @@ def forest_figure(
     """
     df = _forest_data(rows)
     lo_lim, hi_lim = _hr_limits(df, xlim)
-    n_rows = len(df)
     est = df["hr"].notna().to_numpy()
 
     def _count(r: pd.Series) -> str:
@@ -635,7 +677,8 @@ def forest_figure(
         shown = [f"{int(v)}" for v in parts if v is not None and pd.notna(v)]
         return "/".join(shown)
 
-    columns: list[tuple[str, str, list[str]]] = [("label", "", list(df["label"]))]
+    labels = [_wrap_label(label) for label in df["label"]]
+    columns: list[tuple[str, str, list[str]]] = [("label", "", labels)]
     has_events, has_n = "events" in df, "n" in df
     if has_events or has_n:
         head = "Events/N" if has_events and has_n else "Events" if has_events else "N"
@@ -655,7 +698,8 @@ def forest_figure(
         renderer = fig.canvas.get_renderer()
 
         def width(texts: list[str], prop: FontProperties) -> float:
-            sizes = [renderer.get_text_width_height_descent(s, prop, ismath=False) for s in texts]
+            lines = [line for s in texts for line in s.split("\n")]
+            sizes = [renderer.get_text_width_height_descent(s, prop, ismath=False) for s in lines]
             return max((w for w, _, _ in sizes), default=0.0) / fig.dpi
 
         widths = {
@@ -666,10 +710,13 @@ def forest_figure(
         fig_width = max(_FIG_WIDTH, fixed + min_plot)
         plot_w = fig_width - fixed
 
-        row_h, top_h, bottom_h = 0.3, 0.75, 0.62  # inches
+        # row heights grow with wrapped labels; y data coordinates are inches from the top
+        row_h, top_h, bottom_h = 0.3, 0.42, 0.62  # inches
+        heights = np.array([row_h + 0.15 * label.count("\n") for label in labels])
+        ys = np.cumsum(heights) - heights / 2
         foot_text, n_foot = _wrap_footnote(footnote) if footnote else ("", 0)
         foot_h = 0.1 + 0.15 * n_foot if footnote else 0.0
-        plot_h = row_h * n_rows
+        plot_h = float(heights.sum())
         fig_height = top_h + row_h + plot_h + bottom_h + foot_h
         fig.set_size_inches(fig_width, fig_height)
 
@@ -691,7 +738,7 @@ def forest_figure(
         )
         ax.set_xscale("log")
         ax.set_xlim(lo_lim, hi_lim)
-        ax.set_ylim(n_rows - 0.5, -0.5)
+        ax.set_ylim(plot_h, 0.0)
         ticks = _hr_ticks(lo_lim, hi_lim)
         ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xticks(ticks, labels=[f"{t:g}" for t in ticks])
@@ -701,12 +748,11 @@ def forest_figure(
         ax.set_xlabel(xlabel)
         ax.axvline(1.0, color="0.45", linewidth=0.8, linestyle="--", zorder=1)
 
-        ys = np.arange(n_rows, dtype=float)
         for i in np.flatnonzero(est):
             h, lo, hi = df.at[i, "hr"], df.at[i, "lower"], df.at[i, "upper"]
             ax.plot(
                 [max(lo, lo_lim), min(hi, hi_lim)],
-                [i, i],
+                [ys[i], ys[i]],
                 color="black",
                 linewidth=1.2,
                 solid_capstyle="butt",
@@ -714,20 +760,22 @@ def forest_figure(
             )
             for beyond, edge, marker in ((lo < lo_lim, lo_lim, "<"), (hi > hi_lim, hi_lim, ">")):
                 if beyond:
-                    ax.plot([edge], [i], marker=marker, markersize=5, color="black", clip_on=False)
+                    ax.plot(
+                        [edge], [ys[i]], marker=marker, markersize=5, color="black", clip_on=False
+                    )
             if lo_lim <= h <= hi_lim:
                 ax.plot(
-                    [h], [i], marker="s", markersize=6.5, color=_PALETTE[0], linestyle="none",
+                    [h], [ys[i]], marker="s", markersize=6.5, color=_PALETTE[0], linestyle="none",
                     zorder=3, gid=f"forest:hr:{i}",
                 )  # fmt: skip
 
-        # text columns: x in inches from the figure's left edge, y in row units
+        # text columns: x and y in inches (from the figure's left, from the plot's top)
         trans = blended_transform_factory(fig.dpi_scale_trans, ax.transData)
         for key, head, values in columns:
             x_pos, ha = anchors[key]
             if head:
                 fig.text(
-                    x_pos, -1.0, head, transform=trans, ha=ha, va="center",
+                    x_pos, -row_h / 2, head, transform=trans, ha=ha, va="center",
                     fontproperties=bold, gid=f"forest:head:{key}", parse_math=False,
                 )  # fmt: skip
             for i, text in enumerate(values):

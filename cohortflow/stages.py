@@ -137,6 +137,30 @@ def _pandera_findings(
     return pd.DataFrame(columns=FINDING_COLUMNS)
 
 
+DERIVED_FROM = {
+    "age_at_diagnosis_years": ["birth_date", "diagnosis_date"],
+    "age_at_diagnosis_months": ["birth_date", "diagnosis_date"],
+    "age_at_rr_years": ["birth_date", "rr_diagnosis_date"],
+    "cutoff_date": [],
+}
+
+
+def _locate_sources(findings: pd.DataFrame, mapping: dict[str, Any]) -> pd.DataFrame:
+    """Fill the source column(s) of row-check findings from the mapping, so a site can find
+    the cells (derived variables point to the columns they are computed from)."""
+    src = {var: rule["source"] for var, rule in mapping["columns"].items()}
+    out = findings.copy()
+    out["source_column"] = out["source_column"].astype(object)
+    for i in out.index[out["source_column"].isna() & out["variable"].notna()]:
+        cols: list[str] = []
+        for v in str(out.at[i, "variable"]).split(";"):
+            for base in DERIVED_FROM.get(v, [v]):
+                if base in src and src[base] not in cols:
+                    cols.append(src[base])
+        out.at[i, "source_column"] = "; ".join(cols) or None
+    return out
+
+
 QUERY_COLUMNS = [
     "site",
     "local_patient_id",
@@ -224,7 +248,7 @@ def validate_site(
         ignore_index=True,
     )
     findings = (
-        annotate(findings)
+        annotate(_locate_sources(findings, mapping))
         .sort_values(["source_row", "check", "variable"], kind="stable")
         .reset_index(drop=True)
     )
