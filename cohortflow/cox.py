@@ -199,8 +199,8 @@ def _derivatives_raw(beta: np.ndarray, data: _CoxData, ties: str) -> _Derivs:
         score_l.append(score_t)
         info_l.append(info_t)
     if not times_l:
-        return _Derivs(0.0, np.zeros(p), np.zeros((p, p)), np.empty(0), np.empty((0, p)),
-                       np.empty((0, p, p)))  # fmt: skip
+        zeros = (np.empty((0, p)), np.empty((0, p, p)))
+        return _Derivs(0.0, np.zeros(p), np.zeros((p, p)), np.empty(0), *zeros)
     score_t = np.concatenate(score_l)
     info_t = np.concatenate(info_l)
     return _Derivs(
@@ -317,9 +317,9 @@ def _numeric_column(df: pd.DataFrame, col: str, role: str) -> np.ndarray:
     return arr
 
 
-def _strata_codes(df: pd.DataFrame, strata: str | Sequence[str] | None) -> tuple[
-    np.ndarray, tuple[str, ...]
-]:  # fmt: skip
+def _strata_codes(
+    df: pd.DataFrame, strata: str | Sequence[str] | None
+) -> tuple[np.ndarray, tuple[str, ...]]:
     if strata is None:
         return np.zeros(len(df), dtype=np.int64), ()
     cols = (strata,) if isinstance(strata, str) else tuple(strata)

@@ -164,6 +164,7 @@ def _time_ticks(
 
 
 def _check_axis_args(tick_step: float | None, xmax: float | None) -> None:
+    """``ValueError`` unless the optional tick step and axis end are positive."""
     if tick_step is not None and not tick_step > 0:
         raise ValueError(f"tick_step must be positive, got {tick_step}")
     if xmax is not None and not xmax > 0:

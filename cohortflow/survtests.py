@@ -293,9 +293,14 @@ def mantel_byar(
     if method not in MANTEL_BYAR_METHODS:
         raise ValueError(f"method must be one of {MANTEL_BYAR_METHODS}, got {method!r}")
     t1, e = _validate(stop, event)
-    t0, x = _validate(start, exposed)
-    if t0.shape != t1.shape:
+    t0 = np.asarray(start, dtype=float)
+    x = np.asarray(exposed, dtype=float)
+    if t0.shape != t1.shape or x.shape != t1.shape:
         raise ValueError("start, stop, event and exposed must have equal lengths")
+    if np.isnan(t0).any() or np.isnan(x).any():
+        raise ValueError("start and exposed must not contain missing values")
+    if not np.isin(x, (0.0, 1.0)).all():
+        raise ValueError("exposed must be 0 (unexposed) or 1 (exposed) on every interval")
     bad = int((t0 >= t1).sum())
     if bad:
         raise ValueError(f"{bad} row(s) have start >= stop; intervals must be (start, stop]")
@@ -305,9 +310,9 @@ def mantel_byar(
         _, s_code = _codes(strata, t1.size, "strata")
     ev = e == 1
     if method == "exact":
-        u, v = _hypergeometric_score(t0, t1, ev, x.astype(float), s_code)
+        u, v = _hypergeometric_score(t0, t1, ev, x, s_code)
     else:
-        u, v = _score_test_at_zero(t0, t1, ev, x.astype(float), s_code, method)
+        u, v = _score_test_at_zero(t0, t1, ev, x, s_code, method)
     observed = float(e[x == 1].sum())
     if v > 0:
         statistic = u * u / v

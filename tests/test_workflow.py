@@ -126,7 +126,12 @@ def test_rerun_nothing_then_one_site_change(workflow_run, tmp_path):
     sub.write_bytes(b"\n".join(lines))
     jobs = planned_jobs(work)
     per_site = sorted((r, w["site"]) for r, w in jobs if "site" in w)
-    assert per_site == [("harmonise", "S02"), ("ingest", "S02"), ("validate", "S02")]
+    assert per_site == [
+        ("dq_site", "S02"),
+        ("harmonise", "S02"),
+        ("ingest", "S02"),
+        ("validate", "S02"),
+    ]
     studies = {w["study"] for r, w in jobs if "study" in w}
     assert studies == {"rr_all"}
     rules = {r for r, _ in jobs}
