@@ -272,7 +272,9 @@ def validate_site(
         write_csv(status.assign(data_label=data_label), status_out)
     if queries_stem:
         local_of = {
-            sid: loc for sid, loc in zip(df["study_id"], mapped.local_ids, strict=True) if sid
+            sid: loc
+            for sid, loc in zip(df["study_id"], mapped.local_ids, strict=True)
+            if isinstance(sid, str)
         }
         _write_query_listing(findings, local_of, queries_stem)
     summary = {

@@ -94,11 +94,7 @@ rule manifest:
             study=wc.study,
             site=sites(wc.study),
         ),
-        summaries=lambda wc: expand(
-            f"{RESULTS}/{{study}}/validate/{{site}}.summary.json",
-            study=wc.study,
-            site=sites(wc.study),
-        ),
+        summaries=lambda wc: per_site(wc.study, "quarantine/{site}.reconciliation.json"),
         config_files=lambda wc: config_files(wc.study),
         outputs=lambda wc: study_outputs(wc.study),
     output:

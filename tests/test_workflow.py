@@ -107,7 +107,11 @@ def test_outputs_exist_and_manifest_hashes(workflow_run):
         assert man["packages"]["snakemake"] == "9.27.1"
         assert len(man["code"]["code_sha256"]) == 64
         for r in man["reconciliation"]:
-            assert r["rows_read"] == r["rows_passed_on"] + r["rows_set_aside"]
+            assert r["rows_read"] == r["rows_harmonised"] + r["rows_quarantined"]
+        assert (
+            sum(r["rows_read"] for r in man["reconciliation"])
+            == {"infant_all": 9, "rr_all": 71}[study]
+        )
 
 
 def test_rerun_nothing_then_one_site_change(workflow_run, tmp_path):
@@ -209,3 +213,46 @@ def test_rr_all_reproduces_the_seed_counts(workflow_run):
     assert "CRp" in rates.loc["cr_rate_as_published", "definition"]
     md = (base / "tables/response_rates.md").read_text(encoding="utf-8")
     assert "Clopper-Pearson" in md and "Definitions:" in md
+
+
+def test_rr_all_data_quality_outputs(workflow_run):
+    base = workflow_run / "results" / "rr_all"
+    aside = pd.read_csv(base / "analyse/set_aside.csv").set_index("site")
+    assert (aside.loc["All", "records_received"], aside.loc["All", "set_aside"]) == (71, 1)
+    assert aside.loc["S07", "set_aside"] == 1
+    dups = pd.read_csv(base / "validate/cross_site_duplicates.csv")
+    assert sorted(dups["site"]) == ["S04", "S07"] and dups["duplicate_group"].nunique() == 1
+    assert dups.set_index("site").loc["S07", "quarantined"]
+    s07 = pd.read_csv(base / "validate/S07.findings.csv")
+    assert sorted(s07["check"]) == ["code_in_list", "rr_before_death"]
+    s02 = pd.read_csv(base / "validate/S02.findings.csv")
+    assert list(s02["check"]) == ["wbc_plausible"] and list(s02["severity"]) == ["warning"]
+    html = (base / "dq/study.html").read_text(encoding="utf-8")
+    assert "Same patient sent by two sites" in html and "71" in html
+    assert (base / "dq/S07.html").exists() and (base / "dq/S07.csv").exists()
+    listing = workflow_run / "restricted/rr_all/queries/S07.csv"
+    q = pd.read_csv(listing)
+    assert set(q["local_patient_id"]) == {"HG-0371"}  # the site's own IDs, restricted area
+    assert (workflow_run / "restricted/rr_all/queries/S07.xlsx").exists()
+    t1 = (base / "tables/table1.md").read_text(encoding="utf-8")
+    assert "1 of 71 submitted records were set aside" in t1
+
+
+def test_strict_policy_stops_before_the_merge(tmp_path):
+    from .conftest import copy_repo
+
+    work = copy_repo(tmp_path / "repo")
+    (work / "config/config.yaml").write_text("studies:\n  - rr_all\n", encoding="utf-8")
+    study = work / "config/studies/rr_all.yaml"
+    study.write_text(
+        study.read_text(encoding="utf-8").replace(
+            "validation: {policy: quarantine}", "validation: {policy: strict}"
+        ),
+        encoding="utf-8",
+    )
+    proc = snakemake(work, check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "strict policy: fatal data-quality checks failed, nothing was merged" in out
+    assert "S07" in out and "code_in_list" in out and "rr_before_death" in out
+    assert not (work / "results/rr_all/harmonised/patients.parquet").exists()

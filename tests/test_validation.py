@@ -1,0 +1,228 @@
+"""The check catalogue: one planted error per check gives exactly the expected findings."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from cohortflow.checks import catalogue, cross_site_duplicates
+from cohortflow.errors import CohortflowError
+from cohortflow.stages import harmonise_site, ingest_site, merge_sites, validate_site
+
+HEADER = "id,sex,birth,dx,rr,relapse,hsct,death,lfu,wbc,wbc_unit,blasts,height,weight,prior,resp"
+BASE = dict(
+    id="P01",
+    sex="M",
+    birth="2000-01-01",
+    dx="2005-01-01",
+    rr="2008-01-01",
+    relapse="",
+    hsct="2008-06-01",
+    death="",
+    lfu="2010-01-01",
+    wbc="10",
+    wbc_unit="x10^9/L",
+    blasts="50",
+    height="120",
+    weight="25",
+    prior="2",
+    resp="CR",
+)
+# local ID -> changes from BASE; each plants the error(s) named in EXPECTED
+PLANTED = {
+    "P01": {},
+    "P02": {"blasts": "abc"},
+    "P03": {"resp": "CRi"},
+    "P04": {"wbc_unit": "cells"},
+    "": {},
+    "P05": {},
+    "P05 ": {},  # same local ID again (whitespace is not a different ID)
+    "P06": {"sex": "U"},
+    "P07": {"lfu": "2009-05"},
+    "P08": {"sex": ""},
+    "P09": {"birth": ""},
+    "P10": {"dx": ""},
+    "P11": {"lfu": ""},
+    "P12": {"birth": "1980-01-01"},
+    "P13": {"wbc": "2500"},
+    "P14": {"wbc": "800"},
+    "P15": {"blasts": "150"},
+    "P16": {"height": "300"},
+    "P17": {"weight": "0.5"},
+    "P18": {"prior": "25"},
+    "P19": {"birth": "2005-06-01"},
+    "P20": {"rr": "2004-01-01"},
+    "P21": {"relapse": "2004-06-01"},
+    "P22": {
+        "rr": "",
+        "hsct": "",
+        "relapse": "2008-01-01",
+        "death": "2007-06-01",
+        "lfu": "2008-02-01",
+    },
+    "P23": {"rr": "", "hsct": "", "death": "2004-01-01", "lfu": "2006-01-01"},
+    "P24": {"hsct": "", "death": "2007-06-01", "lfu": "2008-02-01"},
+    "P25": {"rr": "", "hsct": "2004-06-01"},
+    "P26": {"death": "2008-03-01", "lfu": "2008-07-01"},
+    "P27": {"lfu": "2007-01-01"},
+    "P28": {"lfu": "2017-06-01"},
+}
+EXPECTED = {
+    ("P02", "type_conformance"),
+    ("P03", "code_in_list"),
+    ("P04", "unit_known"),
+    ("", "local_id_present"),
+    ("P05", "local_id_unique"),
+    ("P06", "schema_conformance"),
+    ("P07", "date_imputed"),
+    ("P08", "sex_present"),
+    ("P09", "birth_date_present"),
+    ("P10", "diagnosis_date_present"),
+    ("P11", "last_followup_present"),
+    ("P12", "age_at_diagnosis_range"),
+    ("P13", "wbc_range"),
+    ("P13", "wbc_plausible"),
+    ("P14", "wbc_plausible"),
+    ("P15", "blasts_range"),
+    ("P16", "height_range"),
+    ("P17", "weight_range"),
+    ("P18", "prior_regimens_range"),
+    ("P19", "birth_before_diagnosis"),
+    ("P19", "age_at_diagnosis_range"),
+    ("P20", "diagnosis_before_rr"),
+    ("P21", "diagnosis_before_relapse"),
+    ("P22", "relapse_before_death"),
+    ("P23", "diagnosis_before_death"),
+    ("P24", "rr_before_death"),
+    ("P25", "hsct_after_diagnosis"),
+    ("P26", "hsct_before_death"),
+    ("P27", "followup_not_before_events"),
+    ("P28", "nothing_after_cutoff"),
+}
+MAPPING = {
+    "site": "Q01",
+    "local_id": "id",
+    "drop": [],
+    "reader": {},
+    "columns": {
+        "sex": {"source": "sex", "codes": {"M": "M", "F": "F", "U": "X"}},
+        "birth_date": {"source": "birth"},
+        "diagnosis_date": {"source": "dx"},
+        "rr_diagnosis_date": {"source": "rr"},
+        "relapse_date": {"source": "relapse"},
+        "hsct_date": {"source": "hsct"},
+        "death_date": {"source": "death"},
+        "last_followup_date": {"source": "lfu"},
+        "wbc": {"source": "wbc", "unit_source": "wbc_unit"},
+        "marrow_blasts_pct": {"source": "blasts"},
+        "height_cm": {"source": "height"},
+        "weight_kg": {"source": "weight"},
+        "prior_regimens": {"source": "prior"},
+        "induction_response": {"source": "resp", "codes": {"CR": "CR", "PR": "PR"}},
+    },
+}
+
+
+def _run(tmp_path, rows=PLANTED):
+    lines = [HEADER]
+    for local, change in rows.items():
+        rec = {**BASE, **change, "id": local}
+        lines.append(",".join(rec[c] for c in HEADER.split(",")))
+    f = tmp_path / "Q01_2020-01-01.csv"
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ingest_site(str(f), MAPPING, str(tmp_path / "raw.parquet"), str(tmp_path / "i.json"))
+    findings = validate_site(
+        str(tmp_path / "raw.parquet"),
+        str(tmp_path / "i.json"),
+        MAPPING,
+        True,
+        str(tmp_path / "v.parquet"),
+        str(tmp_path / "f.csv"),
+        str(tmp_path / "s.json"),
+        "TEST",
+        "2016-12-31",
+        str(tmp_path / "status.csv"),
+        str(tmp_path / "queries"),
+    )
+    return findings
+
+
+def test_every_check_exactly_the_expected_findings(tmp_path):
+    _run(tmp_path)
+    q = pd.read_csv(tmp_path / "queries.csv", keep_default_na=False, dtype=str)
+    got = {(r.local_patient_id, r.check) for r in q.itertuples()}
+    assert got == EXPECTED
+    assert len(q) == len(EXPECTED)  # no finding twice
+    covered = {c for _, c in EXPECTED} | {"cross_site_duplicate"}
+    assert covered == set(catalogue())  # every check of the catalogue is exercised
+    rows = {(r.local_patient_id, r.check): r for r in q.itertuples()}
+    r = rows[("P13", "wbc_range")]
+    assert (r.variable, r.value, r.column, r.severity) == ("wbc", "wbc=2500.0", "wbc", "fatal")
+    r = rows[("P02", "type_conformance")]
+    assert (r.value, r.column, r.row) == ("abc", "blasts", "3")
+    r = rows[("P19", "birth_before_diagnosis")]
+    assert r.value == "birth_date=2005-06-01; diagnosis_date=2005-01-01"
+    assert r.column == "birth; dx"
+    assert rows[("P07", "date_imputed")].severity == "warning"
+    status = pd.read_csv(tmp_path / "status.csv").set_index("check")
+    assert status.loc["wbc_plausible", "failed"] == 2
+    assert status.loc["date_imputed", "status"] == "pass"  # threshold 1: never fails the site
+    assert status.loc["blasts_range", "status"] == "fail"
+
+
+def test_quarantine_reconciles_and_strict_stops(tmp_path):
+    _run(tmp_path)
+    rec_path = tmp_path / "rec.json"
+    harmonise_site(
+        str(tmp_path / "v.parquet"),
+        str(tmp_path / "h.parquet"),
+        findings=str(tmp_path / "f.csv"),
+        policy="quarantine",
+        quarantine_out=str(tmp_path / "q.parquet"),
+        reconciliation_out=str(rec_path),
+        validate_summary=str(tmp_path / "s.json"),
+    )
+    rec = json.loads(rec_path.read_text())
+    assert rec["rows_read"] == len(PLANTED) == 30
+    assert rec["rows_read"] == rec["rows_harmonised"] + rec["rows_quarantined"]
+    fatal_ids = {i for i, c in EXPECTED if catalogue()[c]["severity"] == "fatal" and i not in ("",)}
+    # P05 sent twice: both records share a study ID and are set aside together
+    assert rec["rows_quarantined"] == len(fatal_ids) + 1 + 1
+    kept = pd.read_parquet(tmp_path / "h.parquet")
+    assert len(kept) == rec["rows_harmonised"] == 5  # P01, P07, P14, P28 and P11 remain
+    q = pd.read_parquet(tmp_path / "q.parquet")
+    assert "wbc_range" in set(";".join(q["quarantine_reasons"]).replace("; ", ";").split(";"))
+    with pytest.raises(CohortflowError) as exc:
+        merge_sites(
+            [str(tmp_path / "h.parquet")],
+            str(tmp_path / "m.parquet"),
+            "TEST",
+            policy="strict",
+            statuses=[str(tmp_path / "status.csv")],
+        )
+    msg = str(exc.value)
+    assert "strict policy" in msg and "Q01" in msg and "blasts_range" in msg
+    assert "1 of 30 records" in msg
+    assert not (tmp_path / "m.parquet").exists()
+
+
+def test_cross_site_duplicates_flagged_never_merged():
+    df = pd.DataFrame(
+        {
+            "site": ["A", "B", "B", "C"],
+            "study_id": ["a1", "b1", "b2", "c1"],
+            "sex": ["F", "F", "F", "F"],
+            "birth_date": pd.to_datetime(["2000-01-01", "2000-01-01", "2000-01-01", "2001-01-01"]),
+            "diagnosis_date": pd.to_datetime(
+                ["2005-01-01", "2005-01-01", "2005-01-01", "2005-01-01"]
+            ),
+            "source_row": [2, 5, 6, 2],
+        }
+    )
+    d = cross_site_duplicates(df)
+    assert list(d["study_id"]) == ["a1", "b1", "b2"]
+    assert set(d["duplicate_group"]) == {1}
+    same_site = cross_site_duplicates(df[df["site"] != "A"])
+    assert same_site.empty  # two records of one site are not a cross-site duplicate
