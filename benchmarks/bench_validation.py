@@ -69,7 +69,7 @@ def main(n: int = 1_000_000) -> None:
     print(
         f"{n:,} patients: build {t1 - t0:.1f} s; check catalogue {t2 - t1:.1f} s "
         f"({len(findings):,} findings); pandera schema {t3 - t2:.1f} s "
-          f"({n_cases:,} failure cases); "
+        f"({n_cases:,} failure cases); "
         f"peak RSS {peak_mb:,.0f} MB"
     )
 

@@ -40,6 +40,9 @@ def derive(df: pd.DataFrame, code: str, endpoint: dict[str, Any], cutoff: str) -
     def first_of(specs: list[dict[str, Any]]) -> tuple[pd.Series, pd.Series]:
         dates = pd.DataFrame({e["source"]: pd.to_datetime(df[e["source"]]) for e in specs})
         dates = dates.where(dates <= cut)
+        # only events after the origin count (e.g. a relapse before HSCT is not an event of
+        # "relapse after HSCT")
+        dates = dates.where(dates.ge(origin, axis=0))
         first = dates.min(axis=1)
         desc = {e["source"]: e["description"] for e in specs}
         which = pd.Series(
@@ -104,3 +107,21 @@ def derive(df: pd.DataFrame, code: str, endpoint: dict[str, Any], cutoff: str) -
     out["CNSR"] = out["CNSR"].astype("Int64")
     out["EVENTTYPE"] = out["EVENTTYPE"].astype("Int64")
     return out
+
+
+def adtte_schema() -> object:
+    """pandera schema of the ADTTE analysis dataset (checked before any estimate is made)."""
+    import pandera.pandas as pa
+
+    return pa.DataFrameSchema(
+        {
+            "study_id": pa.Column(str, nullable=False),
+            "site": pa.Column(str, nullable=False),
+            "PARAMCD": pa.Column(str, nullable=False),
+            "AVAL": pa.Column(float, pa.Check.ge(0), nullable=True),
+            "CNSR": pa.Column("Int64", pa.Check.isin([0, 1, 2, 3]), nullable=True),
+            "EVENTTYPE": pa.Column("Int64", pa.Check.isin([0, 1, 2]), nullable=True),
+        },
+        unique=["study_id", "PARAMCD"],
+        name="adtte",
+    )

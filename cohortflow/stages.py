@@ -490,6 +490,26 @@ def classify_study(
         log.info("scheme %s: %s = %d", scheme, group, n)
 
 
+def _check_adtte(adtte: pd.DataFrame) -> None:
+    """Stop with every violation listed when the ADTTE dataset breaks its schema."""
+    import pandera.errors
+
+    from .endpoints import adtte_schema
+
+    try:
+        adtte_schema().validate(adtte, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        lines = [
+            f"  {r.get('column')}: {r.get('check')} (value {r.get('failure_case')})"
+            for r in cases.head(20).to_dict("records")
+        ]
+        raise CohortflowError(
+            "the analysis dataset (ADTTE) breaks its schema, e.g. a follow-up date before the "
+            "time origin; fix the records (see the data-quality report):\n" + "\n".join(lines)
+        ) from None
+
+
 def analyse_study(
     patients: str,
     risk_groups: str,
@@ -510,6 +530,7 @@ def analyse_study(
         resp_spec.get("order"),
     )
     res = analyse(cohort, study)
+    _check_adtte(res["adtte"])
     prov = {
         "inputs": {
             "patients_sha256": sha256_file(patients),

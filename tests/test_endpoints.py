@@ -134,3 +134,35 @@ def test_os_from_rr_diagnosis_censored_at_cutoff():
     out = derive(df, "OS", os_, "2016-12-31")
     # a death after the cut-off is not counted: censored at the cut-off, 365 days (2016 leap)
     assert list(out["AVAL"]) == [365, 365] and list(out["CNSR"]) == [2, 2]
+
+
+def test_events_before_the_origin_do_not_count():
+    rel = {
+        "label": "Relapse after HSCT",
+        "origin": "hsct_date",
+        "events": [{"source": "relapse_date", "description": "Relapse"}],
+        "censor": "last_followup_date",
+    }
+    df = _pts(
+        hsct_date=["2005-01-01"], relapse_date=["2004-06-01"], last_followup_date=["2005-12-31"]
+    )
+    out = derive(df, "REL", rel, "2010-12-31")
+    assert (out["AVAL"].iloc[0], out["CNSR"].iloc[0]) == (364, 1)
+
+
+def test_adtte_schema_rejects_negative_times():
+    import pandera.errors
+    import pytest
+
+    from cohortflow.endpoints import adtte_schema
+
+    df = _pts(
+        diagnosis_date=["2005-01-01"],
+        relapse_date=[None],
+        death_date=[None],
+        last_followup_date=["2004-12-01"],
+    )
+    out = derive(df, "EFS", EFS, "2010-12-31")
+    assert out["AVAL"].iloc[0] == -31
+    with pytest.raises(pandera.errors.SchemaErrors):
+        adtte_schema().validate(out, lazy=True)

@@ -226,3 +226,18 @@ def test_cross_site_duplicates_flagged_never_merged():
     assert set(d["duplicate_group"]) == {1}
     same_site = cross_site_duplicates(df[df["site"] != "A"])
     assert same_site.empty  # two records of one site are not a cross-site duplicate
+
+
+def test_presubmission_check_gives_the_pipeline_findings(tmp_path, capsys):
+    from cohortflow.__main__ import main
+
+    code = main(["check", "--study", "rr_all", "--site", "S07", "--out", str(tmp_path)])
+    assert code == 2  # fatal findings present
+    out = capsys.readouterr().out
+    assert "2 fatal finding(s), 0 warning(s)" in out
+    assert "code_in_list" in out and "rr_before_death" in out
+    q = pd.read_csv(tmp_path / "queries.csv")
+    assert sorted(q["check"]) == ["code_in_list", "rr_before_death"]
+    assert set(q["local_patient_id"]) == {"HG-0371"} and set(q["row"]) == {8}
+    assert (tmp_path / "queries.xlsx").exists()
+    assert main(["check", "--study", "rr_all", "--site", "S01", "--out", str(tmp_path / "b")]) == 0
