@@ -83,6 +83,71 @@ def strata(
     return labels, [o for o in order if (labels == o).any()]
 
 
+TEST_COLUMNS = [
+    "data_label",
+    "study",
+    "analysis",
+    "endpoint",
+    "grouping",
+    "test",
+    "groups",
+    "chi2",
+    "df",
+    "p",
+    "published_p",
+    "note",
+]
+COX_COLUMNS = [
+    "data_label",
+    "model",
+    "title",
+    "endpoint",
+    "covariate",
+    "status",
+    "coef",
+    "se",
+    "hr",
+    "lower",
+    "upper",
+    "p",
+    "n",
+    "events",
+    "ties",
+    "ph_p",
+    "ph_global_p",
+    "lr_chi2",
+    "lr_p",
+    "n_dropped_missing",
+]
+CIF_COLUMNS = [
+    "data_label",
+    "analysis",
+    "endpoint",
+    "stratum",
+    "cause",
+    "cause_label",
+    "n",
+    "time_years",
+    "time_days",
+    "n_risk",
+    "cif",
+    "se",
+    "lower",
+    "upper",
+    "ci_method",
+]
+
+
+def _endpoint_data(analysed: pd.DataFrame, adtte: pd.DataFrame, code: str) -> pd.DataFrame:
+    """Analysed patients with the endpoint's AVAL, CNSR and EVENTTYPE (usable times only)."""
+    d = analysed.merge(
+        adtte[adtte["PARAMCD"] == code][["study_id", "AVAL", "CNSR", "EVENTTYPE"]],
+        on="study_id",
+        how="left",
+    )
+    return d[d["AVAL"].notna() & (d["AVAL"] >= 0)].reset_index(drop=True)
+
+
 def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFrame]:
     """ADTTE, survival-at-time-points, strata summaries and tests for every configured analysis."""
     analysed = cohort[cohort["analysed"]].reset_index(drop=True)
@@ -125,6 +190,28 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
         data = data[usable].reset_index(drop=True)
         grouping = study.get("groupings", {}).get(a["by"]) if a.get("by") else None
         lab, order = strata(data, grouping, study.get("schemes", {}))
+        td = bool(grouping and grouping.get("time_dependent"))
+        if td and not a.get("allow_naive"):
+            test_rows.append(
+                dict(
+                    data_label=label,
+                    study=study["id"],
+                    analysis=a["id"],
+                    endpoint=a["endpoint"],
+                    grouping=a.get("by", ""),
+                    test="naive Kaplan-Meier comparison refused",
+                    groups=";".join(order),
+                    chi2=np.nan,
+                    df=np.nan,
+                    p=np.nan,
+                    published_p=np.nan,
+                    note=f"{a['by']} is defined by {grouping['time_dependent']}, which happens "
+                    "after the time origin: comparing groups by naive Kaplan-Meier is biased "
+                    "by immortal time. Set allow_naive: true to show it, labelled as biased; "
+                    "the Mantel-Byar test, landmark and Simon-Makuch analyses are given.",
+                )
+            )
+            order = []
         times_y = a.get("time_points_years", [1, 3, 5])
         pub = {(p["stratum"], float(p["time_years"])): p for p in a.get("published", [])}
         for s in order:
@@ -205,6 +292,32 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                     note=a.get("note", ""),
                 )
             )
+        if td:
+            from .advanced import time_dependent
+
+            extra = time_dependent(data, a, grouping, ep, label)
+            surv_rows += [{**r, "study": study["id"]} for r in extra["survival"]]
+            test_rows += [{**r, "study": study["id"]} for r in extra["tests"]]
+    cox_rows, cif_rows = [], []
+    for model in study.get("cox_models", []):
+        from .advanced import cox_model
+
+        data = _endpoint_data(analysed, adtte, model["endpoint"])
+        cox_rows += cox_model(data, model, study["endpoints"][model["endpoint"]], label)
+    for a in study.get("cif_analyses", []):
+        from .advanced import competing
+
+        ep = study["endpoints"][a["endpoint"]]
+        if not ep.get("competing"):
+            raise CohortflowError(
+                f"cif analysis {a['id']}: endpoint {a['endpoint']} has no competing events"
+            )
+        data = _endpoint_data(analysed, adtte, a["endpoint"])
+        grouping = study.get("groupings", {}).get(a["by"]) if a.get("by") else None
+        lab, order = strata(data, grouping, study.get("schemes", {}))
+        out = competing(data, a, lab, order, ep, label)
+        cif_rows += out["cif"]
+        test_rows += [{**r, "study": study["id"]} for r in out["tests"]]
     resp = study.get("responses")
     rates = counts = pd.DataFrame()
     if resp:
@@ -230,6 +343,8 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
         "adtte": adtte,
         "survival": pd.DataFrame(surv_rows),
         "strata": pd.DataFrame(strata_rows),
-        "tests": pd.DataFrame(test_rows),
+        "tests": pd.DataFrame(test_rows, columns=TEST_COLUMNS),
+        "cox": pd.DataFrame(cox_rows, columns=COX_COLUMNS),
+        "cif": pd.DataFrame(cif_rows, columns=CIF_COLUMNS),
         "flow": flow_table(cohort, study.get("eligibility", {})).assign(data_label=label),
     }

@@ -552,6 +552,8 @@ def analyse_study(
         "response_rates",
         "response_counts",
         "eligibility",
+        "cox",
+        "cif",
     ):
         if name in outputs:
             write_csv(res[name], outputs[name])
@@ -645,13 +647,44 @@ def report_survival_tables(
 
 
 def report_figure(
-    cohort: str, adtte: str, tests: str, study: dict[str, Any], analysis: str, stem: str
+    cohort: str,
+    adtte: str,
+    tests: str,
+    study: dict[str, Any],
+    analysis: str,
+    stem: str,
+    cox: str | None = None,
 ) -> None:
-    """Kaplan-Meier figure of one analysis as PNG, PDF and SVG."""
-    from .report import km_figures
+    """Figure ``analysis`` (km_..., cif_..., forest_..., swimmer) as PNG, PDF and SVG."""
+    from .report import any_figure
 
-    t = _read_csv_or_empty(tests)
-    km_figures(pd.read_parquet(cohort), pd.read_parquet(adtte), t, study, analysis, stem)
+    any_figure(
+        analysis,
+        pd.read_parquet(cohort),
+        pd.read_parquet(adtte),
+        _read_csv_or_empty(tests),
+        _read_csv_or_empty(cox) if cox else pd.DataFrame(),
+        study,
+        stem,
+    )
+
+
+def report_model_tables(
+    cox: str, cif: str, tests: str, study: dict[str, Any], out_dir: str
+) -> None:
+    """Cox and competing-risks tables for people (Markdown, HTML)."""
+    from .report import write_model_tables
+
+    write_model_tables(
+        _read_csv_or_empty(cox), _read_csv_or_empty(cif), _read_csv_or_empty(tests), study, out_dir
+    )
+
+
+def report_workbook(csvs: dict[str, str], study: dict[str, Any], out: str) -> None:
+    """The study's tables in one XLSX workbook."""
+    from .report import write_workbook
+
+    write_workbook(csvs, study, out)
 
 
 def report_consort(flow: str, study: dict[str, Any], stem: str) -> None:

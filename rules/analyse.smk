@@ -20,6 +20,8 @@ rule analyse:
         eligibility=f"{RESULTS}/{{study}}/analyse/eligibility.csv",
         response_rates=f"{RESULTS}/{{study}}/analyse/response_rates.csv",
         response_counts=f"{RESULTS}/{{study}}/analyse/response_counts.csv",
+        cox=f"{RESULTS}/{{study}}/analyse/cox.csv",
+        cif=f"{RESULTS}/{{study}}/analyse/cif.csv",
     log:
         f"{RESULTS}/{{study}}/logs/analyse.log",
     conda:

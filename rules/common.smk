@@ -15,14 +15,6 @@ STUDIES = {
 }
 
 
-wildcard_constraints:
-    study="|".join(STUDIES),
-    site="|".join(sorted({x for s in STUDIES.values() for x in s["sites"]})),
-    analysis="[a-z][a-z0-9_]*",
-    table="|".join(sorted({t for s in STUDIES.values() for t in s.get("tables", {})}))
-    or "none",
-
-
 # Package modules each stage runs: their content hash is a param, so a code change reruns
 # exactly the stages that use the changed module (Snakemake tracks only the script itself).
 STAGE_MODULES = {
@@ -64,10 +56,20 @@ STAGE_MODULES = {
         "io",
         "stages",
         "responses",
+        "advanced",
+        "cox",
+        "survtests",
+        "competing",
+        "timedep",
     ],
     "report": [
         "report",
         "consort",
+        "plots",
+        "export",
+        "advanced",
+        "timedep",
+        "competing",
         "tables",
         "figures",
         "survival",
@@ -136,6 +138,44 @@ def policy(wildcards):
 def per_site(study, pattern):
     """One path per site of a study under results/<study>/ (pattern has {site})."""
     return [f"{RESULTS}/{study}/" + pattern.format(site=s) for s in sites(study)]
+
+
+def figures(study):
+    """Names of the figures of a study (besides the CONSORT diagram)."""
+    s = STUDIES[study]
+    out = []
+    for a in s["analyses"]:
+        g = s.get("groupings", {}).get(a.get("by", ""), {})
+        if not g.get("time_dependent") or a.get("allow_naive"):
+            out.append(f"km_{a['id']}")
+        if g.get("time_dependent"):
+            out += [
+                f"km_{a['id']}_landmark_{m:g}m" for m in a.get("landmarks_months", [6])
+            ]
+            out.append(f"km_{a['id']}_simon_makuch")
+    out += [f"cif_{c['id']}" for c in s.get("cif_analyses", [])]
+    out += [f"forest_{m['id']}" for m in s.get("cox_models", [])]
+    if s.get("swimmer"):
+        out.append("swimmer")
+    return out
+
+
+def workbook_inputs(wildcards):
+    """CSV tables that go into the study's XLSX workbook, by sheet name."""
+    st = wildcards.study
+    base = f"{RESULTS}/{st}"
+    sheets = {t: f"{base}/tables/{t}.csv" for t in STUDIES[st].get("tables", {})}
+    sheets.update(
+        {
+            "survival": f"{base}/analyse/survival.csv",
+            "tests": f"{base}/analyse/tests.csv",
+            "response_rates": f"{base}/analyse/response_rates.csv",
+            "cox": f"{base}/analyse/cox.csv",
+            "competing_risks": f"{base}/analyse/cif.csv",
+            "flow": f"{base}/analyse/flow.csv",
+        }
+    )
+    return sheets
 
 
 def analyses(study):
@@ -210,9 +250,18 @@ def study_outputs(study):
     out += table_outputs(study)
     out += [f"{RESULTS}/{study}/figures/consort.{ext}" for ext in ("png", "pdf", "svg")]
     out += [
-        f"{RESULTS}/{study}/figures/km_{a}.{ext}"
-        for a in analyses(study)
+        f"{RESULTS}/{study}/figures/{f}.{ext}"
+        for f in figures(study)
         for ext in ("png", "pdf", "svg")
+    ]
+    out += [
+        f"{RESULTS}/{study}/analyse/cox.csv",
+        f"{RESULTS}/{study}/analyse/cif.csv",
+        f"{RESULTS}/{study}/tables/cox.md",
+        f"{RESULTS}/{study}/tables/cox.html",
+        f"{RESULTS}/{study}/tables/competing_risks.md",
+        f"{RESULTS}/{study}/tables/competing_risks.html",
+        f"{RESULTS}/{study}/tables/tables.xlsx",
     ]
     return out
 
@@ -220,3 +269,11 @@ def study_outputs(study):
 def all_outputs():
     """The manifest of every configured study (each depends on all its outputs)."""
     return [f"{RESULTS}/{s}/manifest.json" for s in STUDIES]
+
+
+wildcard_constraints:
+    study="|".join(STUDIES),
+    site="|".join(sorted({x for s in STUDIES.values() for x in s["sites"]})),
+    figure="|".join(sorted({f for s in STUDIES for f in figures(s)})) or "none",
+    table="|".join(sorted({t for s in STUDIES.values() for t in s.get("tables", {})}))
+    or "none",

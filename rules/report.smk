@@ -51,12 +51,13 @@ rule figure:
         cohort=f"{RESULTS}/{{study}}/analyse/cohort.parquet",
         adtte=f"{RESULTS}/{{study}}/analyse/adtte.parquet",
         tests=f"{RESULTS}/{{study}}/analyse/tests.csv",
+        cox=f"{RESULTS}/{{study}}/analyse/cox.csv",
     output:
-        png=f"{RESULTS}/{{study}}/figures/km_{{analysis}}.png",
-        pdf=f"{RESULTS}/{{study}}/figures/km_{{analysis}}.pdf",
-        svg=f"{RESULTS}/{{study}}/figures/km_{{analysis}}.svg",
+        png=f"{RESULTS}/{{study}}/figures/{{figure}}.png",
+        pdf=f"{RESULTS}/{{study}}/figures/{{figure}}.pdf",
+        svg=f"{RESULTS}/{{study}}/figures/{{figure}}.svg",
     log:
-        f"{RESULTS}/{{study}}/logs/figure_{{analysis}}.log",
+        f"{RESULTS}/{{study}}/logs/figure_{{figure}}.log",
     conda:
         "../envs/cohortflow.yaml"
     params:
@@ -64,6 +65,43 @@ rule figure:
         study=study_params,
     script:
         "../scripts/figure.py"
+
+
+rule model_tables:
+    input:
+        cox=f"{RESULTS}/{{study}}/analyse/cox.csv",
+        cif=f"{RESULTS}/{{study}}/analyse/cif.csv",
+        tests=f"{RESULTS}/{{study}}/analyse/tests.csv",
+    output:
+        cox_md=f"{RESULTS}/{{study}}/tables/cox.md",
+        cox_html=f"{RESULTS}/{{study}}/tables/cox.html",
+        cr_md=f"{RESULTS}/{{study}}/tables/competing_risks.md",
+        cr_html=f"{RESULTS}/{{study}}/tables/competing_risks.html",
+    log:
+        f"{RESULTS}/{{study}}/logs/model_tables.log",
+    conda:
+        "../envs/cohortflow.yaml"
+    params:
+        code=code_hash("report"),
+        study=study_params,
+    script:
+        "../scripts/model_tables.py"
+
+
+rule workbook:
+    input:
+        unpack(workbook_inputs),
+    output:
+        xlsx=f"{RESULTS}/{{study}}/tables/tables.xlsx",
+    log:
+        f"{RESULTS}/{{study}}/logs/workbook.log",
+    conda:
+        "../envs/cohortflow.yaml"
+    params:
+        code=code_hash("report"),
+        study=study_params,
+    script:
+        "../scripts/workbook.py"
 
 
 rule consort:

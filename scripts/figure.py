@@ -1,4 +1,5 @@
-"""Snakemake entry point: Kaplan-Meier figure of one analysis."""
+"""Snakemake entry point: one figure of a study (KM, landmark, Simon-Makuch, CIF, forest,
+swimmer)."""
 
 from cohortflow.runner import run_stage
 from cohortflow.stages import report_figure
@@ -10,7 +11,8 @@ run_stage(
     cohort=smk.input.cohort,
     adtte=smk.input.adtte,
     tests=smk.input.tests,
+    cox=smk.input.cox,
     study=smk.params.study,
-    analysis=smk.wildcards.analysis,
+    analysis=smk.wildcards.figure,
     stem=smk.output.png[: -len(".png")],
 )

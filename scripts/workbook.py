@@ -1,0 +1,13 @@
+"""Snakemake entry point: the study's tables as one XLSX workbook."""
+
+from cohortflow.runner import run_stage
+from cohortflow.stages import report_workbook
+
+smk = snakemake  # noqa: F821
+run_stage(
+    smk,
+    report_workbook,
+    csvs=dict(smk.input.items()),
+    study=smk.params.study,
+    out=smk.output.xlsx,
+)
