@@ -62,6 +62,12 @@ def write_descriptive_table(
     Path(f"{stem}.html").write_text(frame_to_html(shown, spec["title"], notes), encoding="utf-8")
 
 
+def p_text(p: float) -> str:
+    """'P = 0.046' or 'P < 0.0001'."""
+    t = fmt_p(p)
+    return f"P {t}" if t.startswith("<") else f"P = {t}"
+
+
 def fmt_p(p: float) -> str:
     """P for tables: 3 decimals from 0.01, 4 from 0.001, then 2 significant digits; < 0.0001."""
     if p is None or pd.isna(p):
@@ -177,7 +183,7 @@ def write_survival_tables(
                 )
                 parts.append(
                     f"\n{r['test']}: chi2 = {r['chi2']:.3f} on {r['df']:g} df, "
-                    f"P = {fmt_p(r['p'])}{pp}{note}."
+                    f"{p_text(r['p'])}{pp}{note}."
                 )
             parts.append("")
     parts += [f"{f}  " for f in foot if f]
@@ -188,8 +194,7 @@ def write_survival_tables(
             f"{study['title']}: survival",
             foot
             + [
-                f"{r['analysis']}: {r['test']} chi2 {r['chi2']:.3f}, df {r['df']}, "
-                f"P = {fmt_p(r['p'])}"
+                f"{r['analysis']}: {r['test']} chi2 {r['chi2']:.3f}, df {r['df']}, {p_text(r['p'])}"
                 for r in tests.to_dict("records")
                 if pd.notna(r["chi2"])
             ],
@@ -392,7 +397,7 @@ def write_model_tables(
         ]
         + [
             f"{r['analysis']}: {r['test']} chi2 = {r['chi2']:.3f} on {r['df']:g} df, "
-            f"P = {fmt_p(r['p'])}"
+            f"{p_text(r['p'])}"
             for r in gray.to_dict("records")
         ]
         + [label]
@@ -456,7 +461,7 @@ def _step_survival_figure(
     ax.set_xticks([x / DAYS_PER_MONTH for x in ticks])
     ax.set_xlabel("Time (months)")
     ax.set_ylabel(ylabel)
-    ax.set_title(title, loc="left", fontsize=11)
+    ax.set_title(textwrap.fill(title, 70), loc="left", fontsize=11)
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(frameon=False, loc="upper right", fontsize=9)
     risk.set_xlim(ax.get_xlim())
@@ -465,12 +470,12 @@ def _step_survival_figure(
     risk.text(0, len(at_risk) - 0.3, "Number at risk", fontsize=9, va="bottom")
     for k, (lab, (tt, counts)) in enumerate(at_risk.items()):
         y = len(at_risk) - 1 - k
-        risk.text(-0.02 * xmax, y, lab, ha="right", va="center", fontsize=8.5, color=_PALETTE[k])
+        risk.text(-0.04 * xmax, y, lab, ha="right", va="center", fontsize=8.5, color=_PALETTE[k])
         for x, c in zip(tt, counts, strict=True):
             if x / DAYS_PER_MONTH <= xmax + 1e-9:
                 risk.text(
                     x / DAYS_PER_MONTH,
-                    y - 0.45,
+                    y,
                     str(c),
                     ha="center",
                     va="center",
@@ -527,10 +532,11 @@ def any_figure(
                 if (ld["group"] == key).any()
             }
             tt = tests[tests["analysis"] == name[3:]] if len(tests) else tests
-            p = f"Log-rank P = {fmt_p(float(tt['p'].iloc[0]))}" if len(tt) else None
+            p = f"Log-rank {p_text(float(tt['p'].iloc[0]))}" if len(tt) else None
             fig = km_figure(
                 curves,
-                title=f"{a['title']}: landmark at {months:g} months",
+                title=f"{ep['label']} by {grouping.get('label', a['by'])}: landmark at "
+                f"{months:g} months",
                 time_unit="months",
                 tick_step=12,
                 p_value_text=p,
@@ -561,11 +567,11 @@ def any_figure(
             if len(tests)
             else tests
         )
-        p = f" Mantel-Byar P = {fmt_p(float(mb['p'].iloc[0]))}." if len(mb) else ""
+        p = f" Mantel-Byar {p_text(float(mb['p'].iloc[0]))}." if len(mb) else ""
         fig = _step_survival_figure(
             curves,
             at_risk,
-            title=f"{a['title']}: Simon-Makuch",
+            title=f"{ep['label']} by {grouping.get('label', a['by'])}: Simon-Makuch curves",
             ylabel=ep["label"],
             footnote=f"Simon-Makuch curves: patients count as unexposed until the exposure "
             f"and as exposed after it (time-dependent risk sets).{p} {label}",
@@ -601,7 +607,7 @@ def any_figure(
             if len(tests)
             else tests
         )
-        p = f"Gray's test P = {fmt_p(float(gt['p'].iloc[0]))}" if len(gt) else None
+        p = f"Gray's test {p_text(float(gt['p'].iloc[0]))}" if len(gt) else None
         fig = cif_figure(
             curves,
             title=a["title"],
@@ -678,7 +684,7 @@ def any_figure(
             lab, _ = strata(
                 d.reset_index(drop=True), study["groupings"][spec["by"]], study.get("schemes", {})
             )
-            p["group"] = lab.to_numpy()
+            p["group"] = [f"{v} (bar colour)" for v in lab]
         fig = swimmer_figure(
             p.reset_index(drop=True),
             title=spec.get("title", f"Patient timelines ({ep['label']})"),
