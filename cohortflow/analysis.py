@@ -275,6 +275,53 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                 (data.loc[m, "CNSR"] == 0).to_numpy(int),
                 lab[m].to_numpy(object),
             )
+            extra_tests = []
+            if a.get("stratify_by"):
+                from .survtests import stratified_logrank
+
+                sl = stratified_logrank(
+                    data.loc[m, "AVAL"].to_numpy(float),
+                    (data.loc[m, "CNSR"] == 0).to_numpy(int),
+                    lab[m].to_numpy(object),
+                    data.loc[m, a["stratify_by"]].astype(str).to_numpy(object),
+                )
+                extra_tests.append(
+                    (f"log-rank stratified by {a['stratify_by']}", sl.chi2, sl.df, sl.p)
+                )
+            if a.get("trend"):
+                from .survtests import trend_test
+
+                tr = trend_test(
+                    data.loc[m, "AVAL"].to_numpy(float),
+                    (data.loc[m, "CNSR"] == 0).to_numpy(int),
+                    lab[m].to_numpy(object),
+                    scores={g: float(k + 1) for k, g in enumerate(test_strata)},
+                )
+                extra_tests.append(
+                    (
+                        "log-rank test for trend (scores 1, 2, ... in group order)",
+                        tr.chi2,
+                        tr.df,
+                        tr.p,
+                    )
+                )
+            for name, chi2, dfree, pval in extra_tests:
+                test_rows.append(
+                    dict(
+                        data_label=label,
+                        study=study["id"],
+                        analysis=a["id"],
+                        endpoint=a["endpoint"],
+                        grouping=a.get("by", ""),
+                        test=name,
+                        groups=";".join(test_strata),
+                        chi2=chi2,
+                        df=dfree,
+                        p=pval,
+                        published_p=np.nan,
+                        note="",
+                    )
+                )
             pub_p = [p.get("p_value") for p in a.get("published", []) if "p_value" in p]
             test_rows.append(
                 dict(

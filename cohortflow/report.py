@@ -293,25 +293,43 @@ def km_figures(
         d = data[lab == s]
         name = s if grouping else (a["subset"]["label"] if "subset" in a else "All patients")
         curves[name] = (d["AVAL"].to_numpy(float), (d["CNSR"] == 0).to_numpy(int))
-    p_text = None
-    if len(tests) and (tests["analysis"] == analysis_id).any():
-        p = float(tests.loc[tests["analysis"] == analysis_id, "p"].iloc[0])
-        p_text = f"Log-rank P {'= ' if p >= 0.0001 else ''}{fmt_p(p)}"
+    p_label = None
+    sel = (
+        (tests["analysis"] == analysis_id) & (tests["test"] == "log-rank (unweighted)")
+        if len(tests)
+        else None
+    )
+    if sel is not None and sel.any():
+        p = float(tests.loc[sel, "p"].iloc[0])
+        p_label = f"Log-rank {p_text(p)}"
     unit = a.get("time_unit", "months")
     xmax_y = a.get("xmax_years")
     scale = {"months": DAYS_PER_YEAR / 12, "years": DAYS_PER_YEAR}[unit]
     xmax = xmax_y * DAYS_PER_YEAR / scale if xmax_y else None
     ep = study["endpoints"][a["endpoint"]]
-    foot = "\n".join(x for x in [a.get("note", "").strip(), study.get("data_label", "")] if x)
+    extra = []
+    if a.get("ci_bands"):
+        extra.append(f"Shaded: pointwise 95% CI ({a.get('ci_method', 'log-log')} transform).")
+    if len(tests):
+        for r in tests[
+            (tests["analysis"] == analysis_id) & (tests["test"] != "log-rank (unweighted)")
+        ].to_dict("records"):
+            if pd.notna(r["p"]):
+                extra.append(f"{r['test']}: {p_text(r['p'])}.")
+    foot = "\n".join(
+        x for x in [a.get("note", "").strip(), " ".join(extra), study.get("data_label", "")] if x
+    )
     fig = km_figure(
         curves,
         title=a["title"],
         time_unit=unit,
         xmax=xmax,
         tick_step=12 if unit == "months" else 1,
-        p_value_text=p_text,
+        p_value_text=p_label,
         ylabel=f"{ep['label']} (probability)",
         footnote=foot or None,
+        ci_bands=bool(a.get("ci_bands")),
+        ci_method=a.get("ci_method", "log-log"),
     )
     return save_figure(fig, Path(stem))
 

@@ -256,3 +256,68 @@ def test_strict_policy_stops_before_the_merge(tmp_path):
     assert "strict policy: fatal data-quality checks failed, nothing was merged" in out
     assert "S07" in out and "code_in_list" in out and "rr_before_death" in out
     assert not (work / "results/rr_all/harmonised/patients.parquet").exists()
+
+
+def test_rr_all_survival_outputs(workflow_run):
+    base = workflow_run / "results" / "rr_all"
+    s = survival(workflow_run, "rr_all")
+    os_all = s[s["analysis"] == "os_all"].set_index("time_years")
+    assert list(os_all.index) == [1, 2, 3, 5] and os_all["n"].iloc[0] == 63
+    tests = pd.read_csv(base / "analyse/tests.csv")
+    by = tests.set_index("test")
+    assert "log-rank (unweighted)" in by.index  # the naive comparison, shown because allowed
+    mb = tests[tests["test"].str.startswith("Mantel-Byar")]
+    lm = tests[tests["test"].str.startswith("log-rank at the 6-month landmark")]
+    assert len(mb) == 1 and len(lm) == 1 and mb["p"].iloc[0] < 0.05
+    md = (base / "tables/survival.md").read_text(encoding="utf-8")
+    assert "BIASED BY IMMORTAL TIME" in md and "Mantel-Byar" in md and "Landmark" in md
+    assert "Simon-Makuch" in md
+    cox = pd.read_csv(base / "analyse/cox.csv")
+    hsct = cox[cox["covariate"] == "HSCT (time-dependent)"].iloc[0]
+    assert hsct["status"] == "fitted" and hsct["hr"] < 1 and hsct["events"] == 54
+    for f in [
+        "km_os_all",
+        "km_os_by_hsct_naive",
+        "km_os_by_hsct_naive_landmark_6m",
+        "km_os_by_hsct_naive_simon_makuch",
+        "forest_os_cox",
+        "swimmer",
+        "consort",
+    ]:
+        for ext in ("png", "pdf", "svg"):
+            assert (base / "figures" / f"{f}.{ext}").stat().st_size > 1000, f
+    from openpyxl import load_workbook
+
+    wb = load_workbook(base / "tables/tables.xlsx", read_only=True)
+    assert {"table1", "table2", "survival", "cox", "response_rates"} <= set(wb.sheetnames)
+
+
+def test_infant_cox_refused_and_competing_risks(workflow_run):
+    base = workflow_run / "results" / "infant_all"
+    cox = pd.read_csv(base / "analyse/cox.csv")
+    assert cox["status"].iloc[0] == (
+        "refused: Cox model refused: 3 events for 1 parameter; need at least 5 (5 per parameter)"
+    )
+    cif = pd.read_csv(base / "analyse/cif.csv")
+    at3 = cif[cif["time_years"] == 3].set_index("cause")
+    # relapse 1/9 (day 219); death without relapse 2/9 (days 364, 675): no censoring before
+    assert at3.loc[1, "cif"] == pytest.approx(1 / 9) and at3.loc[2, "cif"] == pytest.approx(2 / 9)
+    assert (base / "figures/cif_relapse_nrm.png").exists()
+    assert (base / "figures/forest_efs_cox_age.png").exists()
+
+
+def test_naive_time_dependent_comparison_is_refused_unless_allowed(workflow_run):
+    from cohortflow.analysis import analyse
+    from cohortflow.config import load_study
+
+    study = load_study("rr_all", workflow_run)
+    base = workflow_run / "results" / "rr_all"
+    cohort = pd.read_parquet(base / "analyse/cohort.parquet")
+    for a in study["analyses"]:
+        a.pop("allow_naive", None)
+    res = analyse(cohort, study)
+    t = res["tests"]
+    refused = t[t["test"] == "naive Kaplan-Meier comparison refused"]
+    assert len(refused) == 1 and "immortal time" in refused["note"].iloc[0]
+    assert not (res["survival"]["analysis"] == "os_by_hsct_naive").any()
+    assert (res["survival"]["analysis"] == "os_by_hsct_naive_landmark_6m").any()
