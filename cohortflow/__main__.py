@@ -27,6 +27,15 @@ def main(argv: list[str] | None = None) -> int:
     ck.add_argument("--site", required=True)
     ck.add_argument("--file", help="the file to check (default: the one named in the mapping)")
     ck.add_argument("--out", required=True, help="folder for the findings and the query listing")
+    rl = sub.add_parser("release", help="freeze a study's current results (read-only)")
+    rl.add_argument("--study", required=True)
+    rl.add_argument("--results", default="results")
+    for name, helptext in (
+        ("trace", "where a value or table cell came from"),
+        ("diff", "compare two freezes or a freeze and the working results"),
+    ):
+        sp = sub.add_parser(name, help=helptext, add_help=False)
+        sp.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     try:
         if args.command == "onboard":
@@ -44,6 +53,17 @@ def main(argv: list[str] | None = None) -> int:
             }
             out = write_draft(args.file, args.out, site=args.site, reader=reader or None)
             print(f"draft mapping written to {out}; review it before use")
+        elif args.command == "release":
+            from pathlib import Path
+
+            from .release import release
+
+            dest = release(args.study, Path(args.results))
+            print(f"released {args.study} as {dest} (read-only)")
+        elif args.command in ("trace", "diff"):
+            import importlib
+
+            return int(importlib.import_module(f".{args.command}", __package__).main(args.rest))
         elif args.command == "check":
             from .presubmit import check_file
 

@@ -30,8 +30,10 @@ def write_parquet(
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(df, preserve_index=False)
     meta = dict(table.schema.metadata or {})
-    if metadata:
-        meta[b"cohortflow"] = json.dumps(metadata, sort_keys=True, default=str).encode()
+    from .dictionary import dictionary_version
+
+    prov = {"schema_version": dictionary_version(), **dict(metadata or {})}
+    meta[b"cohortflow"] = json.dumps(prov, sort_keys=True, default=str).encode()
     table = table.replace_schema_metadata(meta)
     pq.write_table(table, path, compression="zstd")
 

@@ -49,6 +49,7 @@ def ingest_site(submission: str, mapping: dict[str, Any], raw_out: str, meta_out
             "stage": "ingest",
             "site": site,
             "source_sha256": digest,
+            "inputs": {"submission_sha256": digest},
             "dictionary_version": dictionary.dictionary_version(),
         },
     )
@@ -258,7 +259,7 @@ def validate_site(
         {
             "stage": "validate",
             "site": site,
-            "inputs": {"raw_sha256": meta["sha256"]},
+            "inputs": {"raw_parquet_sha256": sha256_file(raw), "submission_sha256": meta["sha256"]},
             "demo_key": demo_key,
             "data_label": data_label,
             "dictionary_version": dictionary.dictionary_version(),

@@ -321,3 +321,59 @@ def test_naive_time_dependent_comparison_is_refused_unless_allowed(workflow_run)
     assert len(refused) == 1 and "immortal time" in refused["note"].iloc[0]
     assert not (res["survival"]["analysis"] == "os_by_hsct_naive").any()
     assert (res["survival"]["analysis"] == "os_by_hsct_naive_landmark_6m").any()
+
+
+def test_two_runs_give_identical_bytes(workflow_run, tmp_path):
+    from .conftest import copy_repo
+
+    work = copy_repo(tmp_path / "again")
+    snakemake(work)
+    kinds = {".parquet", ".csv", ".xlsx", ".png", ".pdf", ".svg", ".json", ".html", ".md"}
+    first = {
+        p.relative_to(workflow_run): sha256_file(p)
+        for p in (workflow_run / "results").rglob("*")
+        if p.suffix in kinds and "releases" not in p.parts and "logs" not in p.parts
+    }
+    second = {
+        p.relative_to(work): sha256_file(p)
+        for p in (work / "results").rglob("*")
+        if p.suffix in kinds and "releases" not in p.parts and "logs" not in p.parts
+    }
+    assert set(first) == set(second)
+    differ = sorted(str(k) for k in first if first[k] != second[k])
+    assert differ == [], differ
+    assert len(first) > 250
+
+
+def test_release_is_read_only_and_never_overwritten(workflow_run, tmp_path):
+    import os
+
+    from cohortflow.errors import CohortflowError
+    from cohortflow.release import release
+
+    work = tmp_path / "repo"
+    shutil.copytree(workflow_run, work, copy_function=shutil.copy2, symlinks=True)
+    cwd = os.getcwd()
+    os.chdir(work)
+    try:
+        dest = release("infant_all", Path("results"))
+        assert dest.name.startswith("2011-02-28_") and len(dest.name) == len("2011-02-28_") + 12
+        assert (dest / "manifest.json").exists() and (dest / "tables/table1.md").exists()
+        assert not (dest / "logs").exists()
+        assert not os.access(dest / "manifest.json", os.W_OK) or os.geteuid() == 0
+        assert not (dest.stat().st_mode & 0o222) and not (
+            (dest / "manifest.json").stat().st_mode & 0o222
+        )
+        with pytest.raises(CohortflowError, match="never overwritten"):
+            release("infant_all", Path("results"))
+        # change one value: the working results are stale until rerun, then a new freeze ID
+        csv = work / "data/infant_all/SEV/SEV_2011-03-02.csv"
+        csv.write_text(csv.read_text().replace("2011-02-25", "2011-02-26"))
+        snakemake(work)
+        dest2 = release("infant_all", Path("results"))
+        assert dest2 != dest and dest.exists()
+    finally:
+        os.chdir(cwd)
+        for p in (work / "results/infant_all/releases").rglob("*"):
+            p.chmod(0o755)
+        (work / "results/infant_all/releases").chmod(0o755)
