@@ -24,8 +24,17 @@ REPORT_NAME = "report.html"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Tables written by the report stage besides the study's own (``study["tables"]``), in the
 # order a reader expects them; anything else found under tables/ follows, sorted by name.
+_STANDARD_TITLES = {
+    "flow": "Patient flow",
+    "survival": "Survival estimates and tests",
+    "response_rates": "Response rates",
+    "cox": "Cox proportional hazards models",
+    "competing_risks": "Competing risks: cumulative incidence",
+}
 _STANDARD_TABLES = ("survival", "response_rates", "cox", "competing_risks")
 _TABLE_SUFFIXES = (".html", ".md", ".csv")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_MONO = ' class="mono"'
 
 _CSS = """
 :root{--ink:#1d2430;--muted:#5b6472;--rule:#d5dae1;--head:#eef1f5;--accent:#234e8c}
@@ -99,7 +108,7 @@ def figure_caption(study: dict[str, Any], stem: str) -> str:
         if stem == f"km_{aid}":
             return f"Kaplan-Meier curves: {title}"
         if stem == f"km_{aid}_simon_makuch":
-            return f"Simon-Makuch curves (HSCT as a time-dependent exposure): {title}"
+            return f"Simon-Makuch curves (time-dependent exposure): {title}"
         m = re.fullmatch(rf"km_{re.escape(aid)}_landmark_(\d+(?:\.\d+)?)m", stem)
         if m:
             return f"Landmark analysis from {m.group(1)} months: {title}"
@@ -168,7 +177,9 @@ class _TableBody(HTMLParser):
     """
 
     KEEP = frozenset(
-        "table thead tbody tfoot tr th td caption p br span em strong b i sub sup ul ol li code".split()
+        (
+            "table thead tbody tfoot tr th td caption p br span em strong b i sub sup ul ol li code"
+        ).split()
     )
     VOID = frozenset({"br"})
     DROP = frozenset({"style", "script", "title", "head", "template", "noscript"})
@@ -237,11 +248,16 @@ def _table(header: list[str], rows: list[list[str]], mono: tuple[str, ...] = ())
     """An HTML table; columns named in ``mono`` are set in a fixed-width font."""
     if not header:
         return '<p class="empty">No rows for this study.</p>'
-    cls = [' class="mono"' if h in mono else "" for h in header]
+    cls = [_MONO if h in mono else "" for h in header]
+
+    def cell(c: str, v: Any) -> str:
+        if not c and _NUMBER.fullmatch(str(v)):
+            c = ' class="num"'
+        return f"<td{c}>{_esc(v)}</td>"
+
     head = "".join(f"<th>{_esc(h)}</th>" for h in header)
     body = "".join(
-        "<tr>" + "".join(f"<td{c}>{_esc(v)}</td>" for c, v in zip(cls, r, strict=False)) + "</tr>"
-        for r in rows
+        "<tr>" + "".join(cell(c, v) for c, v in zip(cls, r, strict=False)) + "</tr>" for r in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -307,8 +323,10 @@ def _load_table(stem: str, files: dict[str, Path]) -> tuple[str, str, str]:
 
 
 def _table_title(study: dict[str, Any], stem: str, found: str) -> str:
+    """The heading of table ``stem``: the study's own title, a fixed name for the standard
+    tables, else the title found in the file (without the study title in front)."""
     spec = (study.get("tables") or {}).get(stem) or {}
-    title = found or str(spec.get("title") or "")
+    title = str(spec.get("title") or _STANDARD_TITLES.get(stem) or found or "")
     prefix = f"{_title(study)}: "
     if title.startswith(prefix):
         title = title[len(prefix) :]
@@ -332,11 +350,11 @@ def _table_order(study: dict[str, Any], stems: list[str]) -> list[str]:
     return sorted(stems, key=lambda s: (rank.get(s, len(rank)), s))
 
 
-def _table_block(study: dict[str, Any], stem: str, files: dict[str, Path], number: int) -> str:
+def _table_block(study: dict[str, Any], stem: str, files: dict[str, Path]) -> str:
     title, body, source = _load_table(stem, files)
     return (
         f'<section class="table-block" id="table-{_esc(stem)}">'
-        f"<h3>Table {number}. {_esc(_table_title(study, stem, title))}</h3>{body}"
+        f"<h3>{_esc(_table_title(study, stem, title))}</h3>{body}"
         f'<p class="source">Source: tables/{_esc(source)}</p></section>'
     )
 
@@ -346,7 +364,7 @@ def _table_block(study: dict[str, Any], stem: str, files: dict[str, Path], numbe
 
 def _kv(pairs: list[tuple[str, Any]], mono: tuple[str, ...] = ()) -> str:
     items = "".join(
-        f"<dt>{_esc(k)}</dt><dd{' class="mono"' if k in mono else ''}>{_esc(v)}</dd>"
+        f"<dt>{_esc(k)}</dt><dd{_MONO if k in mono else ''}>{_esc(v)}</dd>"
         for k, v in pairs
         if v is not None and v != ""
     )
@@ -531,14 +549,13 @@ def render_run_report(
     tables = _table_files(results_dir / "tables")
     flow = tables.pop("flow", None)
     table_stems = _table_order(study, list(tables))
-    first_table = 2 if flow else 1
 
     out = io.StringIO()
     w = out.write
     w('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">')
     w(f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">')
     w('<meta name="viewport" content="width=device-width, initial-scale=1">')
-    w(f'<meta name="generator" content="cohortflow run report">')
+    w('<meta name="generator" content="cohortflow run report">')
     w(f"<title>{_esc(title)}: run report</title><style>{_CSS}</style></head><body><main>")
     w(f'<header class="report"><h1>{_esc(title)}</h1>')
     if label:
@@ -568,14 +585,14 @@ def render_run_report(
     if "consort" in pngs:
         w(fig("consort"))
     if flow:
-        w(_table_block(study, "flow", flow, 1))
+        w(_table_block(study, "flow", flow))
     if "consort" not in pngs and not flow:
         w('<p class="missing">No patient flow was produced.</p>')
     w("</section>")
 
     w('<section id="tables"><h2>4. Tables</h2>')
-    for i, stem in enumerate(table_stems, start=first_table):
-        w(_table_block(study, stem, tables[stem], i))
+    for stem in table_stems:
+        w(_table_block(study, stem, tables[stem]))
     if not table_stems:
         w('<p class="missing">No tables were produced.</p>')
     w("</section>")

@@ -377,3 +377,21 @@ def test_release_is_read_only_and_never_overwritten(workflow_run, tmp_path):
         for p in (work / "results/infant_all/releases").rglob("*"):
             p.chmod(0o755)
         (work / "results/infant_all/releases").chmod(0o755)
+
+
+def test_every_parquet_carries_provenance(workflow_run):
+    from cohortflow.dictionary import dictionary_version
+    from cohortflow.io import read_parquet_metadata
+
+    paths = [
+        p
+        for root in ("results", "restricted")
+        for p in (workflow_run / root).rglob("*.parquet")
+        if "releases" not in p.parts
+    ]
+    assert len(paths) > 50
+    for p in paths:
+        meta = read_parquet_metadata(p)
+        assert meta.get("schema_version") == dictionary_version(), p
+        assert meta.get("inputs"), p
+        assert all(len(h) == 64 for h in meta["inputs"].values()), p
