@@ -18,7 +18,13 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-__all__ = ["build_run_report", "figure_caption", "figure_order", "render_run_report"]
+__all__ = [
+    "REPORT_NAME",
+    "build_run_report",
+    "figure_caption",
+    "figure_order",
+    "render_run_report",
+]
 
 REPORT_NAME = "report.html"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -382,7 +388,7 @@ def _manifest_html(manifest: dict[str, Any] | None) -> str:
             "report was built.</p>"
         )
     code = manifest.get("code") or {}
-    commit = code.get("git_commit") or "unknown"
+    commit = code.get("git_commit") or "not recorded (not a git checkout)"
     if code.get("git_dirty"):
         commit += " (working tree had uncommitted changes)"
     outputs = manifest.get("outputs") or []

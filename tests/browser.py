@@ -123,7 +123,7 @@ def ensure_chromium(timeout_s: float = APT_TIMEOUT_S) -> Path:
             "install the Debian package 'chromium'"
         )
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = [apt, "-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends"]
+    install = [apt, "-o", "DPkg::Lock::Timeout=300", "install", "-y"]
     deadline = time.monotonic() + timeout_s
     last = None
     for cmd in (
