@@ -1,4 +1,4 @@
-"""Command line: `python -m cohortflow onboard FILE --site CODE -o MAPPING.yaml`."""
+"""Command line: `python -m cohortflow {onboard,check,release,trace,diff} ...`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,16 @@ from .errors import CohortflowError
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the cohortflow command line."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("trace", "diff"):
+        import importlib
+
+        module = importlib.import_module(f".{argv[0]}", __package__)
+        try:
+            return int(module.main(argv[1:]))
+        except CohortflowError as exc:
+            print(f"cohortflow: {exc}", file=sys.stderr)
+            return 1
     parser = argparse.ArgumentParser(prog="python -m cohortflow")
     sub = parser.add_subparsers(dest="command", required=True)
     ob = sub.add_parser("onboard", help="draft a site mapping from a sample file")
@@ -34,8 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         ("trace", "where a value or table cell came from"),
         ("diff", "compare two freezes or a freeze and the working results"),
     ):
-        sp = sub.add_parser(name, help=helptext, add_help=False)
-        sp.add_argument("rest", nargs=argparse.REMAINDER)
+        sub.add_parser(name, help=f"{helptext} (see `{name} --help`)")
     args = parser.parse_args(argv)
     try:
         if args.command == "onboard":
@@ -60,10 +69,6 @@ def main(argv: list[str] | None = None) -> int:
 
             dest = release(args.study, Path(args.results))
             print(f"released {args.study} as {dest} (read-only)")
-        elif args.command in ("trace", "diff"):
-            import importlib
-
-            return int(importlib.import_module(f".{args.command}", __package__).main(args.rest))
         elif args.command == "check":
             from .presubmit import check_file
 

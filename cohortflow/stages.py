@@ -746,6 +746,20 @@ def report_dq_study(
     )
 
 
+def report_run(study: dict[str, Any], manifest: str, out: str) -> None:
+    """The study's self-contained HTML run report (tables, figures, data quality, manifest)."""
+    import json
+
+    from .runreport import build_run_report
+
+    build_run_report(
+        study,
+        Path(manifest).parent,
+        Path(out),
+        manifest=json.loads(Path(manifest).read_text(encoding="utf-8")),
+    )
+
+
 def write_manifest(
     study: dict[str, Any],
     submissions: list[str],

@@ -104,12 +104,23 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def _count(v: Any) -> int | None:
+    """A count read from a CSV cell (None when empty or not a whole number)."""
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return int(x) if x.is_integer() else None
+
+
 def _study_dirs(
     root: Path, study: str, results: Path | None, restricted: Path | None
 ) -> tuple[Path, Path]:
-    res = Path(results) if results else Path(root) / "results"
+    from .diff import study_tree
+
+    tree = study_tree(Path(results), study) if results else Path(root) / "results" / study
     rst = Path(restricted) if restricted else Path(root) / "restricted"
-    return res / study, rst / study
+    return tree, rst / study
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -395,8 +406,10 @@ def _checks(
     vars_: list[str],
     cutoff: str,
     root: Path,
+    cell_checks: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Findings of this patient naming the variable(s), and the row checks reading them."""
+    """Findings of this patient naming the variable(s), the row checks reading them and the
+    cell checks applied while mapping (``cell_checks``): failed, passed or not evaluated."""
     from .checks import catalogue
 
     fpath = study_dir / "validate" / f"{site}.findings.csv"
@@ -425,8 +438,13 @@ def _checks(
         r = _tri(c["expr"], frame)
         entry = {"check": c["name"], "severity": c["severity"], "expr": c["expr"]}
         (passed if r in ("true", "not evaluable") else unknown).append(entry)
+    for name in cell_checks or []:
+        if name in failed_names:
+            continue
+        entry = {"check": name, "severity": cat[name]["severity"], "expr": "while mapping the cell"}
+        (passed if not _is_missing(row.get(vars_[0])) else unknown).append(entry)
     return {
-        "findings_file": _rel(fpath, study_dir.parent.parent),
+        "findings_file": _rel(fpath, root),
         "failed": failed,
         "passed": passed,
         "not_evaluated": unknown,
@@ -481,8 +499,12 @@ def _rules(
             if set(_names(c["expr"])) & vs
         ]
         crit += [
-            {"group": "(flag)", "criterion": f["name"], "expr": f["expr"], "result": _tri(
-                f["expr"], frame)}
+            {
+                "group": "(flag)",
+                "criterion": f["name"],
+                "expr": f["expr"],
+                "result": _tri(f["expr"], frame),
+            }
             for f in flags
         ]
         e = expl[expl["scheme"] == sid] if len(expl) else expl
@@ -611,8 +633,10 @@ def trace_value(
     """Where one harmonised value of one patient came from and what used it.
 
     ``root`` is the repository (config, data); results and the restricted copy default to
-    ``root/results`` and ``root/restricted``. The returned mapping is JSON-friendly and never
-    holds a local patient ID.
+    ``root/results`` and ``root/restricted``. ``results`` may also be a study's result tree
+    itself, e.g. a freeze ``results/<study>/releases/<freeze-id>/``; raw cells are shown only
+    when the restricted copy holds the submission the value came from. The returned mapping is
+    JSON-friendly and never holds a local patient ID.
     """
     from .config import load_study
     from .dictionary import columns, spec_of
@@ -642,10 +666,20 @@ def trace_value(
         on_disk = sha256_file(root / file_rel)
     raw_path = restricted_dir / "raw" / f"{site}.parquet"
     raw_rec, raw_note = None, None
+    lineage_sha = _plain(row.get("source_sha256"))
     if raw_path.exists():
-        raw_rec = _raw_row(raw_path, row)
-        if raw_rec is None:
-            raw_note = f"row {row['source_row']} not found in {_rel(raw_path, root)}"
+        from .io import read_parquet_metadata
+
+        raw_sha = read_parquet_metadata(raw_path).get("source_sha256")
+        if raw_sha and lineage_sha and raw_sha != lineage_sha:
+            raw_note = (
+                f"{_rel(raw_path, root)} holds another submission (SHA-256 {raw_sha}), not the "
+                "file this value came from: raw cell not shown"
+            )
+        else:
+            raw_rec = _raw_row(raw_path, row)
+            if raw_rec is None:
+                raw_note = f"row {row['source_row']} not found in {_rel(raw_path, root)}"
     else:
         raw_note = (
             f"the restricted lossless copy {_rel(raw_path, root)} is absent: raw cell values "
@@ -653,7 +687,6 @@ def trace_value(
         )
     if raw_rec is not None:
         raw_rec.pop(mapping.get("local_id"), None)  # never carried further
-    lineage_sha = _plain(row.get("source_sha256"))
     d: dict[str, Any] = {
         "kind": "value",
         "study": study,
@@ -664,11 +697,17 @@ def trace_value(
         "unit": spec.get("unit"),
         "site": site,
         "status": where,
-        "quarantine_reasons": _plain(row.get("quarantine_reasons")) if where != "harmonised" else None,
+        "quarantine_reasons": _plain(row.get("quarantine_reasons"))
+        if where != "harmonised"
+        else None,
         "harmonised": _plain(row.get(variable)),
         "harmonised_file": _rel(
             study_dir
-            / ("harmonised/patients.parquet" if where == "harmonised" else f"quarantine/{site}.parquet"),
+            / (
+                "harmonised/patients.parquet"
+                if where == "harmonised"
+                else f"quarantine/{site}.parquet"
+            ),
             root,
         ),
         "source": {
@@ -694,7 +733,7 @@ def trace_value(
         "derived": None,
         "mapped": None,
     }
-    if variable in DERIVED and not (variable in ("wbc_raw", "wbc_unit")):
+    if variable in DERIVED and variable not in ("wbc_raw", "wbc_unit"):
         inputs, formula = DERIVED[variable]
         value, arithmetic = _recompute(variable, row)
         d["derived"] = {
@@ -709,8 +748,21 @@ def trace_value(
     vars_ = affected(variable)
     d["affected"] = vars_
     inputs = DERIVED[variable][0] if d["derived"] else []
+    cell_checks = []
+    rule = mapping["columns"].get(variable)
+    if rule is not None:
+        coded = rule.get("codes") or spec["type"] in ("bool", "category")
+        cell_checks = ["code_in_list" if coded else "type_conformance"]
+        cell_checks += ["unit_known"] if variable == "wbc" else []
     d["checks"] = _checks(
-        study_dir, site, study_id, row, [*vars_, *inputs], study_def["cutoff_date"], root
+        study_dir,
+        site,
+        study_id,
+        row,
+        [*vars_, *inputs],
+        study_def["cutoff_date"],
+        root,
+        cell_checks,
     )
     d["rules"] = _rules(study_def, study_dir, study_id, row, vars_)
     return d
@@ -803,12 +855,13 @@ def format_trace(d: dict[str, Any]) -> str:
     out += ["", f"Checks on this value{on} (findings: {ch['findings_file']})"]
     if ch["failed"]:
         for f in ch["failed"]:
+            tag = "FAILED" if f["severity"] == "fatal" else "WARNING"
             out.append(
-                f"  FAILED {f['check']} ({f['severity']}): {f['message']}"
+                f"  {tag} {f['check']} ({f['severity']}): {f['message']}"
                 + (f" [{f['value']}]" if f.get("value") else "")
             )
     else:
-        out.append("  failed: none")
+        out.append("  failed / warnings: none")
     out.append(
         "  passed: "
         + (", ".join(f"{c['check']} ({c['expr']})" for c in ch["passed"]) or "none applicable")
@@ -950,8 +1003,11 @@ def _cell_survival(
         + ", ".join(e["source"] for e in ep.get("events", []))
         + f"; censored at {ep.get('censor')}; data cut-off {study_def['cutoff_date']}",
         "population: analysed patients"
-        + (f", subset {spec['subset']['label']} [{spec['subset']['expr']}]" if "subset" in spec
-           else "")
+        + (
+            f", subset {spec['subset']['label']} [{spec['subset']['expr']}]"
+            if "subset" in spec
+            else ""
+        )
         + ", with a usable time (AVAL >= 0)",
         f"stratum: {rec['stratum']}"
         + (f" (grouping {spec['by']})" if spec.get("by") else " (all patients)"),
@@ -975,12 +1031,12 @@ def _cell_survival(
         explanation.append(f"column {column}: {SURVIVAL_COLUMNS[column]}")
     check: dict[str, Any] = {}
     if info["mode"] != "simon_makuch":
-        check["n"] = (len(patients), _plain(rec.get("n")))
+        check["n"] = (len(patients), _count(rec.get("n")))
         if strata_only:
-            check["events"] = (sum(p["CNSR"] == 0 for p in patients), _plain(rec.get("events")))
+            check["events"] = (sum(p["CNSR"] == 0 for p in patients), _count(rec.get("events")))
         else:
-            check["n_risk"] = (sum(p["at_risk"] for p in patients), _plain(rec.get("n_risk")))
-            check["events"] = (sum(p["event_by_t"] for p in patients), _plain(rec.get("events")))
+            check["n_risk"] = (sum(p["at_risk"] for p in patients), _count(rec.get("n_risk")))
+            check["events"] = (sum(p["event_by_t"] for p in patients), _count(rec.get("events")))
     counted = [p["study_id"] for p in patients]
     if column == "n_risk" and not strata_only:
         counted = [p["study_id"] for p in patients if p["at_risk"]]
@@ -992,8 +1048,9 @@ def _cell_survival(
         "explanation": explanation,
         "patients": patients,
         "counted": counted,
-        "reconciliation": {k: {"recounted": a, "table": b} for k, a, b in
-                           ((k, *v) for k, v in check.items())},
+        "reconciliation": {
+            k: {"recounted": a, "table": b} for k, a, b in ((k, *v) for k, v in check.items())
+        },
     }
 
 
@@ -1002,7 +1059,8 @@ def _cell_tests(
 ) -> dict[str, Any]:
     data, lab, info = _analysis_patients(study_def, study_dir, rec["analysis"])
     groups = [g for g in str(rec.get("groups", "")).split(";") if g]
-    d = data[lab.astype(str).isin(groups)] if groups else data
+    in_groups = lab.astype(str).isin(groups)
+    d = data[in_groups] if groups and in_groups.any() else data
     patients = _patient_rows(d, None)
     by = dict(zip(d["study_id"], lab[d.index].astype(str), strict=True))
     for p in patients:
@@ -1020,9 +1078,7 @@ def _cell_tests(
     }
 
 
-def _cell_flow(
-    study_def: dict[str, Any], study_dir: Path, rec: dict[str, Any]
-) -> dict[str, Any]:
+def _cell_flow(study_def: dict[str, Any], study_dir: Path, rec: dict[str, Any]) -> dict[str, Any]:
     cohort = pd.read_parquet(study_dir / "analyse" / "cohort.parquet")
     c = cohort if rec["site"] == "All" else cohort[cohort["site"] == rec["site"]]
     step = str(rec["step"])
@@ -1035,23 +1091,25 @@ def _cell_flow(
     elif step == "analysed":
         sel, why = c.index[c["analysed"]], "eligible and every `analysed` condition holds"
     elif step.startswith("excluded: "):
-        lab = step[len("excluded: "):]
+        lab = step[len("excluded: ") :]
         crit = next(
-            (x for x in rules.get("inclusion", []) + rules.get("exclusion", [])
-             if x.get("label", x["name"]) == lab),
+            (
+                x
+                for x in rules.get("inclusion", []) + rules.get("exclusion", [])
+                if x.get("label", x["name"]) == lab
+            ),
             None,
         )
         name = crit["name"] if crit else lab
         sel = c.index[reason[c.index] == name]
         why = f"first failed criterion {name} [{crit['expr'] if crit else '?'}]"
     elif step.startswith("not analysed: "):
-        lab = step[len("not analysed: "):]
-        crit = next((x for x in rules.get("analysed", []) if x.get("label", x["name"]) == lab),
-                    None)
+        lab = step[len("not analysed: ") :]
+        crit = next(
+            (x for x in rules.get("analysed", []) if x.get("label", x["name"]) == lab), None
+        )
         name = crit["name"] if crit else lab
-        sel = c.index[
-            c["not_analysed_reason"].fillna("").str.split(";").apply(lambda x: name in x)
-        ]
+        sel = c.index[c["not_analysed_reason"].fillna("").str.split(";").apply(lambda x: name in x)]
         why = f"eligible but {name} [{crit['expr'] if crit else '?'}] does not hold"
     else:
         raise CohortflowError(f"unknown flow step {step!r}")
@@ -1064,7 +1122,7 @@ def _cell_flow(
         "explanation": [f"flow step {step!r} at {rec['site']}: {why}"],
         "patients": patients,
         "counted": [p["study_id"] for p in patients],
-        "reconciliation": {"n": {"recounted": len(patients), "table": _plain(rec.get("n"))}},
+        "reconciliation": {"n": {"recounted": len(patients), "table": _count(rec.get("n"))}},
     }
 
 
@@ -1131,7 +1189,7 @@ def _cell_descriptive(
     patients.sort(key=lambda x: (x["site"], x["study_id"]))
     recon = {}
     if kind != "continuous" or column in ("n", "N"):
-        recon["n"] = {"recounted": len(patients), "table": _plain(rec.get("n"))}
+        recon["n"] = {"recounted": len(patients), "table": _count(rec.get("n"))}
     return {
         "explanation": explanation,
         "patients": patients,
@@ -1189,6 +1247,8 @@ def trace_cell(
     table_csv = Path(table_csv)
     if not table_csv.is_absolute() and not table_csv.exists():
         table_csv = root / table_csv
+    if not table_csv.is_file():
+        raise CohortflowError(f"no such output table: {table_csv}")
     t = pd.read_csv(table_csv, keep_default_na=False, dtype=str)
     if not 1 <= row <= len(t):
         raise CohortflowError(f"{table_csv} has data rows 1-{len(t)}, not {row}")
@@ -1275,9 +1335,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--study", required=True)
     parser.add_argument("--root", default=".", help="repository root (default: .)")
-    parser.add_argument("--results", help="results folder (default: <root>/results)")
+    parser.add_argument(
+        "--results", help="results folder or a study's result tree (default: <root>/results)"
+    )
     parser.add_argument("--restricted", help="restricted folder (default: <root>/restricted)")
-    parser.add_argument("--study-id", help="the patient's study ID")
+    parser.add_argument("--study-id", "--patient", dest="study_id", help="the patient's study ID")
     parser.add_argument("--variable", help="canonical variable, e.g. wbc")
     parser.add_argument("--table", help="an output CSV, e.g. results/rr_all/analyse/survival.csv")
     parser.add_argument("--row", type=int, help="1-based data row of --table")

@@ -80,6 +80,7 @@ STAGE_MODULES = {
     ],
     "manifest": ["manifest", "io", "stages"],
     "dq": ["dq", "io", "stages"],
+    "runreport": ["runreport", "stages"],
 }
 
 
@@ -268,7 +269,9 @@ def study_outputs(study):
 
 def all_outputs():
     """The manifest of every configured study (each depends on all its outputs)."""
-    return [f"{RESULTS}/{s}/manifest.json" for s in STUDIES]
+    return [
+        f"{RESULTS}/{s}/{f}" for s in STUDIES for f in ("manifest.json", "report.html")
+    ]
 
 
 wildcard_constraints:

@@ -148,3 +148,20 @@ rule manifest:
         superseded=lambda wc: superseded(wc.study),
     script:
         "../scripts/manifest.py"
+
+
+rule run_report:
+    input:
+        manifest=f"{RESULTS}/{{study}}/manifest.json",
+        outputs=lambda wc: study_outputs(wc.study),
+    output:
+        html=f"{RESULTS}/{{study}}/report.html",
+    log:
+        f"{RESULTS}/{{study}}/logs/run_report.log",
+    conda:
+        "../envs/cohortflow.yaml"
+    params:
+        code=code_hash("runreport"),
+        study=study_params,
+    script:
+        "../scripts/run_report.py"

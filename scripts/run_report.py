@@ -1,0 +1,13 @@
+"""Snakemake entry point: the study's self-contained HTML run report."""
+
+from cohortflow.runner import run_stage
+from cohortflow.stages import report_run
+
+smk = snakemake  # noqa: F821
+run_stage(
+    smk,
+    report_run,
+    study=smk.params.study,
+    manifest=smk.input.manifest,
+    out=smk.output.html,
+)
