@@ -138,7 +138,7 @@ def policy(wildcards):
 
 def per_site(study, pattern):
     """One path per site of a study under results/<study>/ (pattern has {site})."""
-    return [f"{RESULTS}/{study}/" + pattern.format(site=s) for s in sites(study)]
+    return [f"{RESULTS}/{study}/{pattern.format(site=s)}" for s in sites(study)]
 
 
 def figures(study):
