@@ -204,7 +204,8 @@ def cox_model(
         )
     except CohortflowError as exc:
         log.warning("Cox model %s refused: %s", model["id"], exc)
-        return [{**base, "covariate": "", "status": f"refused: {exc}"}]
+        reason = str(exc).removeprefix("Cox model refused: ")
+        return [{**base, "covariate": "", "status": f"refused: {reason}"}]
     rows = []
     for cov, r in res.table.iterrows():
         ph = res.ph_test.loc[cov, "p"] if cov in res.ph_test.index else np.nan

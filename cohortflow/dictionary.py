@@ -77,11 +77,14 @@ def conform(df: pd.DataFrame, table: str = "patients") -> pd.DataFrame:
     """Columns of ``df`` reordered/added to the canonical set with canonical dtypes."""
     out = {}
     for name, spec in columns(table).items():
-        s = df[name] if name in df.columns else pd.Series([pd.NA] * len(df), index=df.index)
         kind = spec["type"]
-        if kind == "date":
+        if name not in df.columns:  # absent: all missing, already in the canonical dtype
+            out[name] = pd.Series(index=df.index, dtype=_DTYPES[kind])
+            continue
+        s = df[name]
+        if kind == "date" and s.dtype != _DTYPES[kind]:
             s = pd.to_datetime(s, errors="raise")
-        out[name] = s.astype(_DTYPES[kind])
+        out[name] = s if s.dtype == _DTYPES[kind] else s.astype(_DTYPES[kind])
     return pd.DataFrame(out, index=df.index).reset_index(drop=True)
 
 

@@ -37,18 +37,16 @@ def relapse_timing(
     """
     from_dx = completed_months(diagnosis, relapse)
     from_eot = completed_months(end_of_therapy, relapse)
-    out = pd.Series([None] * len(relapse), index=relapse.index, dtype=object)
-    for i in relapse.index:
-        if pd.isna(from_dx[i]):
-            continue
-        if from_dx[i] < 18:
-            out[i] = "very_early"
-        elif pd.isna(from_eot[i]):
-            continue
-        elif from_eot[i] < 6:
-            out[i] = "early"
-        else:
-            out[i] = "late"
+    dx = from_dx.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    eot = from_eot.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        label = np.select(
+            [dx < 18, (dx >= 18) & (eot < 6), (dx >= 18) & (eot >= 6)],
+            ["very_early", "early", "late"],
+            default="",
+        )
+    out = pd.Series(label, index=relapse.index, dtype=object)
+    out[out == ""] = None
     return out
 
 
@@ -66,9 +64,11 @@ def harmonise(mapped: pd.DataFrame) -> pd.DataFrame:
     df["relapse_timing"] = relapse_timing(
         df["diagnosis_date"], df["relapse_date"], df["end_of_therapy_date"]
     )
-    parsed = [parse_kmt2a(None if pd.isna(k) else str(k)) for k in df["karyotype"]]
-    df["kmt2a_status"] = [p[0] for p in parsed]
-    df["kmt2a_partner"] = [p[1] for p in parsed]
+    # karyotype strings repeat: parse each distinct one once
+    karyotype = df["karyotype"].astype(object).where(df["karyotype"].notna(), None)
+    parsed = {k: parse_kmt2a(None if k is None else str(k)) for k in karyotype.unique()}
+    df["kmt2a_status"] = [parsed[k][0] for k in karyotype]
+    df["kmt2a_partner"] = [parsed[k][1] for k in karyotype]
     return dictionary.conform(df)
 
 
