@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     rl = sub.add_parser("release", help="freeze a study's current results (read-only)")
     rl.add_argument("--study", required=True)
     rl.add_argument("--results", default="results")
+    rl.add_argument(
+        "--verify", metavar="FREEZE_ID", help="check an existing freeze against its RELEASE.json"
+    )
     for name, helptext in (
         ("trace", "where a value or table cell came from"),
         ("diff", "compare two freezes or a freeze and the working results"),
@@ -67,6 +70,17 @@ def main(argv: list[str] | None = None) -> int:
 
             from .release import release
 
+            if args.verify:
+                from .release import verify_release
+
+                dest = Path(args.results) / args.study / "releases" / args.verify
+                problems = verify_release(dest)
+                for line in problems:
+                    print(f"{dest}: {line}")
+                if problems:
+                    return 1
+                print(f"{dest}: intact (every file matches RELEASE.json)")
+                return 0
             dest = release(args.study, Path(args.results))
             print(f"released {args.study} as {dest} (read-only)")
         elif args.command == "check":

@@ -43,6 +43,32 @@ def check_current(study_dir: Path, manifest: dict[str, Any], root: Path) -> None
         )
 
 
+def _file_hashes(folder: Path) -> list[dict[str, str]]:
+    """Path (relative, POSIX) and SHA-256 of every file under ``folder``, sorted by path."""
+    return [
+        {"path": p.relative_to(folder).as_posix(), "sha256": sha256_file(p)}
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "RELEASE.json"
+    ]
+
+
+def verify_release(dest: Path) -> list[str]:
+    """Problems found in a freeze: files changed, missing or added since it was made
+    (an empty list when it is intact)."""
+    meta_path = dest / "RELEASE.json"
+    if not meta_path.is_file():
+        raise CohortflowError(f"{dest} is not a release (no RELEASE.json)")
+    recorded = {
+        e["path"]: e["sha256"]
+        for e in json.loads(meta_path.read_text(encoding="utf-8")).get("files", [])
+    }
+    now = {e["path"]: e["sha256"] for e in _file_hashes(dest)}
+    problems = [f"changed: {p}" for p in sorted(recorded) if p in now and now[p] != recorded[p]]
+    problems += [f"missing: {p}" for p in sorted(set(recorded) - set(now))]
+    problems += [f"added: {p}" for p in sorted(set(now) - set(recorded))]
+    return problems
+
+
 def _read_only(path: Path) -> None:
     for p in sorted(path.rglob("*"), reverse=True):
         mode = p.stat().st_mode
@@ -87,6 +113,7 @@ def release(study: str, results: Path = Path("results"), root: Path = Path("."))
                 "cutoff_date": manifest["cutoff_date"],
                 "data_label": manifest.get("data_label", ""),
                 "code": manifest["code"],
+                "files": _file_hashes(tmp),
             },
             indent=2,
             sort_keys=True,

@@ -366,6 +366,25 @@ def test_release_is_read_only_and_never_overwritten(workflow_run, tmp_path):
         )
         with pytest.raises(CohortflowError, match="never overwritten"):
             release("infant_all", Path("results"))
+        # every released file (run report and manifest included) is hashed in RELEASE.json
+        from cohortflow.__main__ import main as cli
+        from cohortflow.release import verify_release
+
+        meta = json.loads((dest / "RELEASE.json").read_text(encoding="utf-8"))
+        listed = {e["path"] for e in meta["files"]}
+        assert {"report.html", "manifest.json", "tables/table1.md"} <= listed
+        assert listed == {
+            p.relative_to(dest).as_posix()
+            for p in dest.rglob("*")
+            if p.is_file() and p.name != "RELEASE.json"
+        }
+        assert verify_release(dest) == []
+        assert cli(["release", "--study", "infant_all", "--verify", dest.name]) == 0
+        table1 = dest / "tables/table1.md"
+        table1.chmod(0o644)
+        table1.write_text(table1.read_text() + "edited\n")
+        assert verify_release(dest) == ["changed: tables/table1.md"]
+        assert cli(["release", "--study", "infant_all", "--verify", dest.name]) == 1
         # change one value: the working results are stale until rerun, then a new freeze ID
         csv = work / "data/infant_all/SEV/SEV_2011-03-02.csv"
         csv.write_text(csv.read_text().replace("2011-02-25", "2011-02-26"))
