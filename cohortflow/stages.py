@@ -219,8 +219,12 @@ def validate_site(
     cutoff: str = "2100-12-31",
     status_out: str | None = None,
     queries_stem: str | None = None,
+    key: bytes | None = None,
 ) -> pd.DataFrame:
     """Map, pseudonymise and check one site against the check catalogue.
+
+    ``key`` overrides the study's pseudonymisation key (the pre-submission check uses a
+    throwaway key, so a site never needs the coordinating centre's secret).
 
     Writes the mapped rows, every finding (shareable: study IDs, no local IDs), the per-check
     site status and, in the restricted area, the site's query listing with its local IDs.
@@ -231,7 +235,7 @@ def validate_site(
     from .checks import annotate, run_row_checks, site_status
 
     meta = json.loads(Path(ingest_meta).read_text())
-    key = load_key(demo=demo_key)
+    key = key if key is not None else load_key(demo=demo_key)
     rawdf = pd.read_parquet(raw)
     mapped = apply_mapping(rawdf, mapping, key=key, source_sha256=meta["sha256"])
     df = mapped.data

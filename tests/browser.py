@@ -112,23 +112,34 @@ class PageReport:
 def ensure_chromium(timeout_s: float = APT_TIMEOUT_S) -> Path:
     """The headless-capable Chromium binary, installed from Debian's ``chromium`` if missing.
 
-    Installing needs root and apt-get; otherwise ``BrowserError`` says what is missing.
+    Installing needs apt-get and root (or password-less sudo); otherwise ``BrowserError`` says
+    what is missing.
     """
     if CHROMIUM.exists():
         return CHROMIUM
     apt = shutil.which("apt-get")
-    if apt is None or os.geteuid() != 0:
+    sudo: list[str] = []
+    if apt is not None and os.geteuid() != 0:
+        # not root: password-less sudo (as on CI runners) is enough
+        sudo_bin = shutil.which("sudo")
+        ok = (
+            sudo_bin
+            and subprocess.run([sudo_bin, "-n", "true"], capture_output=True).returncode == 0
+        )
+        sudo = [sudo_bin, "-n", "env", "DEBIAN_FRONTEND=noninteractive"] if ok else []
+    if apt is None or (os.geteuid() != 0 and not sudo):
         raise BrowserError(
-            f"{CHROMIUM} is missing and cannot be installed here (needs root and apt-get): "
-            "install the Debian package 'chromium'"
+            f"{CHROMIUM} is missing and cannot be installed here (needs apt-get and root or "
+            "password-less sudo): install the Debian package 'chromium'"
         )
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = [apt, "-o", "DPkg::Lock::Timeout=300", "install", "-y"]
+    apt = [*sudo, apt]
+    install = [*apt, "-o", "DPkg::Lock::Timeout=300", "install", "-y"]
     deadline = time.monotonic() + timeout_s
     last = None
     for cmd in (
         [*install, "chromium"],
-        [apt, "-o", "DPkg::Lock::Timeout=300", "update"],
+        [*apt, "-o", "DPkg::Lock::Timeout=300", "update"],
         [*install, "chromium"],
     ):
         remaining = deadline - time.monotonic()

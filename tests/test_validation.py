@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
+import yaml
 
 from cohortflow.checks import catalogue, cross_site_duplicates
 from cohortflow.errors import CohortflowError
@@ -241,3 +243,31 @@ def test_presubmission_check_gives_the_pipeline_findings(tmp_path, capsys):
     assert set(q["local_patient_id"]) == {"HG-0371"} and set(q["row"]) == {8}
     assert (tmp_path / "queries.xlsx").exists()
     assert main(["check", "--study", "rr_all", "--site", "S01", "--out", str(tmp_path / "b")]) == 0
+
+
+def test_presubmission_check_needs_no_secret_key(tmp_path, monkeypatch, capsys):
+    """A site checks a file of its own (``file=``) for a study with a real key, without the
+    coordinating centre's key: same findings as with the demo key."""
+    from cohortflow.dictionary import REPO_ROOT
+    from cohortflow.presubmit import check_file
+
+    monkeypatch.delenv("COHORTFLOW_KEY", raising=False)
+    monkeypatch.delenv("COHORTFLOW_KEY_FILE", raising=False)
+    root = tmp_path / "repo"
+    shutil.copytree(REPO_ROOT / "config", root / "config")
+    study_yaml = root / "config/studies/rr_all.yaml"
+    text = study_yaml.read_text(encoding="utf-8")
+    assert "pseudonymisation: {demo_key: true}" in text
+    study_yaml.write_text(
+        text.replace("pseudonymisation: {demo_key: true}", "pseudonymisation: {demo_key: false}"),
+        encoding="utf-8",
+    )
+    mine = tmp_path / "my_export.xlsx"
+    mapping = yaml.safe_load((REPO_ROOT / "config/sites/rr_all/S07.yaml").read_text("utf-8"))
+    shutil.copy(REPO_ROOT / mapping["file"], mine)
+    assert check_file("rr_all", "S07", str(tmp_path / "out"), file=str(mine), root=root) == 2
+    out = capsys.readouterr().out
+    assert "my_export.xlsx: 2 fatal finding(s), 0 warning(s)" in out
+    q = pd.read_csv(tmp_path / "out" / "queries.csv")
+    assert sorted(q["check"]) == ["code_in_list", "rr_before_death"]
+    assert set(q["local_patient_id"]) == {"HG-0371"}
