@@ -9,9 +9,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 HEADER_PATTERNS: dict[str, re.Pattern[str]] = {
+    # Korean: 성명/성함 anywhere, 이름 at the start or after 환자 ("이름(한글)", "환자 이름");
+    # English: a person's name ("patient_name", "Name (Korean)", "first name", "surname"),
+    # not the name of a drug, site or other thing (see NOT_A_PERSON)
     "name": re.compile(
-        r"^(이름|성명|환자명|환자\s*이름|성함|name|patient\s*name|full\s*name|first\s*name|"
-        r"last\s*name|surname|given\s*name|family\s*name)$",
+        r"(성명|성함|환자\s*명|^\s*이름|환자\s*이름|한글\s*이름|영문\s*이름|"
+        r"(^|[^a-z])(sur|first|last|given|family|full|patient|pt|korean|english)?[\s_.-]*"
+        r"names?([^a-z]|$)|^(sur|first|last|given|family|full)name)",
         re.I,
     ),
     "resident registration number": re.compile(
@@ -30,6 +34,27 @@ HEADER_PATTERNS: dict[str, re.Pattern[str]] = {
         re.I,
     ),
 }
+#: Headers naming a thing, not a person: "drug name", "site name" and the like.
+NOT_A_PERSON = re.compile(
+    r"(drug|agent|regimen|protocol|site|hospital|institution|cent(er|re)|study|file|sheet|"
+    r"variable|test|lab|product|donor\s*type|investigator|physician|doctor|약품|약물|기관|병원)",
+    re.I,
+)
+#: Common Korean surnames in romanisation: "Kim Minjun", "KIM MIN-JUN", "Minjun Kim".
+_SURNAMES = (
+    "kim|lee|yi|park|pak|choi|choe|jung|jeong|chung|kang|cho|jo|yoon|yun|jang|chang|lim|im|"
+    "han|oh|seo|suh|shin|sin|kwon|hwang|ahn|an|song|yoo|yu|ryu|hong|jeon|jun|chun|ko|go|moon|"
+    "mun|yang|son|sohn|bae|baek|paik|heo|huh|nam|noh|roh|ha|kwak|sung|seong|cha|joo|ju|woo|"
+    "min|jin|byun|chae|won|bang|do|pyo|gil|na|ma|yeo|gu|koo|ku|jee|ji"
+)
+_GIVEN = r"[a-z]{2,}(?:[-\s][a-z]{2,})?"
+#: Patterns that flag a column when any one cell contains them, even inside free text.
+EMBEDDED_PATTERNS: dict[str, re.Pattern[str]] = {
+    "resident registration number": re.compile(r"(?<!\d)\d{6}\s?-\s?[1-8]\d{6}(?!\d)"),
+    "phone number": re.compile(
+        r"(?<!\d)(?:\+82[-\s]?)?0?1[016789]-\d{3,4}-\d{4}(?!\d)|(?<!\d)0\d{1,2}-\d{3,4}-\d{4}(?!\d)"
+    ),
+}
 CONTENT_PATTERNS: dict[str, re.Pattern[str]] = {
     "resident registration number": re.compile(r"^\d{6}\s*-?\s*[1-8]\d{6}$"),
     "phone number": re.compile(
@@ -39,7 +64,9 @@ CONTENT_PATTERNS: dict[str, re.Pattern[str]] = {
     "address": re.compile(
         r"(특별시|광역시|[가-힣]+(시|도)\s)\s*[가-힣]+(구|군|시)|[가-힣0-9]+(로|길)\s*\d+"
     ),
-    "name": re.compile(r"^[가-힣]{2,4}$"),
+    "name": re.compile(
+        rf"^[가-힣]{{2,4}}$|^({_SURNAMES})[\s,]+{_GIVEN}$|^{_GIVEN}\s+({_SURNAMES})$", re.I
+    ),
 }
 #: Share of non-empty cells that must match a content pattern to flag a column.
 CONTENT_SHARE = 0.8
@@ -62,7 +89,9 @@ def scan(
 ) -> list[IdentifierColumn]:
     """Columns of an all-text table that look like direct identifiers, by header or content.
 
-    ``exempt`` columns (the local patient ID, pseudonymised later) are skipped. A Korean-name-
+    ``exempt`` columns (the local patient ID, pseudonymised later) are skipped. A resident
+    registration number or a hyphenated phone number flags a column even when only one cell
+    holds it inside free text; other kinds need most cells to match. A Korean-name-
     like column is flagged by content only when it is not a ``coded`` column of the mapping and
     its values are mostly distinct (code lists such as 남/여 are not names).
     """
@@ -72,12 +101,20 @@ def scan(
             continue
         header = str(col).strip()
         hit = next((k for k, rx in HEADER_PATTERNS.items() if rx.search(header)), None)
+        if hit == "name" and NOT_A_PERSON.search(header):
+            hit = None
         if hit:
             found.append(IdentifierColumn(col, hit, "header"))
             continue
         vals = df[col].dropna().astype(str).str.strip()
         vals = vals[vals != ""]
         if len(vals) == 0:
+            continue
+        embedded = next(
+            (k for k, rx in EMBEDDED_PATTERNS.items() if vals.str.contains(rx).any()), None
+        )
+        if embedded:
+            found.append(IdentifierColumn(col, embedded, "content"))
             continue
         for kind, rx in CONTENT_PATTERNS.items():
             share = vals.map(lambda v, rx=rx: bool(rx.search(v))).mean()

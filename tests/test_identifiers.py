@@ -67,6 +67,54 @@ def test_by_content():
     }
 
 
+def test_by_header_variants_and_things_that_are_not_people():
+    person = [
+        "patient_name",
+        "환자 성명",
+        "성명(한글)",
+        "Name (Korean)",
+        "이름",
+        "first_name",
+        "Surname",
+        "lastname",
+        "Pt Name",
+        "환자이름",
+        "name_en",
+    ]
+    things = [
+        "Drug name",
+        "Hospital name",
+        "Site name",
+        "약물 이름",
+        "filename",
+        "username",
+        "Rename flag",
+        "Regimen name",
+        "Protocol name",
+    ]
+    df = pd.DataFrame({h: ["x"] for h in person + things})
+    assert kinds(df) == {(h, "name", "header") for h in person}
+
+
+def test_romanised_names_and_identifiers_inside_free_text():
+    df = pd.DataFrame(
+        {
+            "col_a": ["Kim Minjun", "LEE SEO-YEON", "Park, Jiwoo", "Minseo Choi"],
+            "comments": ["CR after cycle 1", "family asked: call 010-2345-6789", "", None],
+            "memo": ["relapse", "id 050312-3123456 on file", "late", "CR"],
+            "regimen": ["Hyper CVAD", "FLAG Ida", "Blinatumomab Mono", "Inotuzumab Ozo"],
+            "plain": ["CR after cycle 1", "PR at day 28", "died 2015-03-02", "tel pending"],
+            "dates": ["2011-02-28", "2012-03-01", "2013-04-02", "2014-05-03"],
+            "wbc": ["12,300", "4500", "1,000,000", "2000"],
+        }
+    )
+    assert kinds(df) == {
+        ("col_a", "name", "content"),
+        ("comments", "phone number", "content"),
+        ("memo", "resident registration number", "content"),
+    }
+
+
 def _site(tmp_path, drop):
     f = tmp_path / "S99_2020-01-01.csv"
     f.write_text(
