@@ -28,7 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     ob.add_argument("-o", "--out", required=True, help="where to write the draft YAML")
     ob.add_argument("--format", choices=["csv", "xlsx", "sav", "redcap"])
     ob.add_argument("--sheet")
-    ob.add_argument("--header-row", type=int)
+    ob.add_argument("--header-row", type=int, help="row of the column names (guessed for XLSX)")
+    ob.add_argument(
+        "--header-rows", type=int, help="header rows, e.g. 2 for group titles over names"
+    )
     ob.add_argument("--dictionary", help="REDCap data dictionary CSV")
     ck = sub.add_parser(
         "check", help="pre-submission check: a site runs its own file through the study's checks"
@@ -59,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                     "format": args.format,
                     "sheet": args.sheet,
                     "header_row": args.header_row,
+                    "header_rows": args.header_rows,
                     "dictionary": args.dictionary,
                 }.items()
                 if v

@@ -36,6 +36,8 @@ SYNONYMS: dict[str, list[str]] = {
         "dxdate",
         "initialdxdate",
         "dateofdiagnosis",
+        "dateofinitialdiagnosis",
+        "initialdiagnosisdate",
         "진단일",
         "최초진단일",
         "진단일자",
@@ -45,6 +47,8 @@ SYNONYMS: dict[str, list[str]] = {
         "rrdxdate",
         "rrdiagnosisdate",
         "relapsediagnosisdate",
+        "dateofrrdiagnosis",
+        "dateofrelapse",
         "재발진단일",
         "재발불응진단일",
     ],
@@ -100,6 +104,8 @@ CODE_GUESSES: dict[str, dict[str, Any]] = {
         "female": "F",
         "여": "F",
         "여자": "F",
+        "남아": "M",
+        "여아": "F",
     },
     "bool": {
         "y": True,
@@ -114,6 +120,10 @@ CODE_GUESSES: dict[str, dict[str, Any]] = {
         "-": False,
     },
 }
+
+
+#: Headers that are as likely a row number as a patient ID.
+GENERIC_IDS = {"no", "id", "번호", "순번", ""}
 
 
 def normalise_header(text: str) -> str:
@@ -132,6 +142,43 @@ def match_header(header: str) -> str | None:
     return hits.pop() if len(hits) == 1 else None
 
 
+def guess_xlsx_layout(path: str | Path, sheet: str | None = None) -> dict[str, Any]:
+    """Where the CRF table of a workbook is: ``{"sheet", "header_row", "header_rows"}``.
+
+    The sheet (unless given) is the one with most filled cells; the header is the first row
+    filled across most of the table's width with text only; a row just above it holding
+    cells merged across several columns makes a two-row header (group titles over names).
+    """
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, data_only=True)
+    if sheet is None:
+        ws = max(
+            wb.worksheets,
+            key=lambda w: sum(
+                v is not None for row in w.iter_rows(max_row=200, values_only=True) for v in row
+            ),
+        )
+    else:
+        ws = wb[sheet]
+    rows = [list(r) for r in ws.iter_rows(max_row=60, values_only=True)]
+    filled = [sum(v not in (None, "") for v in r) for r in rows]
+    width = max(filled, default=0)
+    header_row = 1
+    for i, r in enumerate(rows[:30], start=1):
+        values = [v for v in r if v not in (None, "")]
+        if filled[i - 1] >= 0.6 * width and all(isinstance(v, str) for v in values):
+            header_row = i
+            break
+    header_rows = 1
+    if header_row > 1 and any(
+        rng.min_row == rng.max_row == header_row - 1 and rng.max_col > rng.min_col
+        for rng in ws.merged_cells.ranges
+    ):
+        header_rows = 2
+    return {"sheet": ws.title, "header_row": header_row, "header_rows": header_rows}
+
+
 def draft_mapping(
     path: str | Path, *, site: str, reader: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any], list[str], list[str]]:
@@ -140,7 +187,20 @@ def draft_mapping(
     Values are shown only for coded columns (as code-list suggestions); identifier-like
     columns are put under ``drop`` and their values never read out.
     """
-    res = read_submission(path, reader, site=site)
+    reader = dict(reader or {})
+    layout_note = None
+    is_xlsx = reader.get("format") == "xlsx" or str(path).lower().endswith((".xlsx", ".xlsm"))
+    if is_xlsx and "header_row" not in reader:
+        layout = guess_xlsx_layout(path, reader.get("sheet"))
+        reader = {"format": "xlsx", **layout, **reader}
+        if reader["header_rows"] == 1:
+            del reader["header_rows"]
+        layout_note = (
+            f"sheet {layout['sheet']!r}, header on row {layout['header_row']}"
+            + (" under merged group titles (2 header rows)" if layout["header_rows"] > 1 else "")
+            + " was guessed: check it"
+        )
+    res = read_submission(path, reader or None, site=site)
     data = res.data
     cols = [c for c in data.columns if not c.startswith("_source_")]
     idents = {f.column: f for f in scan(data, exempt=set())}
@@ -151,17 +211,33 @@ def draft_mapping(
         f"read with the {res.reader} reader"
         + (f", encoding {res.encoding}" if res.encoding else "")
         + (f", delimiter {res.delimiter!r}" if res.delimiter else "")
-    ]
+    ] + ([layout_note] if layout_note else [])
     columns: dict[str, Any] = {}
     unmapped: list[str] = []
     local_id = None
     for col in cols:
         var = match_header(col)
-        if var == "local_id" and local_id is None:
+        if var == "local_id" and (
+            local_id is None
+            or (
+                normalise_header(local_id) in GENERIC_IDS
+                and normalise_header(col) not in GENERIC_IDS
+            )
+        ):
+            if local_id is not None:  # a bare row number gives way to a named ID
+                unmapped.append(local_id)
+                notes.append(f"{local_id!r} looks like a row number; {col!r} taken as local_id")
             local_id = col
             idents.pop(col, None)
             continue
         if col in idents:
+            continue
+        if var == "local_id":  # a second ID-like column: the reviewer decides
+            unmapped.append(col)
+            notes.append(
+                f"{col!r} also looks like a patient ID; {local_id!r} was taken as local_id: "
+                "swap them if needed, and drop the other if it identifies the patient"
+            )
             continue
         if var is None or var in columns:
             unmapped.append(col)

@@ -93,3 +93,53 @@ def test_reviewed_mapping_runs_through_the_stages(tmp_path):
         )
         for secret in SECRETS:
             assert secret.encode() not in blob, (path.name, secret)
+
+
+def _site_mapping(site: str) -> dict:
+    return yaml.safe_load((REPO / f"config/sites/rr_all/{site}.yaml").read_text("utf-8"))
+
+
+def test_draft_of_a_file_with_a_row_number_and_a_patient_number():
+    """S06 (CP949 CSV) has 'No.' (a row number) and '환자번호' (the patient ID)."""
+    m06 = _site_mapping("S06")
+    mapping, unmapped, notes = draft_mapping(REPO / m06["file"], site="S06")
+    assert mapping["local_id"] == m06["local_id"] == "환자번호"
+    assert "No." in unmapped and any("row number" in n for n in notes)
+    assert set(mapping["drop"]) <= set(m06["drop"]) and mapping["drop"]
+    assert mapping["columns"]["sex"]["codes"] == {"남아": "M", "여아": "F"}
+    for var, rule in mapping["columns"].items():  # every match is the reviewed one
+        assert rule["source"] == m06["columns"][var]["source"], var
+
+
+def test_draft_of_a_workbook_finds_sheet_and_two_row_header(tmp_path):
+    """S07: an Instructions sheet before the CRF, group titles merged over the names."""
+    from cohortflow.__main__ import main
+
+    m07 = _site_mapping("S07")
+    mapping, _, notes = draft_mapping(REPO / m07["file"], site="S07")
+    assert mapping["reader"] == {
+        "format": "xlsx",
+        "sheet": "CRF",
+        "header_row": 2,
+        "header_rows": 2,
+    }
+    assert {k: m07["reader"][k] for k in mapping["reader"]} == mapping["reader"]
+    assert mapping["local_id"] == m07["local_id"]
+    assert any("was guessed" in n for n in notes)
+    # matches the reviewer kept are the reviewed sources ('Cytogenetics' was re-pointed from
+    # karyotype to cytogenetics_group in review)
+    kept = {v: r for v, r in mapping["columns"].items() if v in m07["columns"]}
+    assert len(kept) >= 5 and set(mapping["columns"]) - set(kept) == {"karyotype"}
+    for var, rule in kept.items():
+        assert rule["source"] == m07["columns"][var]["source"], var
+    m08 = _site_mapping("S08")  # header on row 3 under title rows, no merged cells
+    mapping8, _, _ = draft_mapping(REPO / m08["file"], site="S08")
+    assert mapping8["reader"] == {
+        "format": "xlsx",
+        **{k: m08["reader"][k] for k in ("sheet", "header_row")},
+    }
+    # explicit layout from the command line wins over the guess
+    out = tmp_path / "S07.yaml"
+    argv = ["onboard", str(REPO / m07["file"]), "--site", "S07", "-o", str(out)]
+    assert main([*argv, "--sheet", "CRF", "--header-row", "2", "--header-rows", "2"]) == 0
+    assert yaml.safe_load(out.read_text("utf-8"))["reader"]["header_rows"] == 2
