@@ -193,12 +193,16 @@ def _write_query_listing(findings: pd.DataFrame, local_of: dict[str, str], out_s
         },
         columns=QUERY_COLUMNS,
     )
-    write_csv(q, f"{out_stem}.csv")
+    _write_listing_files(q, f"{out_stem}.csv", f"{out_stem}.xlsx")
+
+
+def _write_listing_files(q: pd.DataFrame, csv_out: str, xlsx_out: str) -> None:
+    write_csv(q, csv_out)
     from .export import write_xlsx
 
     write_xlsx(
         {"queries": q},
-        f"{out_stem}.xlsx",
+        xlsx_out,
         title="Data queries: please correct at source and resubmit",
         footnotes=[
             "Each row: a record (row number in your file), the column, the value "
@@ -397,14 +401,12 @@ def merge_sites(
     tables_out: dict[str, str] | None = None,
     policy: str = "quarantine",
     statuses: list[str] | None = None,
-    duplicates_out: str | None = None,
-    quarantined: list[str] | None = None,
 ) -> None:
     """The study's harmonised tables: all sites, sorted by site and study ID.
 
     Under the ``strict`` policy a fatal check failing at any site stops the run here, before
-    anything is merged, with a one-screen summary. Patients sent by two sites (same sex, birth
-    date and diagnosis date) are flagged for review and never merged.
+    anything is merged, with a one-screen summary. Patients sent by two sites are flagged by
+    ``find_cross_site_duplicates`` and never merged.
     """
     if policy == "strict" and statuses:
         st = pd.concat([pd.read_csv(p) for p in statuses], ignore_index=True)
@@ -455,17 +457,73 @@ def merge_sites(
                 "inputs": {Path(p).name: sha256_file(p) for p in paths},
             },
         )
-    if duplicates_out:
-        from .checks import cross_site_duplicates
-
-        q = [pd.read_parquet(p).assign(quarantined=True) for p in quarantined or []]
-        every = pd.concat([df.assign(quarantined=False), *q], ignore_index=True)
-        dups = cross_site_duplicates(every)
-        dups["quarantined"] = dups["study_id"].map(
-            dict(zip(every["study_id"], every["quarantined"], strict=True))
-        )
-        write_csv(dups.assign(data_label=data_label), duplicates_out)
     log.info("merged %d sites, %d patients", len(frames), len(df))
+
+
+def find_cross_site_duplicates(
+    sites: list[str], quarantined: list[str], out: str, data_label: str = ""
+) -> None:
+    """Records of different sites with the same sex, birth date and diagnosis date (harmonised
+    and set-aside records alike), for review; nothing is merged."""
+    from .checks import DUPLICATE_KEY, cross_site_duplicates
+
+    cols = ["study_id", "site", "source_row", *DUPLICATE_KEY]
+    parts = [pd.read_parquet(p, columns=cols).assign(quarantined=False) for p in sites]
+    parts += [pd.read_parquet(p, columns=cols).assign(quarantined=True) for p in quarantined]
+    every = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+    dups = cross_site_duplicates(every)
+    dups["quarantined"] = dups["study_id"].map(
+        dict(zip(every["study_id"], every["quarantined"], strict=True))
+    )
+    write_csv(dups.assign(data_label=data_label), out)
+    log.info(
+        "%d records in %d cross-site duplicate groups", len(dups), dups["duplicate_group"].nunique()
+    )
+
+
+def write_query_listing(
+    checks_listing: str,
+    duplicates: str,
+    raw: str,
+    mapping: dict[str, Any],
+    csv_out: str,
+    xlsx_out: str,
+) -> None:
+    """A site's query listing (restricted): its findings plus its records that look like a
+    patient of another site, with its own local IDs and nothing of the other sites."""
+    from .checks import DUPLICATE_KEY
+
+    site = mapping["site"]
+    q = pd.read_csv(checks_listing, dtype=str, keep_default_na=False)
+    d = _read_csv_or_empty(duplicates)
+    d = d[d["site"] == site] if len(d) else d
+    if len(d):
+        local_col = mapping["local_id"]
+        ids = pd.read_parquet(raw, columns=[local_col, "_source_row"])
+        local_of = dict(zip(ids["_source_row"].astype(int), ids[local_col], strict=True))
+        extra = pd.DataFrame(
+            {
+                "site": site,
+                "local_patient_id": [local_of.get(int(r), "") for r in d["source_row"]],
+                "row": d["source_row"].astype(int).astype(str),
+                "column": "; ".join(
+                    str(mapping["columns"].get(v, {}).get("source", v)) for v in DUPLICATE_KEY
+                ),
+                "variable": ";".join(DUPLICATE_KEY),
+                "value": "",
+                "check": d["check"],
+                "severity": d["severity"],
+                "message": d["message"],
+            },
+            columns=QUERY_COLUMNS,
+        )
+        q = pd.concat([q, extra], ignore_index=True)
+        q = q.sort_values(
+            ["row", "check"],
+            key=lambda c: pd.to_numeric(c, errors="coerce") if c.name == "row" else c,
+            kind="stable",
+        ).reset_index(drop=True)
+    _write_listing_files(q, csv_out, xlsx_out)
 
 
 def classify_study(

@@ -269,8 +269,18 @@ def study_outputs(study):
 
 def all_outputs():
     """The manifest of every configured study (each depends on all its outputs)."""
-    return [
+    out = [
         f"{RESULTS}/{s}/{f}" for s in STUDIES for f in ("manifest.json", "report.html")
+    ]
+    return out + [q for s in STUDIES for q in restricted_outputs(s)]
+
+
+def restricted_outputs(study):
+    """The sites' query listings (local IDs: restricted area, never in the manifest)."""
+    return [
+        f"{RESTRICTED}/{study}/queries/{s}.{ext}"
+        for s in sites(study)
+        for ext in ("csv", "xlsx")
     ]
 
 

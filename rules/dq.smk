@@ -41,3 +41,22 @@ rule dq_study:
         study=study_params,
     script:
         "../scripts/dq_study.py"
+
+
+rule query_listing:
+    input:
+        checks=f"{RESTRICTED}/{{study}}/queries/checks/{{site}}.csv",
+        duplicates=f"{RESULTS}/{{study}}/validate/cross_site_duplicates.csv",
+        raw=f"{RESTRICTED}/{{study}}/raw/{{site}}.parquet",
+    output:
+        csv=f"{RESTRICTED}/{{study}}/queries/{{site}}.csv",
+        xlsx=f"{RESTRICTED}/{{study}}/queries/{{site}}.xlsx",
+    log:
+        f"{RESULTS}/{{study}}/logs/query_listing/{{site}}.log",
+    conda:
+        "../envs/cohortflow.yaml"
+    params:
+        code=code_hash("dq"),
+        mapping=site_mapping,
+    script:
+        "../scripts/query_listing.py"

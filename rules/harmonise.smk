@@ -33,14 +33,12 @@ rule merge:
         treatment_cycles=lambda wc: site_tables(wc.study, "treatment_cycles"),
         transplants=lambda wc: site_tables(wc.study, "transplants"),
         statuses=lambda wc: per_site(wc.study, "validate/{site}.status.csv"),
-        quarantined=lambda wc: per_site(wc.study, "quarantine/{site}.parquet"),
     output:
         data=f"{RESULTS}/{{study}}/harmonised/patients.parquet",
         events=f"{RESULTS}/{{study}}/harmonised/events.parquet",
         responses=f"{RESULTS}/{{study}}/harmonised/responses.parquet",
         treatment_cycles=f"{RESULTS}/{{study}}/harmonised/treatment_cycles.parquet",
         transplants=f"{RESULTS}/{{study}}/harmonised/transplants.parquet",
-        duplicates=f"{RESULTS}/{{study}}/validate/cross_site_duplicates.csv",
     log:
         f"{RESULTS}/{{study}}/logs/merge.log",
     conda:

@@ -11,8 +11,8 @@ rule validate:
         findings=f"{RESULTS}/{{study}}/validate/{{site}}.findings.csv",
         status=f"{RESULTS}/{{study}}/validate/{{site}}.status.csv",
         summary=f"{RESULTS}/{{study}}/validate/{{site}}.summary.json",
-        queries_csv=f"{RESTRICTED}/{{study}}/queries/{{site}}.csv",
-        queries_xlsx=f"{RESTRICTED}/{{study}}/queries/{{site}}.xlsx",
+        queries_csv=f"{RESTRICTED}/{{study}}/queries/checks/{{site}}.csv",
+        queries_xlsx=f"{RESTRICTED}/{{study}}/queries/checks/{{site}}.xlsx",
     log:
         f"{RESULTS}/{{study}}/logs/validate/{{site}}.log",
     conda:
@@ -25,3 +25,20 @@ rule validate:
         cutoff=lambda wc: STUDIES[wc.study]["cutoff_date"],
     script:
         "../scripts/validate.py"
+
+
+rule cross_site:
+    input:
+        sites=lambda wc: site_tables(wc.study, "patients"),
+        quarantined=lambda wc: per_site(wc.study, "quarantine/{site}.parquet"),
+    output:
+        duplicates=f"{RESULTS}/{{study}}/validate/cross_site_duplicates.csv",
+    log:
+        f"{RESULTS}/{{study}}/logs/cross_site.log",
+    conda:
+        "../envs/cohortflow.yaml"
+    params:
+        code=code_hash("validate"),
+        data_label=lambda wc: STUDIES[wc.study].get("data_label", ""),
+    script:
+        "../scripts/cross_site.py"

@@ -14,6 +14,4 @@ run_stage(
     tables_out={t: smk.output[t] for t in LONGITUDINAL},
     policy=smk.params.policy,
     statuses=list(smk.input.statuses),
-    duplicates_out=smk.output.duplicates,
-    quarantined=list(smk.input.quarantined),
 )

@@ -11,7 +11,14 @@ import yaml
 
 from cohortflow.checks import catalogue, cross_site_duplicates
 from cohortflow.errors import CohortflowError
-from cohortflow.stages import harmonise_site, ingest_site, merge_sites, validate_site
+from cohortflow.stages import (
+    find_cross_site_duplicates,
+    harmonise_site,
+    ingest_site,
+    merge_sites,
+    validate_site,
+    write_query_listing,
+)
 
 HEADER = "id,sex,birth,dx,rr,relapse,hsct,death,lfu,wbc,wbc_unit,blasts,height,weight,prior,resp"
 BASE = dict(
@@ -157,7 +164,45 @@ def test_every_check_exactly_the_expected_findings(tmp_path):
     got = {(r.local_patient_id, r.check) for r in q.itertuples()}
     assert got == EXPECTED
     assert len(q) == len(EXPECTED)  # no finding twice
-    covered = {c for _, c in EXPECTED} | {"cross_site_duplicate"}
+    status = pd.read_csv(tmp_path / "status.csv").set_index("check")
+    assert status.loc["cross_site_duplicate", "status"] == "study level"
+    # the study-wide check: P19 (set aside for its dates) was also sent by another site with
+    # the same sex, birth and diagnosis dates; the other planted records share the base dates
+    harmonise_site(
+        str(tmp_path / "v.parquet"),
+        str(tmp_path / "h.parquet"),
+        findings=str(tmp_path / "f.csv"),
+        policy="quarantine",
+        quarantine_out=str(tmp_path / "q.parquet"),
+        reconciliation_out=str(tmp_path / "rec.json"),
+        validate_summary=str(tmp_path / "s.json"),
+    )
+    aside = pd.read_parquet(tmp_path / "q.parquet")
+    p19 = aside[aside["birth_date"] == pd.Timestamp("2005-06-01")]
+    assert len(p19) == 1
+    p19.assign(site="Q02", study_id="other-site-id", source_row=40).to_parquet(
+        tmp_path / "other.parquet"
+    )
+    h_only = pd.read_parquet(tmp_path / "h.parquet")
+    assert h_only["birth_date"].nunique() == 1  # so no harmonised record matches P19
+    find_cross_site_duplicates(
+        [str(tmp_path / "h.parquet"), str(tmp_path / "other.parquet")],
+        [str(tmp_path / "q.parquet")],
+        str(tmp_path / "dups.csv"),
+    )
+    write_query_listing(
+        str(tmp_path / "queries.csv"),
+        str(tmp_path / "dups.csv"),
+        str(tmp_path / "raw.parquet"),
+        MAPPING,
+        str(tmp_path / "final.csv"),
+        str(tmp_path / "final.xlsx"),
+    )
+    final = pd.read_csv(tmp_path / "final.csv", keep_default_na=False, dtype=str)
+    got = {(r.local_patient_id, r.check) for r in final.itertuples()}
+    assert got == EXPECTED | {("P19", "cross_site_duplicate")} and len(final) == len(got)
+    assert "Q02" not in final.to_csv() and "other-site-id" not in final.to_csv()
+    covered = {c for _, c in got}
     assert covered == set(catalogue())  # every check of the catalogue is exercised
     rows = {(r.local_patient_id, r.check): r for r in q.itertuples()}
     r = rows[("P13", "wbc_range")]

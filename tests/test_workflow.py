@@ -129,13 +129,17 @@ def test_rerun_nothing_then_one_site_change(workflow_run, tmp_path):
     assert b"\n".join(lines) != text
     sub.write_bytes(b"\n".join(lines))
     jobs = planned_jobs(work)
-    per_site = sorted((r, w["site"]) for r, w in jobs if "site" in w)
+    per_site = sorted((r, w["site"]) for r, w in jobs if "site" in w and r != "query_listing")
     assert per_site == [
         ("dq_site", "S02"),
         ("harmonise", "S02"),
         ("ingest", "S02"),
         ("validate", "S02"),
     ]
+    # every site's query listing follows the study-wide cross-site check, and nothing else
+    # of the other sites runs
+    listings = sorted(w["site"] for r, w in jobs if r == "query_listing")
+    assert listings == [f"S0{i}" for i in range(1, 10)]
     studies = {w["study"] for r, w in jobs if "study" in w}
     assert studies == {"rr_all"}
     rules = {r for r, _ in jobs}
@@ -233,7 +237,16 @@ def test_rr_all_data_quality_outputs(workflow_run):
     listing = workflow_run / "restricted/rr_all/queries/S07.csv"
     q = pd.read_csv(listing)
     assert set(q["local_patient_id"]) == {"HG-0371"}  # the site's own IDs, restricted area
+    assert sorted(q["check"]) == ["code_in_list", "cross_site_duplicate", "rr_before_death"]
     assert (workflow_run / "restricted/rr_all/queries/S07.xlsx").exists()
+    # the other record of the pair is queried at its own site, with only its own ID
+    q04 = pd.read_csv(workflow_run / "restricted/rr_all/queries/S04.csv")
+    assert list(q04["check"]) == ["cross_site_duplicate"]
+    assert list(q04["local_patient_id"]) == ["HD-0061"]
+    assert "S07" not in q04.to_csv() and "HG-0371" not in q04.to_csv()
+    # one site's data cannot decide a cross-site check: its report does not say "pass"
+    dq04 = pd.read_csv(base / "dq/S04.csv")
+    assert "study level" in dq04.to_csv() and "cross_site_duplicate" in dq04.to_csv()
     t1 = (base / "tables/table1.md").read_text(encoding="utf-8")
     assert "1 of 71 submitted records were set aside" in t1
 
@@ -256,6 +269,11 @@ def test_strict_policy_stops_before_the_merge(tmp_path):
     assert "strict policy: fatal data-quality checks failed, nothing was merged" in out
     assert "S07" in out and "code_in_list" in out and "rr_before_death" in out
     assert not (work / "results/rr_all/harmonised/patients.parquet").exists()
+    # what the stop message points to exists: the data-quality reports and the listings
+    assert (work / "results/rr_all/dq/study.html").exists()
+    assert (work / "results/rr_all/dq/S07.html").exists()
+    q = pd.read_csv(work / "restricted/rr_all/queries/S07.csv")
+    assert sorted(q["check"]) == ["code_in_list", "cross_site_duplicate", "rr_before_death"]
 
 
 def test_rr_all_survival_outputs(workflow_run):

@@ -1,0 +1,14 @@
+"""Snakemake entry point: flag patients sent by two sites (all sites' records, never merged)."""
+
+from cohortflow.runner import run_stage
+from cohortflow.stages import find_cross_site_duplicates
+
+smk = snakemake  # noqa: F821
+run_stage(
+    smk,
+    find_cross_site_duplicates,
+    sites=list(smk.input.sites),
+    quarantined=list(smk.input.quarantined),
+    out=smk.output.duplicates,
+    data_label=smk.params.data_label,
+)

@@ -1,0 +1,16 @@
+"""Snakemake entry point: one site's query listing (restricted), cross-site checks included."""
+
+from cohortflow.runner import run_stage
+from cohortflow.stages import write_query_listing
+
+smk = snakemake  # noqa: F821
+run_stage(
+    smk,
+    write_query_listing,
+    checks_listing=smk.input.checks,
+    duplicates=smk.input.duplicates,
+    raw=smk.input.raw,
+    mapping=smk.params.mapping,
+    csv_out=smk.output.csv,
+    xlsx_out=smk.output.xlsx,
+)
