@@ -89,7 +89,7 @@ def convert_value(text: str, spec: dict[str, Any], rule: dict[str, Any]) -> tupl
     codes = _codes_lookup(rule.get("codes", {}))
     t = str(text).strip()
     if kind == "date":
-        return values.parse_date(t, partial=rule.get("partial_dates", "mid"))
+        return values.parse_date(t, partial=rule.get("partial_dates"))
     if kind in ("int", "float"):
         if t.lower() in codes:
             return codes[t.lower()], None

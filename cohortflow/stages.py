@@ -688,12 +688,7 @@ def report_survival_tables(
     set_aside: str | None = None,
 ) -> None:
     """Readable survival, response-rate and flow tables beside the machine-readable CSVs."""
-    study = {
-        **study,
-        "data_label": " ".join(
-            x for x in [study.get("data_label", ""), set_aside_note(set_aside)] if x
-        ),
-    }
+    study = _with_set_aside(study, set_aside)
     from .report import write_flow, write_response_tables, write_survival_tables
 
     write_response_tables(
@@ -732,11 +727,24 @@ def report_figure(
     )
 
 
+def _with_set_aside(study: dict[str, Any], set_aside: str | None) -> dict[str, Any]:
+    """The study with the set-aside count appended to the label every table prints."""
+    label = " ".join(x for x in [study.get("data_label", ""), set_aside_note(set_aside)] if x)
+    return {**study, "data_label": label}
+
+
 def report_model_tables(
-    cox: str, cif: str, tests: str, study: dict[str, Any], out_dir: str
+    cox: str,
+    cif: str,
+    tests: str,
+    study: dict[str, Any],
+    out_dir: str,
+    set_aside: str | None = None,
 ) -> None:
     """Cox and competing-risks tables for people (Markdown, HTML)."""
     from .report import write_model_tables
+
+    study = _with_set_aside(study, set_aside)
 
     write_model_tables(
         _read_csv_or_empty(cox), _read_csv_or_empty(cif), _read_csv_or_empty(tests), study, out_dir
@@ -744,8 +752,10 @@ def report_model_tables(
 
 
 def report_workbook(csvs: dict[str, str], study: dict[str, Any], out: str) -> None:
-    """The study's tables in one XLSX workbook."""
+    """The study's tables in one XLSX workbook (the set-aside counts as a sheet and a note)."""
     from .report import write_workbook
+
+    study = _with_set_aside(study, csvs.get("set_aside"))
 
     write_workbook(csvs, study, out)
 

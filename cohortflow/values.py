@@ -12,6 +12,9 @@ _DMY = re.compile(r"^(\d{4})\s*[-./]\s*(\d{1,2})\s*[-./]\s*(\d{1,2})\.?(?:[ T]00
 _KOREAN = re.compile(r"^(\d{4})\s*년\s*(\d{1,2})\s*월\s*(\d{1,2})\s*일$")
 _YM = re.compile(r"^(\d{4})\s*[-./]\s*(\d{1,2})\.?$|^(\d{4})\s*년\s*(\d{1,2})\s*월$")
 _Y = re.compile(r"^(\d{4})(?:\s*년)?$")
+_COMPACT = re.compile(r"^((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])$")
+#: Largest number read as an Excel serial date (2100-12-31); larger numbers are not dates.
+EXCEL_SERIAL_MAX = 73415
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 
@@ -34,13 +37,19 @@ def parse_number(text: str) -> float:
     return float(t)
 
 
-def parse_date(text: str, *, partial: str = "mid") -> tuple[dt.date, str | None]:
-    """A date from ISO, dotted, Korean or Excel-serial text, with an imputation note.
+def parse_date(text: str, *, partial: str | None = "mid") -> tuple[dt.date, str | None]:
+    """A date from ISO, dotted, Korean, YYYYMMDD or Excel-serial text, with an imputation note.
 
     Partial dates are imputed by the stated rule ``partial``: "mid" (day 15, month 7 for a bare
-    year) or "first" (day 1, January); the note says what was imputed, None if nothing.
+    year) or "first" (day 1, January); the note says what was imputed, None if nothing. With
+    ``partial=None`` (no rule stated) a partial date is refused, never imputed.
     """
     t = str(text).strip()
+    if partial is None and (_YM.match(t) or (_Y.match(t) and 1900 <= int(t[:4]) <= 2100)):
+        raise ValueError(
+            f"partial date {text!r} and no imputation rule: state `partial_dates: mid` or "
+            "`partial_dates: first` for this column in the site mapping"
+        )
     for rx in (_DMY, _KOREAN):
         m = rx.match(t)
         if m:
@@ -57,10 +66,18 @@ def parse_date(text: str, *, partial: str = "mid") -> tuple[dt.date, str | None]
         y = int(m.group(1))
         md = (7, 1) if partial == "mid" else (1, 1)
         return dt.date(y, *md), f"month and day imputed as {md[0]:02d}-{md[1]:02d} ({partial} rule)"
+    m = _COMPACT.match(t)
+    if m:  # YYYYMMDD, as hospital systems export: no Excel serial is this large
+        y, mo, d = (int(g) for g in m.groups())
+        return dt.date(y, mo, d), None
     if _NUMBER.match(t):
         serial = float(t)
-        if serial.is_integer() and 1 <= serial <= 2958465:
+        if serial.is_integer() and 1 <= serial <= EXCEL_SERIAL_MAX:
             return EXCEL_ORIGIN + dt.timedelta(days=int(serial)), None
+        raise ValueError(
+            f"not a recognised date form: {text!r} (a number is read as an Excel date serial "
+            f"only from 1 to {EXCEL_SERIAL_MAX}, i.e. up to 2100-12-31)"
+        )
     raise ValueError(f"not a recognised date form: {text!r}")
 
 

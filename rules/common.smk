@@ -174,6 +174,7 @@ def workbook_inputs(wildcards):
             "cox": f"{base}/analyse/cox.csv",
             "competing_risks": f"{base}/analyse/cif.csv",
             "flow": f"{base}/analyse/flow.csv",
+            "set_aside": f"{base}/analyse/set_aside.csv",
         }
     )
     return sheets

@@ -72,6 +72,7 @@ rule model_tables:
         cox=f"{RESULTS}/{{study}}/analyse/cox.csv",
         cif=f"{RESULTS}/{{study}}/analyse/cif.csv",
         tests=f"{RESULTS}/{{study}}/analyse/tests.csv",
+        set_aside=f"{RESULTS}/{{study}}/analyse/set_aside.csv",
     output:
         cox_md=f"{RESULTS}/{{study}}/tables/cox.md",
         cox_html=f"{RESULTS}/{{study}}/tables/cox.html",

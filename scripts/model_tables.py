@@ -12,6 +12,7 @@ run_stage(
     cox=smk.input.cox,
     cif=smk.input.cif,
     tests=smk.input.tests,
+    set_aside=smk.input.set_aside,
     study=smk.params.study,
     out_dir=str(Path(smk.output.cox_md).parent),
 )

@@ -123,7 +123,7 @@ MAPPING = {
         "relapse_date": {"source": "relapse"},
         "hsct_date": {"source": "hsct"},
         "death_date": {"source": "death"},
-        "last_followup_date": {"source": "lfu"},
+        "last_followup_date": {"source": "lfu", "partial_dates": "mid"},
         "wbc": {"source": "wbc", "unit_source": "wbc_unit"},
         "marrow_blasts_pct": {"source": "blasts"},
         "height_cm": {"source": "height"},

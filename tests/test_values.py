@@ -19,6 +19,8 @@ from cohortflow import values
         ("2011-02-28T00:00:00", dt.date(2011, 2, 28), None),
         ("40602", dt.date(2011, 2, 28), None),  # Excel serial, 1900 system
         ("1", dt.date(1899, 12, 31), None),
+        ("73415", dt.date(2100, 12, 31), None),  # the largest serial read as a date
+        ("20110228", dt.date(2011, 2, 28), None),  # YYYYMMDD from hospital systems
         ("2008-01", dt.date(2008, 1, 15), "day imputed as 15 (mid rule)"),
         ("2008년 1월", dt.date(2008, 1, 15), "day imputed as 15 (mid rule)"),
         ("2008", dt.date(2008, 7, 1), "month and day imputed as 07-01 (mid rule)"),
@@ -28,6 +30,13 @@ def test_parse_date_forms(text, expected, note):
     assert values.parse_date(text) == (expected, note)
 
 
+@pytest.mark.parametrize("text", ["2008-01", "2008년 1월", "2008"])
+def test_parse_date_partial_without_a_rule_is_refused(text):
+    with pytest.raises(ValueError, match="no imputation rule"):
+        values.parse_date(text, partial=None)
+    assert values.parse_date("2008-01-20", partial=None) == (dt.date(2008, 1, 20), None)
+
+
 def test_parse_date_partial_first_rule():
     assert values.parse_date("2008-03", partial="first") == (
         dt.date(2008, 3, 1),
@@ -35,7 +44,20 @@ def test_parse_date_partial_first_rule():
     )
 
 
-@pytest.mark.parametrize("bad", ["28/02/2011", "2011-02-30", "yesterday", "2011-13-01", ""])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "28/02/2011",
+        "2011-02-30",
+        "yesterday",
+        "2011-13-01",
+        "",
+        "950312",  # YYMMDD: not guessed, and far beyond any Excel serial of a real date
+        "73416",
+        "20111301",
+        "20110230",
+    ],
+)
 def test_parse_date_rejects(bad):
     with pytest.raises(ValueError):
         values.parse_date(bad)
@@ -104,3 +126,15 @@ def test_unknown_unit_is_an_error_not_a_guess():
 )
 def test_kmt2a(text, status, partner):
     assert values.parse_kmt2a(text) == (status, partner)
+
+
+def test_mapping_imputes_partial_dates_only_by_a_stated_rule():
+    from cohortflow.mapping import convert_value
+
+    spec = {"type": "date"}
+    assert convert_value("2009-05", spec, {"partial_dates": "first"}) == (
+        dt.date(2009, 5, 1),
+        "day imputed as 1 (first rule)",
+    )
+    with pytest.raises(ValueError, match="partial_dates: mid"):
+        convert_value("2009-05", spec, {})
