@@ -13,7 +13,9 @@ def eligibility(df: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
     """Per patient: eligible, analysed, every failed criterion and the first (counting) reason.
 
     An inclusion criterion fails when it is false or unknown (inputs missing: noted as such);
-    an exclusion criterion excludes when it is true.
+    an exclusion criterion excludes only when it is known to be true (an unrecorded exclusion
+    is taken as absent, as on a CRF). An eligible patient is analysed when every ``analysed``
+    condition is known and true; all reasons not to analyse are recorded.
     """
     n = len(df)
     failed: list[list[str]] = [[] for _ in range(n)]
@@ -49,7 +51,8 @@ def eligibility(df: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
 
 def flow_table(elig: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
     """CONSORT-style counts overall and per site; exclusions counted by first failed criterion
-    in the order listed."""
+    in the order listed (so screened = excluded + eligible). A patient not analysed for several
+    reasons is counted under each of them; the analysed count is exact."""
     rows = []
     for site, g in [("All", elig), *sorted(elig.groupby("site"))]:
         rows.append({"site": site, "step": "screened", "n": len(g)})

@@ -44,7 +44,9 @@ def _schema(name: str) -> dict[str, Any]:
 def validate(data: dict[str, Any], schema: str, where: str | Path) -> dict[str, Any]:
     """``data`` if it satisfies schemas/<schema>.schema.json, else a CohortflowError listing
     every violation with its location in the file."""
-    validator = jsonschema.Draft202012Validator(_schema(schema))
+    validator = jsonschema.Draft202012Validator(
+        _schema(schema), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [

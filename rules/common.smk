@@ -191,6 +191,8 @@ def config_files(study):
     files = [f"{config.get('studies_dir', 'config/studies')}/{study}.yaml"]
     files += list(s["sites"].values())
     files += [f"config/risk_schemes/{r}.yaml" for r in s.get("risk_schemes", [])]
+    files += ["config/checks.yaml"]  # the check catalogue decides who is set aside
+    files += [str(f) for f in workflow.configfiles]
     return files
 
 

@@ -35,6 +35,8 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     """Run the workflow's snakemake in ``workdir``; output captured as text."""
     env = dict(os.environ, PATH=f"{SNAKEMAKE.parent}{os.pathsep}{os.environ.get('PATH', '')}")
     env.pop("COHORTFLOW_KEY", None)
+    # the copy's own package, catalogue and schemas, not the checkout the venv points to
+    env["PYTHONPATH"] = str(Path(workdir).resolve())
     proc = subprocess.run(
         [str(SNAKEMAKE), "--cores", "2", *args],
         cwd=workdir,

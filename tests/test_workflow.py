@@ -383,6 +383,18 @@ def test_release_is_read_only_and_never_overwritten(workflow_run, tmp_path):
     cwd = os.getcwd()
     os.chdir(work)
     try:
+        from cohortflow.release import freeze_id
+
+        manifest = json.loads(Path("results/infant_all/manifest.json").read_text("utf-8"))
+        config_paths = {e["path"] for e in manifest["config"]["files"]}
+        assert {"config/checks.yaml", "config/config.yaml"} <= config_paths
+        assert "config/risk_schemes/interfant06.yaml" in config_paths
+        # any config file's content moves the freeze ID (the check catalogue included)
+        edited = json.loads(json.dumps(manifest))
+        next(e for e in edited["config"]["files"] if e["path"] == "config/checks.yaml")[
+            "sha256"
+        ] = "0" * 64
+        assert freeze_id(edited) != freeze_id(manifest)
         dest = release("infant_all", Path("results"))
         assert dest.name.startswith("2011-02-28_") and len(dest.name) == len("2011-02-28_") + 12
         assert (dest / "manifest.json").exists() and (dest / "tables/table1.md").exists()
