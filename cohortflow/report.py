@@ -128,10 +128,19 @@ def write_survival_tables(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     label = study.get("data_label", "")
-    ci_methods = sorted(set(surv["ci_method"])) if len(surv) else ["log-log"]
+    by_analysis = (
+        surv.drop_duplicates("analysis").set_index("analysis")["ci_method"] if len(surv) else {}
+    )
+    methods = set(by_analysis.values) if len(by_analysis) else {"log-log"}
+    if len(methods) == 1:
+        ci_text = f"95 % CI by the {methods.pop()} transform"
+    else:
+        ci_text = "95 % CI by transform per analysis: " + "; ".join(
+            f"{a} {m}" for a, m in by_analysis.items()
+        )
     foot = [
-        f"Kaplan-Meier estimates with Greenwood standard errors; 95 % CI by the "
-        f"{', '.join(ci_methods)} transform. Time points in years of 365.25 days from the "
+        f"Kaplan-Meier estimates with Greenwood standard errors; {ci_text} (default log-log; "
+        "set per analysis with `ci_method`). Time points in years of 365.25 days from the "
         "endpoint's origin; estimates are not extrapolated past the last follow-up (NA).",
         label,
     ]

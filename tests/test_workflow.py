@@ -14,6 +14,8 @@ from cohortflow.io import sha256_file
 
 from .conftest import snakemake
 
+FIXTURES = Path(__file__).parent / "fixtures"
+
 
 def planned_jobs(workdir: Path) -> list[tuple[str, dict[str, str]]]:
     """(rule, wildcards) of every job a dry run would execute."""
@@ -298,6 +300,8 @@ def test_rr_all_survival_outputs(workflow_run):
     assert len(mb) == 1 and len(lm) == 1 and mb["p"].iloc[0] < 0.05
     md = (base / "tables/survival.md").read_text(encoding="utf-8")
     assert "BIASED BY IMMORTAL TIME" in md and "Mantel-Byar" in md and "Landmark" in md
+    # rr_all mixes CI transforms: the footnote says which analysis used which
+    assert "os_all log-log; os_by_status log;" in md and "(default log-log;" in md
     assert "Simon-Makuch" in md
     cox = pd.read_csv(base / "analyse/cox.csv")
     hsct = cox[cox["covariate"] == "HSCT (time-dependent)"].iloc[0]
@@ -326,11 +330,37 @@ def test_infant_cox_refused_and_competing_risks(workflow_run):
         "refused: 3 events for 1 parameter; need at least 5 (5 per parameter)"
     )
     cif = pd.read_csv(base / "analyse/cif.csv")
+    cif = cif[cif["analysis"] == "relapse_nrm"]
     at3 = cif[cif["time_years"] == 3].set_index("cause")
     # relapse 1/9 (day 219); death without relapse 2/9 (days 364, 675): no censoring before
     assert at3.loc[1, "cif"] == pytest.approx(1 / 9) and at3.loc[2, "cif"] == pytest.approx(2 / 9)
     assert (base / "figures/cif_relapse_nrm.png").exists()
     assert (base / "figures/forest_efs_cox_age.png").exists()
+    # Gray's test by age group against R cmprsk::cuminc on the same data
+    # (tests/fixtures/competing/infant_gray.R and its output)
+    adtte = pd.read_parquet(base / "analyse/adtte.parquet")
+    rel = adtte[adtte["PARAMCD"] == "REL"].merge(
+        pd.read_parquet(base / "analyse/cohort.parquet")[["study_id", "age_at_diagnosis_months"]]
+    )
+    got = sorted(
+        zip(rel["AVAL"], rel["EVENTTYPE"], rel["age_at_diagnosis_months"] < 6, strict=True)
+    )
+    r_data = sorted(
+        zip(
+            [364, 675, 3458, 1558, 219, 1375, 2743, 3900, 1138],
+            [2, 2, 0, 0, 1, 0, 0, 0, 0],
+            [True, True] + [False] * 7,
+            strict=True,
+        )
+    )
+    assert got == r_data
+    r = pd.read_csv(FIXTURES / "competing/infant_gray.csv").set_index("cause")
+    tests = pd.read_csv(base / "analyse/tests.csv")
+    (gray,) = tests[tests["test"].str.startswith("Gray")].to_dict("records")
+    assert gray["analysis"] == "relapse_nrm_by_age"
+    assert gray["chi2"] == pytest.approx(r.loc[1, "stat"], abs=1e-6)
+    assert gray["p"] == pytest.approx(r.loc[1, "pv"], abs=1e-6)
+    assert "Gray" in (base / "tables/competing_risks.md").read_text(encoding="utf-8")
 
 
 def test_naive_time_dependent_comparison_is_refused_unless_allowed(workflow_run):
