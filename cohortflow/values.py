@@ -124,6 +124,32 @@ _PTD = re.compile(r"dup\s*\(?\s*mll|mll\s*[-_ ]?ptd|kmt2a\s*[-_ ]?ptd|\bptd\b|du
 _GERMLINE = re.compile(  # noqa: E501
     r"^(-|neg(ative)?|none|not detected|germline|normal|wild[- ]?type|46,\s*x[xy](\[\d+\])?)$", re.I
 )
+_TRANSLOCATION_NO_BANDS = re.compile(r"t\(\s*([0-9XY]+)\s*;\s*([0-9XY]+)\s*\)(?!\s*\()", re.I)
+#: Chromosomes whose translocation with 11 is, without bands given, a KMT2A rearrangement:
+#: 4 (AFF1), 9 (MLLT3), 19 (MLLT1/ELL), 10 (MLLT10), 6 (AFDN).
+_KMT2A_PARTNER_CHROMOSOMES = {"4", "9", "19", "10", "6"}
+#: Fusion names, old (MLL-AF4) and current (KMT2A-AFF1, KMT2A::AFF1): partner gene.
+_FUSION_PARTNERS = {
+    "AF4": "AFF1",
+    "AFF1": "AFF1",
+    "AF9": "MLLT3",
+    "MLLT3": "MLLT3",
+    "ENL": "MLLT1",
+    "MLLT1": "MLLT1",
+    "ELL": "ELL",
+    "AF10": "MLLT10",
+    "MLLT10": "MLLT10",
+    "AF6": "AFDN",
+    "AFDN": "AFDN",
+    "EPS15": "EPS15",
+    "AF1P": "EPS15",
+}
+_FUSION = re.compile(r"\b(mll|kmt2a)\s*(?:-|::|/)\s*(" + "|".join(_FUSION_PARTNERS) + r")\b", re.I)
+_MLL_NEGATIVE = re.compile(
+    r"\b(mll|kmt2a)\b[^,;]*\b(neg(ative)?|not\s+(detected|rearranged)|absent|germline)\b|"
+    r"\bno\s+(mll|kmt2a)\s+rearr",
+    re.I,
+)
 _MLL_REARR_TEXT = re.compile(r"(mll|kmt2a)\s*(r\b|rearr|\+|positive)", re.I)
 
 
@@ -139,18 +165,31 @@ def parse_kmt2a(text: str | None) -> tuple[str, str | None]:
     """KMT2A (MLL) status and partner from a karyotype/MLL finding.
 
     Returns (status, partner): status is 'rearranged' (a translocation involving 11q23, partner
-    given as the ISCN translocation), 'ptd' (partial tandem duplication, dupMLL: NOT rearranged),
-    'germline' (normal/negative) or 'unknown' (missing or unparseable).
+    given as the ISCN translocation; "t(4;11)" without bands for the classic partner chromosomes
+    4, 9, 19, 10 and 6; or a fusion name such as MLL-AF4 / KMT2A-AFF1, partner "KMT2A::AFF1"),
+    'ptd' (partial tandem duplication, dupMLL: NOT rearranged), 'germline' (normal karyotype,
+    "MLL negative", "KMT2A not rearranged") or 'unknown' (missing or unparseable).
     """
     if text is None or str(text).strip() == "":
         return "unknown", None
     t = str(text).strip()
+    if _MLL_NEGATIVE.search(t):
+        return "germline", None
+    m = _FUSION.search(t)
+    if m:
+        partner = _FUSION_PARTNERS[m.group(2).upper()]
+        return "rearranged", f"KMT2A::{partner}"
     for clone in re.split(r"/", t):
         for m in _TRANSLOCATION.finditer(clone):
             c1, c2, b1, b2 = m.groups()
             pairs = [(c1, b1), (c2, b2)]
             if any(c == "11" and b.lower().startswith("q23") for c, b in pairs):
                 return "rearranged", m.group(0).replace(" ", "")
+    for m in _TRANSLOCATION_NO_BANDS.finditer(t):  # "t(4;11)": classic KMT2A partners only
+        c1, c2 = m.groups()
+        other = c2 if c1 == "11" else c1 if c2 == "11" else None
+        if other in _KMT2A_PARTNER_CHROMOSOMES:
+            return "rearranged", m.group(0).replace(" ", "")
     if _PTD.search(t):
         return "ptd", None
     if _MLL_REARR_TEXT.search(t):

@@ -122,6 +122,18 @@ def test_unknown_unit_is_an_error_not_a_guess():
         (None, "unknown", None),
         ("see report", "unknown", None),
         ("t(1;19)(q23;p13)", "unknown", None),
+        ("t(4;11)", "rearranged", "t(4;11)"),  # no bands: a classic KMT2A partner chromosome
+        ("46,XX,t(9;11)[12]", "rearranged", "t(9;11)"),
+        ("t(11;14)", "unknown", None),  # 11p13 (LMO2), not KMT2A
+        ("MLL-AF4", "rearranged", "KMT2A::AFF1"),
+        ("KMT2A-AFF1 positive", "rearranged", "KMT2A::AFF1"),
+        ("KMT2A::MLLT3", "rearranged", "KMT2A::MLLT3"),
+        ("MLL-ENL", "rearranged", "KMT2A::MLLT1"),
+        ("MLL negative", "germline", None),
+        ("KMT2A not rearranged", "germline", None),
+        ("MLL rearrangement not detected", "germline", None),
+        ("no MLL rearrangement", "germline", None),
+        ("MLL rearranged", "rearranged", None),
     ],
 )
 def test_kmt2a(text, status, partner):
