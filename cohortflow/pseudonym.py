@@ -30,6 +30,12 @@ def load_key(*, demo: bool = False) -> bytes:
         p = Path(path)
         if not p.is_file():
             raise CohortflowError(f"{KEY_FILE_ENV} points to {p}, which is not a readable file.")
+        repo = Path(__file__).resolve().parents[1]
+        if p.resolve().is_relative_to(repo):
+            raise CohortflowError(
+                f"{KEY_FILE_ENV} points inside the repository ({repo}): move the key file "
+                "outside it, where it cannot be committed or shipped with the code."
+            )
         data = p.read_bytes().strip()
         if data:
             return data

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +34,21 @@ def test_key_from_env_and_file(monkeypatch, tmp_path):
     monkeypatch.setenv("COHORTFLOW_KEY_FILE", str(f))
     assert pseudonym.load_key() == b"filesecret"
     assert pseudonym.load_key(demo=True) == pseudonym.DEMO_KEY
+
+
+def test_key_file_inside_the_repository_is_refused(monkeypatch):
+    import cohortflow
+    from cohortflow.errors import CohortflowError
+    from cohortflow.pseudonym import load_key
+
+    repo = Path(cohortflow.__file__).resolve().parents[1]
+    key = repo / "results" / "test-key-inside-repo.key"
+    key.parent.mkdir(exist_ok=True)
+    key.write_text("abc123", encoding="utf-8")
+    try:
+        monkeypatch.delenv("COHORTFLOW_KEY", raising=False)
+        monkeypatch.setenv("COHORTFLOW_KEY_FILE", str(key))
+        with pytest.raises(CohortflowError, match="inside the repository"):
+            load_key()
+    finally:
+        key.unlink()
