@@ -30,3 +30,37 @@ def test_invalid_study_is_refused_with_its_location(change, message):
     with pytest.raises(CohortflowError, match="does not match schemas/study.schema.json") as exc:
         validate(d, "study", "rr_all.yaml")
     assert message in str(exc.value)
+
+
+def test_newest_submission_is_used_and_earlier_ones_kept():
+    from cohortflow.config import resolve_submission
+
+    m = {
+        "submissions": [
+            {"file": "b.csv", "date": "2017-03-20"},
+            {"file": "a.csv", "date": "2017-02-14"},
+        ]
+    }
+    resolve_submission(m)
+    assert (m["file"], m["submission_date"]) == ("b.csv", "2017-03-20")
+    assert [s["file"] for s in m["superseded"]] == ["a.csv"]
+    pinned = {**copy.deepcopy(m), "use": "2017-02-14"}
+    resolve_submission(pinned)
+    assert pinned["file"] == "a.csv" and [s["file"] for s in pinned["superseded"]] == ["b.csv"]
+    with pytest.raises(CohortflowError, match="names no submission"):
+        resolve_submission({**copy.deepcopy(m), "use": "2017-01-01"})
+    twice = {"submissions": [{"file": "x", "date": "2017-01-01"}] * 2}
+    with pytest.raises(CohortflowError, match="share a date"):
+        resolve_submission(twice)
+
+
+def test_bundled_resubmission_listed_in_the_manifest(workflow_run):
+    import json
+
+    man = json.loads((workflow_run / "results/rr_all/manifest.json").read_text("utf-8"))
+    used = {e["path"] for e in man["inputs"]}
+    assert "data/rr_all/S01/S01_2017-03-20.csv" in used
+    assert "data/rr_all/S01/S01_2017-02-14.csv" not in used
+    old = [e for e in man["superseded_submissions"] if e["site"] == "S01"]
+    assert [e["path"] for e in old] == ["data/rr_all/S01/S01_2017-02-14.csv"]
+    assert all(len(e["sha256"]) == 64 and e["used"] is False for e in old)
