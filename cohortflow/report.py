@@ -15,9 +15,9 @@ from .io import write_csv
 from .tables import (
     describe,
     difference_notes,
+    display_rows,
     frame_to_html,
     md_table,
-    published_text,
     to_markdown,
 )
 
@@ -48,17 +48,21 @@ def write_descriptive_table(
     write_csv(t, f"{stem}.csv")
     notes = [
         f"Population: {spec['population']} patients (N = {len(pop)}). Values are n (%) "
-        "unless stated; [N=k] gives the number with data when it differs.",
+        "unless stated; (N=k) or [N=k] gives the number with data when it differs.",
         label,
         *[n for n in extra_notes or [] if n],
     ]
     Path(f"{stem}.md").write_text(
         to_markdown(t, spec["title"], f"N = {len(pop)}", notes), encoding="utf-8"
     )
-    shown = t[["item", "level", "display"]].rename(columns={"display": f"N = {len(pop)}"})
+    shown = pd.DataFrame(display_rows(t)).rename(
+        columns={"item": "Characteristic", "level": "", "value": f"N = {len(pop)}"}
+    )
     if t["published_n"].notna().any():
-        shown["Published"] = [published_text(r) for r in t.to_dict("records")]
+        shown = shown.rename(columns={"published": "Published"})
         notes = [*notes, *difference_notes(t)]
+    else:
+        shown = shown.drop(columns=["published"])
     Path(f"{stem}.html").write_text(frame_to_html(shown, spec["title"], notes), encoding="utf-8")
 
 

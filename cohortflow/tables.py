@@ -79,7 +79,7 @@ def _describe_item(
         rows.append(
             dict(
                 item=label,
-                level="mean ± SD; median (range)",
+                level=CONTINUOUS_LEVEL,
                 n=len(x),
                 N=len(x),
                 mean=x.mean() if len(x) else np.nan,
@@ -169,16 +169,61 @@ def difference_notes(table: pd.DataFrame) -> list[str]:
     return out
 
 
+CONTINUOUS_LEVEL = "mean ± SD; median (range)"
+
+
+def display_rows(table: pd.DataFrame) -> list[dict[str, str]]:
+    """Rows for people, in the layout of a journal's Table 1: a continuous item as two rows
+    ("Mean ± SD", "Median (range)") under its label, with "(N=k)" in the label when fewer
+    patients than the column total have data."""
+    out = []
+    for r in table.to_dict("records"):
+        if r["level"] != CONTINUOUS_LEVEL:
+            out.append(
+                {
+                    "item": r["item"],
+                    "level": r["level"],
+                    "value": r["display"],
+                    "published": published_text(r),
+                }
+            )
+            continue
+        if pd.isna(r["mean"]):
+            out.append({"item": r["item"], "level": "Mean ± SD", "value": "NA", "published": ""})
+            continue
+        mean_text = str(r["display"]).split(" ± ")[0]  # as formatted with the item's digits
+        d = len(mean_text.split(".")[1]) if "." in mean_text else 0
+        item = r["item"] + (f" (N={int(r['n'])})" if "[N=" in str(r["display"]) else "")
+        sd = "NA" if pd.isna(r["sd"]) else f"{r['sd']:.{d}f}"
+        out.append(
+            {
+                "item": item,
+                "level": "Mean ± SD",
+                "value": f"{r['mean']:.{d}f} ± {sd}",
+                "published": "",
+            }
+        )
+        out.append(
+            {
+                "item": item,
+                "level": "Median (range)",
+                "value": f"{r['median']:.{d}f} ({r['min']:.{d}f}-{r['max']:.{d}f})",
+                "published": "",
+            }
+        )
+    return out
+
+
 def to_markdown(table: pd.DataFrame, title: str, head: str, footnotes: list[str]) -> str:
     """Markdown rendering: item, level, value (and the published value where configured)."""
     has_pub = table["published_n"].notna().any()
     cols = ["Characteristic", "", head] + (["Published"] if has_pub else [])
     lines = [f"## {title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     last = None
-    for r in table.to_dict("records"):
+    for r in display_rows(table):
         item = r["item"] if r["item"] != last else ""
         last = r["item"]
-        cells = [item, r["level"], r["display"]] + ([published_text(r)] if has_pub else [])
+        cells = [item, r["level"], r["value"]] + ([r["published"]] if has_pub else [])
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     diffs = difference_notes(table)
     if diffs:

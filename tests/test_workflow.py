@@ -210,6 +210,19 @@ def test_rr_all_reproduces_the_seed_counts(workflow_run):
     height = t1[t1["item"] == "Height (cm)"].iloc[0]
     assert height["N"] == 63 and "±" in height["display"] and "(" in height["display"]
     assert t1["published_note"].fillna("").eq("").all()  # Table 1 agrees with the paper
+    # the paper's layout and values: its own N in the label, mean ± SD and median (range)
+    md1 = (base / "tables/table1.md").read_text(encoding="utf-8")
+    for line in [
+        "| Age at R/R diagnosis (years) | Mean ± SD | 14.3 ± 4.5 |",
+        "|  | Median (range) | 15.0 (6.0-25.0) |",
+        "| Height (cm) (N=63) | Mean ± SD | 143.8 ± 23.2 |",
+        "|  | Median (range) | 145.0 (90.4-178.5) |",
+        "| Body weight (kg) (N=63) | Mean ± SD | 41.1 ± 18.5 |",
+        "|  | Median (range) | 39.0 (13.1-105.0) |",
+    ]:
+        assert line in md1, line
+    html1 = (base / "tables/table1.html").read_text(encoding="utf-8")
+    assert "Height (cm) (N=63)" in html1 and "Median (range)" in html1
     t2 = pd.read_csv(base / "tables/table2.csv").set_index("level")
     assert t2.loc["cytarabine", "n"] == 28
     assert t2.loc["cytarabine", "published_note"].startswith("printed 44.6 % is not 28/63")
