@@ -31,6 +31,7 @@ def classify_all(patients: pd.DataFrame, schemes: dict[str, dict[str, Any]]) -> 
                 "group",
                 "criteria_fired",
                 "flags",
+                "groups_not_met",
                 "missing_inputs",
             ]
         )

@@ -21,7 +21,8 @@ def scheme_inputs(scheme: dict[str, Any]) -> list[str]:
 
 
 def classify(df: pd.DataFrame, scheme: dict[str, Any]) -> pd.DataFrame:
-    """One row per patient: group, fired criteria, missing inputs, scheme id and version.
+    """One row per patient: group, fired criteria, the earlier groups that did not apply (each
+    criterion true/false/unknown), missing inputs, scheme id and version.
 
     Groups are tried in order; a group is assigned when its criteria hold. If a group's
     criteria are unknown (inputs missing) before any group holds, the patient is
@@ -31,6 +32,7 @@ def classify(df: pd.DataFrame, scheme: dict[str, Any]) -> pd.DataFrame:
     idx = df.index
     group = pd.Series(pd.NA, index=idx, dtype="string")
     fired = pd.Series([[] for _ in idx], index=idx, dtype=object)
+    rejected = pd.Series([[] for _ in idx], index=idx, dtype=object)
     missing = pd.Series([[] for _ in idx], index=idx, dtype=object)
     undecided = pd.Series(True, index=idx)
     for g in scheme["groups"]:
@@ -56,6 +58,18 @@ def classify(df: pd.DataFrame, scheme: dict[str, Any]) -> pd.DataFrame:
         for i in idx[undecided & holds]:  # only the assigned group's criteria are reported
             fired[i] = [c["name"] for c in crit if results[c["name"]].value[i]]
         group[undecided & ~known] = UNCLASSIFIABLE
+        for i in idx[undecided & known & ~holds]:  # why an earlier group did not apply
+            state = [
+                f"{c['name']}="
+                + (
+                    ("true" if results[c["name"]].value[i] else "false")
+                    if results[c["name"]].known[i]
+                    else "unknown"
+                )
+                for c in crit
+            ]
+            rule = "any of" if "any_of" in g else "all of"
+            rejected[i].append(f"{g['group']} not met ({rule}: {', '.join(state)})")
         undecided &= known & ~holds
     group[undecided] = scheme["otherwise"]
     flags = [[] for _ in idx]
@@ -72,6 +86,10 @@ def classify(df: pd.DataFrame, scheme: dict[str, Any]) -> pd.DataFrame:
             "group": group.to_numpy(),
             "criteria_fired": [";".join(f) for f in fired],
             "flags": [";".join(f) for f in flags],
+            "groups_not_met": [
+                "; ".join(r) if g != UNCLASSIFIABLE else ""
+                for r, g in zip(rejected, group, strict=True)
+            ],
             "missing_inputs": [
                 ";".join(m) if g == UNCLASSIFIABLE else ""
                 for m, g in zip(missing, group, strict=True)

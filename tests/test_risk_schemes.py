@@ -118,6 +118,22 @@ def test_interfant_boundaries(age, wbc, kmt2a, pred, group, fired):
     assert out["scheme"] == "interfant06" and out["scheme_version"] == "2006.1"
 
 
+def test_interfant_explains_why_earlier_groups_did_not_apply():
+    mr = one(INTERFANT, **infant(5, 299.999, "rearranged", "good"))
+    assert mr["group"] == "MR"
+    assert mr["groups_not_met"] == (
+        "not_applicable not met (any of: age_ge_12_months=false); "
+        "LR not met (any of: kmt2a_germline=false, kmt2a_ptd_not_rearranged=false); "
+        "HR not met (all of: kmt2a_rearranged=true, age_lt_6_months=true, "
+        "wbc_ge_300_or_poor_prednisone=false)"
+    )
+    lr = one(INTERFANT, **infant(5, 10.0, "germline", "good"))
+    assert lr["groups_not_met"] == "not_applicable not met (any of: age_ge_12_months=false)"
+    assert one(INTERFANT, **infant(13, 10.0, "germline", "good"))["groups_not_met"] == ""
+    # unclassifiable: the missing inputs say why, not a partial trace
+    assert one(INTERFANT, **infant(5, 10.0, "unknown", "good"))["groups_not_met"] == ""
+
+
 @pytest.mark.parametrize(
     ("age", "wbc", "kmt2a", "pred", "group", "missing"),
     [
