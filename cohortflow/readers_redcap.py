@@ -12,14 +12,12 @@ Flattening rules (see ``read_redcap``):
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import SubmissionError
-from .readers import ReadResult, _clean_header, _frame, detect_encoding
+from .readers import ReadResult, _clean_header, _frame, csv_records, decode_text
 
 EVENT_COL = "redcap_event_name"
 INSTRUMENT_COL = "redcap_repeat_instrument"
@@ -71,17 +69,12 @@ def _decode(path: Path, *, site: str | None) -> tuple[str, str]:
     """Text of a CSV file and its detected encoding."""
     if not path.exists():
         raise SubmissionError("file not found", site=site, file=path.name)
-    raw = path.read_bytes()
-    try:
-        enc = detect_encoding(raw)
-    except ValueError as exc:
-        raise SubmissionError(f"cannot decode file: {exc}", site=site, file=path.name) from None
-    return raw.decode(enc), enc
+    return decode_text(path.read_bytes(), site=site, file=path.name)
 
 
-def _records(text: str) -> list[list[str]]:
+def _records(text: str, *, site: str | None, file: str) -> list[list[str]]:
     """Comma-separated records of a decoded CSV text."""
-    return list(csv.reader(io.StringIO(text, newline=""), delimiter=","))
+    return csv_records(text, ",", site=site, file=file)
 
 
 def _checkbox_suffix(code: str) -> str:
@@ -115,7 +108,7 @@ def load_redcap_dictionary(dictionary: Path, *, site: str | None = None) -> list
     """The fields of a REDCap data dictionary CSV, in dictionary order."""
     dictionary = Path(dictionary)
     text, _ = _decode(dictionary, site=site)
-    records = _records(text)
+    records = _records(text, site=site, file=dictionary.name)
     if not records:
         raise SubmissionError("data dictionary is empty", site=site, file=dictionary.name)
     norm = [" ".join(h.strip().lower().split()) for h in records[0]]
@@ -234,7 +227,7 @@ def read_redcap(path: Path, *, site: str, dictionary: Path) -> ReadResult:
     rid = fields[0].name
 
     text, enc = _decode(path, site=site)
-    records = _records(text)
+    records = _records(text, site=site, file=file)
     if not records:
         raise SubmissionError("export is empty", site=site, file=file)
     header = _clean_header(records[0], site=site, file=file)

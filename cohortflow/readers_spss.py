@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import multiprocessing
+import os
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -14,23 +18,67 @@ from .readers import ReadResult, _cell_text, _clean_header, _frame
 
 
 def _read(path: Path, *, site: str | None, metadataonly: bool = False) -> tuple[Any, Any]:
-    """``pyreadstat.read_sav`` with value labels applied; failures as SubmissionError."""
+    """``pyreadstat.read_sav`` with value labels applied; failures as SubmissionError.
+
+    The C library behind pyreadstat can crash (segmentation fault) on a damaged file, so
+    the file is read in a forked child process; a crash there is a SubmissionError naming
+    site and file, never the end of the pipeline job.
+    """
+    if not path.is_file():
+        raise SubmissionError("submitted file not found", site=site, file=path.name)
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_read_in_child, args=(str(path), metadataonly, send))
+    child.start()
+    send.close()
+    try:
+        outcome = receive.recv()
+    except EOFError:  # the child died without an answer
+        outcome = None
+    finally:
+        receive.close()
+        child.join()
+    if outcome is None:
+        raise SubmissionError(
+            f"cannot read SPSS file: the SPSS reader crashed on it (exit code {child.exitcode}); "
+            "the file is damaged or not an SPSS .sav file, ask the site to export it again",
+            site=site,
+            file=path.name,
+        )
+    if isinstance(outcome, str):
+        raise SubmissionError(f"cannot read SPSS file ({outcome})", site=site, file=path.name)
+    return outcome
+
+
+@dataclass
+class _Meta:
+    """The parts of pyreadstat's metadata the readers use (picklable)."""
+
+    file_encoding: str | None
+    column_names_to_labels: dict[str, Any]
+
+
+def _read_in_child(path: str, metadataonly: bool, send: Connection) -> None:
+    """Child process: send (data, _Meta) or a one-line error text (never cell values)."""
     import pyreadstat
 
-    if not path.exists():
-        raise SubmissionError("submitted file not found", site=site, file=path.name)
     try:
-        return pyreadstat.read_sav(
-            str(path),
+        df, meta = pyreadstat.read_sav(
+            path,
             apply_value_formats=True,
             formats_as_category=False,
             metadataonly=metadataonly,
         )
+        labels = dict(getattr(meta, "column_names_to_labels", None) or {})
+        out: Any = (df, _Meta(getattr(meta, "file_encoding", None), labels))
     except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError, ValueError) as exc:
         # pyreadstat messages describe the file structure, never cell contents.
-        raise SubmissionError(
-            f"cannot read SPSS file ({type(exc).__name__}: {exc})", site=site, file=path.name
-        ) from None
+        out = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - any other failure: its type only
+        out = f"{type(exc).__name__} while decoding"
+    send.send(out)
+    send.close()
+    os._exit(0)  # skip interpreter teardown (the parent's copied heap): much faster
 
 
 def _sav_cell(value: Any) -> str | None:
