@@ -59,7 +59,7 @@ def main() -> None:
     print(f"  no-change rerun     {noop:7.1f} s")
     print(f"  one-site rerun      {one:7.1f} s")
 
-    from cohortflow.survival import kaplan_meier, logrank_test
+    from cohortflow.stats.survival import kaplan_meier, logrank_test
 
     rng = np.random.default_rng(1)
     n = 1_000_000

@@ -11,8 +11,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from cohortflow import dictionary
-from cohortflow.checks import run_row_checks
+from cohortflow.core import dictionary
+from cohortflow.validate.checks import run_row_checks
 
 
 def synthetic(n: int, seed: int = 1) -> pd.DataFrame:
@@ -45,7 +45,7 @@ def synthetic(n: int, seed: int = 1) -> pd.DataFrame:
     )
     bad = rng.random(n) < 0.001
     df.loc[bad, "marrow_blasts_pct"] = 150.0
-    from cohortflow.harmonise import harmonise
+    from cohortflow.harmonise.derive import harmonise
 
     return harmonise(dictionary.conform(df))
 

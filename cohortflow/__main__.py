@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .errors import CohortflowError
+from cohortflow.core.errors import CohortflowError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in ("trace", "diff"):
         import importlib
 
-        module = importlib.import_module(f".{argv[0]}", __package__)
+        module = importlib.import_module(f"cohortflow.provenance.{argv[0]}")
         try:
             return int(module.main(argv[1:]))
         except CohortflowError as exc:
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "onboard":
-            from .onboard import write_draft
+            from cohortflow.onboard.draft import write_draft
 
             reader = {
                 k: v
@@ -72,10 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "release":
             from pathlib import Path
 
-            from .release import release
+            from cohortflow.provenance.release import release
 
             if args.verify:
-                from .release import verify_release
+                from cohortflow.provenance.release import verify_release
 
                 dest = Path(args.results) / args.study / "releases" / args.verify
                 problems = verify_release(dest)
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             dest = release(args.study, Path(args.results))
             print(f"released {args.study} as {dest} (read-only)")
         elif args.command == "check":
-            from .presubmit import check_file
+            from cohortflow.validate.presubmit import check_file
 
             return check_file(args.study, args.site, args.out, file=args.file)
     except CohortflowError as exc:

@@ -1,7 +1,8 @@
 # Helpers shared by the rules: study definitions, per-site inputs and the output lists.
 from pathlib import Path
 
-from cohortflow.config import load_study
+from cohortflow.core.codehash import ImportGraph
+from cohortflow.core.config import load_study
 
 RESULTS = config.get("results_dir", "results")
 RESTRICTED = config.get("restricted_dir", "restricted")
@@ -15,85 +16,15 @@ STUDIES = {
 }
 
 
-# Package modules each stage runs: their content hash is a param, so a code change reruns
-# exactly the stages that use the changed module (Snakemake tracks only the script itself).
-STAGE_MODULES = {
-    "ingest": [
-        "readers",
-        "readers_redcap",
-        "readers_spss",
-        "identifiers",
-        "io",
-        "errors",
-        "dictionary",
-        "stages",
-        "runner",
-    ],
-    "validate": [
-        "checks",
-        "config",
-        "expr",
-        "harmonise",
-        "export",
-        "mapping",
-        "values",
-        "pseudonym",
-        "dictionary",
-        "io",
-        "errors",
-        "stages",
-    ],
-    "harmonise": ["harmonise", "values", "dictionary", "io", "stages", "checks"],
-    "merge": ["dictionary", "io", "stages", "checks"],
-    "classify": ["classify", "expr", "analysis", "io", "stages"],
-    "analyse": [
-        "analysis",
-        "cohort",
-        "endpoints",
-        "expr",
-        "survival",
-        "classify",
-        "io",
-        "stages",
-        "responses",
-        "advanced",
-        "cox",
-        "survtests",
-        "competing",
-        "timedep",
-    ],
-    "report": [
-        "report",
-        "consort",
-        "plots",
-        "export",
-        "advanced",
-        "timedep",
-        "competing",
-        "tables",
-        "figures",
-        "survival",
-        "analysis",
-        "expr",
-        "io",
-        "stages",
-    ],
-    "manifest": ["manifest", "io", "stages"],
-    "dq": ["dq", "io", "stages"],
-    "runreport": ["runreport", "stages"],
-}
+# The code param of every job is code_hash(<its script>), the hash of the package modules
+# its stage function reaches in the static import graph (cohortflow/core/codehash.py), so a
+# code change reruns exactly the jobs whose stage imports the changed module.
+CODE = ImportGraph(Path(workflow.basedir))
 
 
-def code_hash(stage):
-    """SHA-256 (first 16 hex digits) of the package modules a stage runs."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for mod in sorted(set(STAGE_MODULES[stage])):
-        h.update(Path(workflow.basedir, "cohortflow", f"{mod}.py").read_bytes())
-    h.update(Path(workflow.basedir, "schemas", "dictionary.yaml").read_bytes())
-    h.update(Path(workflow.basedir, "config", "checks.yaml").read_bytes())
-    return h.hexdigest()[:16]
+def code_hash(script):
+    """SHA-256 (first 16 hex digits) of the package modules scripts/<script>.py runs."""
+    return CODE.script_hash(f"scripts/{script}.py")
 
 
 def sites(study):

@@ -15,7 +15,7 @@ rule dq_site:
     conda:
         "../envs/cohortflow.yaml"
     params:
-        code=code_hash("dq"),
+        code=code_hash("dq_site"),
         study=study_params,
     script:
         "../scripts/dq_site.py"
@@ -37,7 +37,7 @@ rule dq_study:
     conda:
         "../envs/cohortflow.yaml"
     params:
-        code=code_hash("dq"),
+        code=code_hash("dq_study"),
         study=study_params,
     script:
         "../scripts/dq_study.py"
@@ -56,7 +56,7 @@ rule query_listing:
     conda:
         "../envs/cohortflow.yaml"
     params:
-        code=code_hash("dq"),
+        code=code_hash("query_listing"),
         mapping=site_mapping,
     script:
         "../scripts/query_listing.py"

@@ -14,7 +14,7 @@ rule descriptive_table:
     conda:
         "../envs/cohortflow.yaml"
     params:
-        code=code_hash("report"),
+        code=code_hash("descriptive_table"),
         study=study_params,
     script:
         "../scripts/descriptive_table.py"
@@ -40,7 +40,7 @@ rule survival_tables:
     conda:
         "../envs/cohortflow.yaml"
     params:
-        code=code_hash("report"),
+        code=code_hash("survival_tables"),
         study=study_params,
     script:
         "../scripts/survival_tables.py"
@@ -61,7 +61,7 @@ rule figure:
     conda:
         "../envs/cohortflow.yaml"
     params:
-        code=code_hash("report"),
+        code=code_hash("figure"),
         study=study_params,
     script:
         "../scripts/figure.py"
@@ -83,7 +83,7 @@ rule model_tables:
     conda:
         "../envs/cohortflow.yaml"
     params:
-        code=code_hash("report"),
+        code=code_hash("model_tables"),
         study=study_params,
     script:
         "../scripts/model_tables.py"
@@ -99,7 +99,7 @@ rule workbook:
     conda:
         "../envs/cohortflow.yaml"
     params:
-        code=code_hash("report"),
+        code=code_hash("workbook"),
         study=study_params,
     script:
         "../scripts/workbook.py"
@@ -117,7 +117,7 @@ rule consort:
     conda:
         "../envs/cohortflow.yaml"
     params:
-        code=code_hash("report"),
+        code=code_hash("consort"),
         study=study_params,
     script:
         "../scripts/consort.py"
@@ -162,7 +162,7 @@ rule run_report:
     conda:
         "../envs/cohortflow.yaml"
     params:
-        code=code_hash("runreport"),
+        code=code_hash("run_report"),
         study=study_params,
     script:
         "../scripts/run_report.py"

@@ -38,7 +38,7 @@ rule cross_site:
     conda:
         "../envs/cohortflow.yaml"
     params:
-        code=code_hash("validate"),
+        code=code_hash("cross_site"),
         data_label=lambda wc: STUDIES[wc.study].get("data_label", ""),
     script:
         "../scripts/cross_site.py"

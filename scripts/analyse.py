@@ -1,7 +1,7 @@
 """Snakemake entry point: eligibility, endpoints and survival estimates of a study."""
 
-from cohortflow.runner import run_stage
-from cohortflow.stages import analyse_study
+from cohortflow.analyse.stage import analyse_study
+from cohortflow.core.runner import run_stage
 
 smk = snakemake  # noqa: F821
 run_stage(

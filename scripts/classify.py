@@ -1,7 +1,7 @@
 """Snakemake entry point: risk groups by the study's declarative schemes."""
 
-from cohortflow.runner import run_stage
-from cohortflow.stages import classify_study
+from cohortflow.classify.stage import classify_study
+from cohortflow.core.runner import run_stage
 
 smk = snakemake  # noqa: F821
 run_stage(

@@ -1,7 +1,7 @@
 """Snakemake entry point: CONSORT-style patient-flow figure of a study."""
 
-from cohortflow.runner import run_stage
-from cohortflow.stages import report_consort
+from cohortflow.core.runner import run_stage
+from cohortflow.render.stage import report_consort
 
 smk = snakemake  # noqa: F821
 run_stage(

@@ -1,7 +1,7 @@
 """Snakemake entry point: flag patients sent by two sites (all sites' records, never merged)."""
 
-from cohortflow.runner import run_stage
-from cohortflow.stages import find_cross_site_duplicates
+from cohortflow.core.runner import run_stage
+from cohortflow.validate.stage import find_cross_site_duplicates
 
 smk = snakemake  # noqa: F821
 run_stage(

@@ -1,7 +1,7 @@
 """Snakemake entry point: one descriptive table (Table 1 style) of a study."""
 
-from cohortflow.runner import run_stage
-from cohortflow.stages import report_descriptive_table
+from cohortflow.core.runner import run_stage
+from cohortflow.render.stage import report_descriptive_table
 
 smk = snakemake  # noqa: F821
 run_stage(

@@ -1,7 +1,7 @@
 """Snakemake entry point: the study's data-quality report."""
 
-from cohortflow.runner import run_stage
-from cohortflow.stages import report_dq_study
+from cohortflow.core.runner import run_stage
+from cohortflow.validate.stage import report_dq_study
 
 smk = snakemake  # noqa: F821
 run_stage(

@@ -1,8 +1,8 @@
 """Snakemake entry point: one figure of a study (KM, landmark, Simon-Makuch, CIF, forest,
 swimmer)."""
 
-from cohortflow.runner import run_stage
-from cohortflow.stages import report_figure
+from cohortflow.core.runner import run_stage
+from cohortflow.render.stage import report_figure
 
 smk = snakemake  # noqa: F821
 run_stage(

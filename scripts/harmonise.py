@@ -1,7 +1,7 @@
 """Snakemake entry point: harmonise one site into the canonical model (quarantine applied)."""
 
-from cohortflow.runner import run_stage
-from cohortflow.stages import LONGITUDINAL, harmonise_site
+from cohortflow.core.runner import run_stage
+from cohortflow.harmonise.stage import LONGITUDINAL, harmonise_site
 
 smk = snakemake  # noqa: F821
 run_stage(

@@ -1,7 +1,7 @@
 """Snakemake entry point: lossless ingest of one site's submission."""
 
-from cohortflow.runner import run_stage
-from cohortflow.stages import ingest_site
+from cohortflow.core.runner import run_stage
+from cohortflow.ingest.stage import ingest_site
 
 smk = snakemake  # noqa: F821
 run_stage(

@@ -1,7 +1,7 @@
 """Snakemake entry point: the study manifest (inputs, config, code, packages, outputs)."""
 
-from cohortflow.runner import run_stage
-from cohortflow.stages import write_manifest
+from cohortflow.core.runner import run_stage
+from cohortflow.provenance.stage import write_manifest
 
 smk = snakemake  # noqa: F821
 run_stage(

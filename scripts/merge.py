@@ -1,7 +1,7 @@
 """Snakemake entry point: merge the harmonised sites of a study (strict policy enforced)."""
 
-from cohortflow.runner import run_stage
-from cohortflow.stages import LONGITUDINAL, merge_sites
+from cohortflow.core.runner import run_stage
+from cohortflow.harmonise.stage import LONGITUDINAL, merge_sites
 
 smk = snakemake  # noqa: F821
 run_stage(

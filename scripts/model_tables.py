@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from cohortflow.runner import run_stage
-from cohortflow.stages import report_model_tables
+from cohortflow.core.runner import run_stage
+from cohortflow.render.stage import report_model_tables
 
 smk = snakemake  # noqa: F821
 run_stage(

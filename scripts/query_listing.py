@@ -1,7 +1,7 @@
 """Snakemake entry point: one site's query listing (restricted), cross-site checks included."""
 
-from cohortflow.runner import run_stage
-from cohortflow.stages import write_query_listing
+from cohortflow.core.runner import run_stage
+from cohortflow.validate.stage import write_query_listing
 
 smk = snakemake  # noqa: F821
 run_stage(

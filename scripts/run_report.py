@@ -1,7 +1,7 @@
 """Snakemake entry point: the study's self-contained HTML run report."""
 
-from cohortflow.runner import run_stage
-from cohortflow.stages import report_run
+from cohortflow.core.runner import run_stage
+from cohortflow.render.stage import report_run
 
 smk = snakemake  # noqa: F821
 run_stage(

@@ -1,7 +1,7 @@
 """Snakemake entry point: map, pseudonymise and check one site."""
 
-from cohortflow.runner import run_stage
-from cohortflow.stages import validate_site
+from cohortflow.core.runner import run_stage
+from cohortflow.validate.stage import validate_site
 
 smk = snakemake  # noqa: F821
 run_stage(

@@ -1,7 +1,7 @@
 """Snakemake entry point: the study's tables as one XLSX workbook."""
 
-from cohortflow.runner import run_stage
-from cohortflow.stages import report_workbook
+from cohortflow.core.runner import run_stage
+from cohortflow.render.stage import report_workbook
 
 smk = snakemake  # noqa: F821
 run_stage(

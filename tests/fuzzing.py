@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cohortflow.errors import CohortflowError
-from cohortflow.readers import read_submission
+from cohortflow.core.errors import CohortflowError
+from cohortflow.ingest.submission import read_submission
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data" / "rr_all"

@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
-from cohortflow.classify import classify, scheme_inputs
-from cohortflow.config import load_risk_scheme
-from cohortflow.harmonise import completed_months
+from cohortflow.classify.schemes import classify, scheme_inputs
+from cohortflow.core.config import load_risk_scheme
+from cohortflow.harmonise.derive import completed_months
 
 SCHEME = load_risk_scheme("infant_yonsei_2011")
 

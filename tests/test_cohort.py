@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from cohortflow.cohort import eligibility, flow_table
+from cohortflow.analyse.eligibility import eligibility, flow_table
 
 RULES = {
     "inclusion": [

@@ -1,4 +1,4 @@
-"""Tests for cohortflow.competing against hand-worked values and R cmprsk::cuminc.
+"""Tests for cohortflow.stats.competing against hand-worked values and R cmprsk::cuminc.
 
 R reference tables in tests/fixtures/competing/ were produced by make_reference.R
 there (R 4.2.2, survival 3.5.3, cmprsk 2.2.11; see r_session.txt). The tests need no R.
@@ -15,14 +15,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from cohortflow.competing import (
+from cohortflow.stats.competing import (
     CIF_CI_METHODS,
     CIFResult,
     cif_at,
     cumulative_incidence,
     gray_test,
 )
-from cohortflow.survival import kaplan_meier, survival_at
+from cohortflow.stats.survival import kaplan_meier, survival_at
 
 FIXTURES = Path(__file__).parent / "fixtures" / "competing"
 TOL = 1e-9  # required agreement with R is 1e-6; the implementation agrees to ~1e-13

@@ -4,8 +4,8 @@ import copy
 
 import pytest
 
-from cohortflow.config import REPO_ROOT, load_yaml, validate
-from cohortflow.errors import CohortflowError
+from cohortflow.core.config import REPO_ROOT, load_yaml, validate
+from cohortflow.core.errors import CohortflowError
 
 
 def _study():
@@ -33,7 +33,7 @@ def test_invalid_study_is_refused_with_its_location(change, message):
 
 
 def test_newest_submission_is_used_and_earlier_ones_kept():
-    from cohortflow.config import resolve_submission
+    from cohortflow.core.config import resolve_submission
 
     m = {
         "submissions": [

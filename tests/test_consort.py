@@ -1,4 +1,4 @@
-"""Tests for cohortflow.consort: CONSORT diagram content, layout and reproducible files."""
+"""Tests for cohortflow.render.consort: CONSORT diagram content, layout and reproducible files."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from matplotlib.patches import FancyBboxPatch
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
-from cohortflow.consort import MAX_SITE_COLUMNS, SITE_NOTE, consort_figure, save_consort
+from cohortflow.render.consort import MAX_SITE_COLUMNS, SITE_NOTE, consort_figure, save_consort
 
 LONG = (
     "Relapsed or refractory disease after two or more prior regimens including at least "

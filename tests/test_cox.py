@@ -1,4 +1,4 @@
-"""Tests for cohortflow.cox against R survival (coxph, cox.zph) and published values.
+"""Tests for cohortflow.stats.cox against R survival (coxph, cox.zph) and published values.
 
 R reference tables in tests/fixtures/survtests/ were produced by make_reference.R there
 (R 4.2.2, survival 3.5.3; see r_session.txt).
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cohortflow.cox import PH_TRANSFORMS, CoxResult, fit_cox
-from cohortflow.errors import CohortflowError
+from cohortflow.core.errors import CohortflowError
+from cohortflow.stats.cox import PH_TRANSFORMS, CoxResult, fit_cox
 
 FIXTURES = Path(__file__).parent / "fixtures" / "survtests"
 TOL = 1e-6

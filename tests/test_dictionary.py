@@ -6,13 +6,14 @@ import pandas as pd
 import pandera.errors
 import pytest
 
-from cohortflow import dictionary
+from cohortflow.core import dictionary
 
 
 def test_docs_are_generated_from_the_dictionary():
     docs = Path(__file__).resolve().parents[1] / "docs" / "dictionary.md"
     assert docs.read_text(encoding="utf-8") == dictionary.render_docs(), (
-        "docs/dictionary.md is stale: run `python -m cohortflow.dictionary > docs/dictionary.md`"
+        "docs/dictionary.md is stale: run "
+        "`python -m cohortflow.core.dictionary > docs/dictionary.md`"
     )
 
 

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from cohortflow.endpoints import derive
+from cohortflow.analyse.endpoints import derive
 
 EFS = {
     "label": "Event-free survival",
@@ -154,7 +154,7 @@ def test_adtte_schema_rejects_negative_times():
     import pandera.errors
     import pytest
 
-    from cohortflow.endpoints import adtte_schema
+    from cohortflow.analyse.endpoints import adtte_schema
 
     df = _pts(
         diagnosis_date=["2005-01-01"],

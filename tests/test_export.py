@@ -1,4 +1,4 @@
-"""Tests for cohortflow.export: xlsx round trip, sheet names and byte-identical files."""
+"""Tests for cohortflow.render.export: xlsx round trip, sheet names and byte-identical files."""
 
 from __future__ import annotations
 
@@ -11,13 +11,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from cohortflow.export import (
-    FIXED_TIMESTAMP,
-    sheet_names,
-    write_html_table,
-    write_markdown_table,
-    write_xlsx,
-)
+from cohortflow.core.xlsx import FIXED_TIMESTAMP, sheet_names, write_xlsx
+from cohortflow.render.export import write_html_table, write_markdown_table
 
 TABLE = pd.DataFrame(
     {

@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from cohortflow.errors import CohortflowError
-from cohortflow.expr import evaluate, names
+from cohortflow.core.errors import CohortflowError
+from cohortflow.core.expr import evaluate, names
 
 DF = pd.DataFrame(
     {

@@ -1,4 +1,4 @@
-"""Tests for cohortflow.figures: KM figure content, at-risk table and reproducible files."""
+"""Tests for cohortflow.render.figures: KM figure content, at-risk table and reproducible files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from cohortflow.figures import (
+from cohortflow.render.figures import (
     AT_RISK_AXES_LABEL,
     KM_AXES_LABEL,
     TIME_UNITS,
@@ -17,7 +17,7 @@ from cohortflow.figures import (
     km_figure,
     save_figure,
 )
-from cohortflow.survival import number_at_risk
+from cohortflow.stats.survival import number_at_risk
 
 WEEK = 7.0
 GEHAN_6MP_T = np.array(

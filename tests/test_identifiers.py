@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
-from cohortflow.errors import SubmissionError
-from cohortflow.identifiers import scan
-from cohortflow.stages import ingest_site
+from cohortflow.core.errors import SubmissionError
+from cohortflow.core.identifiers import scan
+from cohortflow.ingest.stage import ingest_site
 
 NAMES = ["김가나", "이다라", "박마바", "최사아"]
 RRNS = ["050312-3123456", "070101-4234567", "991231-1345678", "010203-4111111"]

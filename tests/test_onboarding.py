@@ -5,9 +5,11 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from cohortflow.config import load_site
-from cohortflow.onboard import draft_mapping, match_header, write_draft
-from cohortflow.stages import harmonise_site, ingest_site, validate_site
+from cohortflow.core.config import load_site
+from cohortflow.harmonise.stage import harmonise_site
+from cohortflow.ingest.stage import ingest_site
+from cohortflow.onboard.draft import draft_mapping, match_header, write_draft
+from cohortflow.validate.stage import validate_site
 
 REPO = Path(__file__).resolve().parents[1]
 FIX = "tests/fixtures/onboarding/N01_2020-05-01.csv"

@@ -1,4 +1,4 @@
-"""Tests for cohortflow.plots: CIF, swimmer and forest figures and reproducible files."""
+"""Tests for cohortflow.render.plots: CIF, swimmer and forest figures and reproducible files."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from cohortflow.figures import TIME_UNITS, _clear_of, save_figure
-from cohortflow.plots import (
+from cohortflow.render.figures import TIME_UNITS, _clear_of, save_figure
+from cohortflow.render.plots import (
     AT_RISK_AXES_LABEL,
     CIF_AXES_LABEL,
     FOREST_AXES_LABEL,

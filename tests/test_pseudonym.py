@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cohortflow import pseudonym
-from cohortflow.errors import CohortflowError
+from cohortflow.core import pseudonym
+from cohortflow.core.errors import CohortflowError
 
 
 def test_study_id_is_hmac_of_site_and_local_id():
@@ -38,8 +38,8 @@ def test_key_from_env_and_file(monkeypatch, tmp_path):
 
 def test_key_file_inside_the_repository_is_refused(monkeypatch):
     import cohortflow
-    from cohortflow.errors import CohortflowError
-    from cohortflow.pseudonym import load_key
+    from cohortflow.core.errors import CohortflowError
+    from cohortflow.core.pseudonym import load_key
 
     repo = Path(cohortflow.__file__).resolve().parents[1]
     key = repo / "results" / "test-key-inside-repo.key"

@@ -9,8 +9,8 @@ import zipfile
 import pytest
 from openpyxl import Workbook
 
-from cohortflow.errors import CohortflowError, SubmissionError
-from cohortflow.readers import read_submission
+from cohortflow.core.errors import CohortflowError, SubmissionError
+from cohortflow.ingest.submission import read_submission
 from tests.fuzzing import SOURCES, fuzz
 
 #: mutants per reader in the suite (the benchmark runs 1,000 of each; see README)

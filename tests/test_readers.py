@@ -5,8 +5,8 @@ import datetime as dt
 import pytest
 from openpyxl import Workbook
 
-from cohortflow.errors import SubmissionError
-from cohortflow.readers import read_submission
+from cohortflow.core.errors import SubmissionError
+from cohortflow.ingest.submission import read_submission
 
 KOREAN = "환자번호,성별,진단일\nA-1,남,2011.02.28\n\nA-2,여,2011년 3월 1일\n"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cohortflow.errors import SubmissionError
-from cohortflow.readers_redcap import (
+from cohortflow.core.errors import SubmissionError
+from cohortflow.ingest.redcap import (
     load_redcap_dictionary,
     read_redcap,
     redcap_field_labels,

@@ -6,8 +6,8 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from cohortflow.errors import SubmissionError
-from cohortflow.readers_spss import read_sav, sav_variable_labels
+from cohortflow.core.errors import SubmissionError
+from cohortflow.ingest.spss import read_sav, sav_variable_labels
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from cohortflow.responses import best_response, clopper_pearson, response_rates
-from cohortflow.tables import compare_published, pct1
+from cohortflow.analyse.responses import best_response, clopper_pearson, response_rates
+from cohortflow.render.tables import compare_published, pct1
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """Interfant-06, NCI/Rome and BFM relapse schemes: boundaries, missing inputs, flags, derivations.
 
-Every scheme is loaded through cohortflow.config.load_risk_scheme (JSON-schema validation) and
-applied with cohortflow.classify.classify to hand-built frames in canonical dtypes.
+Every scheme is loaded through cohortflow.core.config.load_risk_scheme (JSON-schema validation) and
+applied with cohortflow.classify.schemes.classify to hand-built frames in canonical dtypes.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import itertools
 import pandas as pd
 import pytest
 
-from cohortflow.classify import UNCLASSIFIABLE, classify, scheme_inputs
-from cohortflow.config import load_risk_scheme
-from cohortflow.dictionary import conform
-from cohortflow.harmonise import harmonise, relapse_timing
+from cohortflow.classify.schemes import UNCLASSIFIABLE, classify, scheme_inputs
+from cohortflow.core.config import load_risk_scheme
+from cohortflow.core.dictionary import conform
+from cohortflow.harmonise.derive import harmonise, relapse_timing
 
 INTERFANT = load_risk_scheme("interfant06")
 NCI = load_risk_scheme("nci_rome")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cohortflow.config import load_study
-from cohortflow.runreport import build_run_report, figure_caption, figure_order
+from cohortflow.core.config import load_study
+from cohortflow.render.runreport import build_run_report, figure_caption, figure_order
 
 from .browser import BrowserError, ensure_chromium, inspect_page
 

@@ -1,4 +1,4 @@
-"""Tests for cohortflow.survival against published values, R survival and lifelines.
+"""Tests for cohortflow.stats.survival against published values, R survival and lifelines.
 
 R reference tables in tests/fixtures/survival/ were produced by make_reference.R
 there (R 4.2.2, survival 3.5.3); see r_session.txt.
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cohortflow.survival import (
+from cohortflow.stats.survival import (
     CI_METHODS,
     KMResult,
     kaplan_meier,

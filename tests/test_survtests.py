@@ -1,4 +1,5 @@
-"""Tests for cohortflow.survtests against R survival (survdiff, coxph, tmerge) and DOMAIN values.
+"""Tests for cohortflow.stats.logrank against R survival (survdiff, coxph, tmerge) and DOMAIN
+values.
 
 R reference tables in tests/fixtures/survtests/ were produced by make_reference.R there
 (R 4.2.2, survival 3.5.3; see r_session.txt). The trend statistics were computed in R from
@@ -14,14 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cohortflow.survival import logrank_test
-from cohortflow.survtests import (
+from cohortflow.stats.logrank import (
     MANTEL_BYAR_METHODS,
     mantel_byar,
     split_at_exposure,
     stratified_logrank,
     trend_test,
 )
+from cohortflow.stats.survival import logrank_test
 
 FIXTURES = Path(__file__).parent / "fixtures" / "survtests"
 TOL = 1e-6

@@ -1,4 +1,4 @@
-"""Tests for cohortflow.timedep: landmark analysis and Simon-Makuch curves.
+"""Tests for cohortflow.stats.timedep: landmark analysis and Simon-Makuch curves.
 
 R reference tables in tests/fixtures/competing/ were produced by make_reference.R
 there (R 4.2.2, survival 3.5.3; see r_session.txt): Simon-Makuch curves are R
@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cohortflow.survival import kaplan_meier, logrank_test
-from cohortflow.timedep import (
+from cohortflow.stats.survival import kaplan_meier, logrank_test
+from cohortflow.stats.timedep import (
     EXPOSED,
     UNEXPOSED,
     counting_process,

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 
 from cohortflow.__main__ import main as cli_main
-from cohortflow.config import load_study
-from cohortflow.diff import diff_runs, format_diff
-from cohortflow.diff import main as diff_main
-from cohortflow.io import sha256_file
-from cohortflow.trace import format_trace, trace_cell, trace_value
-from cohortflow.trace import main as trace_main
+from cohortflow.core.config import load_study
+from cohortflow.core.io import sha256_file
+from cohortflow.provenance.diff import diff_runs, format_diff
+from cohortflow.provenance.diff import main as diff_main
+from cohortflow.provenance.trace import format_trace, trace_cell, trace_value
+from cohortflow.provenance.trace import main as trace_main
 from tests.conftest import snakemake
 
 STUDY = "rr_all"

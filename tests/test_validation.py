@@ -9,16 +9,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from cohortflow.checks import catalogue, cross_site_duplicates
-from cohortflow.errors import CohortflowError
-from cohortflow.stages import (
-    find_cross_site_duplicates,
-    harmonise_site,
-    ingest_site,
-    merge_sites,
-    validate_site,
-    write_query_listing,
-)
+from cohortflow.core.errors import CohortflowError
+from cohortflow.harmonise.stage import harmonise_site, merge_sites
+from cohortflow.ingest.stage import ingest_site
+from cohortflow.validate.checks import catalogue, cross_site_duplicates
+from cohortflow.validate.stage import find_cross_site_duplicates, validate_site, write_query_listing
 
 HEADER = "id,sex,birth,dx,rr,relapse,hsct,death,lfu,wbc,wbc_unit,blasts,height,weight,prior,resp"
 BASE = dict(
@@ -293,8 +288,8 @@ def test_presubmission_check_gives_the_pipeline_findings(tmp_path, capsys):
 def test_presubmission_check_needs_no_secret_key(tmp_path, monkeypatch, capsys):
     """A site checks a file of its own (``file=``) for a study with a real key, without the
     coordinating centre's key: same findings as with the demo key."""
-    from cohortflow.dictionary import REPO_ROOT
-    from cohortflow.presubmit import check_file
+    from cohortflow.core.dictionary import REPO_ROOT
+    from cohortflow.validate.presubmit import check_file
 
     monkeypatch.delenv("COHORTFLOW_KEY", raising=False)
     monkeypatch.delenv("COHORTFLOW_KEY_FILE", raising=False)

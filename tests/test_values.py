@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from cohortflow import values
+from cohortflow.core import values
 
 
 @pytest.mark.parametrize(
@@ -141,7 +141,7 @@ def test_kmt2a(text, status, partner):
 
 
 def test_mapping_imputes_partial_dates_only_by_a_stated_rule():
-    from cohortflow.mapping import convert_value
+    from cohortflow.validate.mapping import convert_value
 
     spec = {"type": "date"}
     assert convert_value("2009-05", spec, {"partial_dates": "first"}) == (

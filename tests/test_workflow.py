@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cohortflow.io import sha256_file
+from cohortflow.core.io import sha256_file
 
 from .conftest import snakemake
 
@@ -168,8 +168,8 @@ def _texts_under(root: Path):
 
 
 def test_no_identifier_or_local_id_in_results_or_logs(workflow_run):
-    from cohortflow.config import load_study
-    from cohortflow.readers import read_submission
+    from cohortflow.core.config import load_study
+    from cohortflow.ingest.submission import read_submission
 
     study = load_study("rr_all", workflow_run)
     secrets: set[str] = set()
@@ -377,8 +377,8 @@ def test_infant_cox_refused_and_competing_risks(workflow_run):
 
 
 def test_naive_time_dependent_comparison_is_refused_unless_allowed(workflow_run):
-    from cohortflow.analysis import analyse
-    from cohortflow.config import load_study
+    from cohortflow.analyse.analysis import analyse
+    from cohortflow.core.config import load_study
 
     study = load_study("rr_all", workflow_run)
     base = workflow_run / "results" / "rr_all"
@@ -418,15 +418,15 @@ def test_two_runs_give_identical_bytes(workflow_run, tmp_path):
 def test_release_is_read_only_and_never_overwritten(workflow_run, tmp_path):
     import os
 
-    from cohortflow.errors import CohortflowError
-    from cohortflow.release import release
+    from cohortflow.core.errors import CohortflowError
+    from cohortflow.provenance.release import release
 
     work = tmp_path / "repo"
     shutil.copytree(workflow_run, work, copy_function=shutil.copy2, symlinks=True)
     cwd = os.getcwd()
     os.chdir(work)
     try:
-        from cohortflow.release import freeze_id
+        from cohortflow.provenance.release import freeze_id
 
         manifest = json.loads(Path("results/infant_all/manifest.json").read_text("utf-8"))
         config_paths = {e["path"] for e in manifest["config"]["files"]}
@@ -450,7 +450,7 @@ def test_release_is_read_only_and_never_overwritten(workflow_run, tmp_path):
             release("infant_all", Path("results"))
         # every released file (run report and manifest included) is hashed in RELEASE.json
         from cohortflow.__main__ import main as cli
-        from cohortflow.release import verify_release
+        from cohortflow.provenance.release import verify_release
 
         meta = json.loads((dest / "RELEASE.json").read_text(encoding="utf-8"))
         listed = {e["path"] for e in meta["files"]}
@@ -481,8 +481,8 @@ def test_release_is_read_only_and_never_overwritten(workflow_run, tmp_path):
 
 
 def test_every_parquet_carries_provenance(workflow_run):
-    from cohortflow.dictionary import dictionary_version
-    from cohortflow.io import read_parquet_metadata
+    from cohortflow.core.dictionary import dictionary_version
+    from cohortflow.core.io import read_parquet_metadata
 
     paths = [
         p

@@ -1,0 +1,1 @@
+"""Analyse: eligibility, endpoints (ADTTE), responses and the study analyses built on ``stats``."""

@@ -1,0 +1,379 @@
+"""Study-level analysis: risk groups, eligibility flow, endpoints and Kaplan-Meier summaries."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cohortflow.analyse.eligibility import eligibility, flow_table
+from cohortflow.analyse.endpoints import derive
+from cohortflow.classify.schemes import UNCLASSIFIABLE
+from cohortflow.core.errors import CohortflowError
+from cohortflow.core.expr import evaluate
+from cohortflow.stats.survival import kaplan_meier, logrank_test, median_survival, survival_at
+
+log = logging.getLogger("cohortflow")
+DAYS_PER_YEAR = 365.25
+
+
+def build_cohort(
+    patients: pd.DataFrame,
+    risk: pd.DataFrame,
+    rules: dict[str, Any],
+    responses: pd.DataFrame | None = None,
+    response_order: list[str] | None = None,
+) -> pd.DataFrame:
+    """Patients with one ``risk_<scheme>`` column per scheme, best response and eligibility."""
+    from cohortflow.analyse.responses import best_response
+
+    df = patients.copy()
+    if responses is not None:
+        best = best_response(responses, response_order).rename("best_response")
+        df = df.merge(best, left_on="study_id", right_index=True, how="left")
+    for scheme, g in risk.groupby("scheme", sort=True):
+        df = df.merge(
+            g[["study_id", "group"]].rename(columns={"group": f"risk_{scheme}"}),
+            on="study_id",
+            how="left",
+        )
+    elig = eligibility(df, rules)
+    return df.merge(elig.drop(columns=["site"]), on="study_id", how="left")
+
+
+def strata(
+    cohort: pd.DataFrame, grouping: dict[str, Any] | None, schemes: dict[str, Any]
+) -> tuple[pd.Series, list[str]]:
+    """Stratum label per patient and the ordered list of labels."""
+    if grouping is None:
+        return pd.Series("All", index=cohort.index), ["All"]
+    if "scheme" in grouping:
+        sch = schemes[grouping["scheme"]]
+        order = [g["group"] for g in sch["groups"]] + [sch["otherwise"], UNCLASSIFIABLE]
+        s = cohort[f"risk_{grouping['scheme']}"].astype(object)
+        return s, [o for o in dict.fromkeys(order) if (s == o).any()]
+    labels = pd.Series("unknown", index=cohort.index, dtype=object)
+    unset = pd.Series(True, index=cohort.index)
+    for lvl in grouping["levels"]:
+        r = evaluate(lvl["expr"], cohort)
+        hit = r.value & r.known & unset
+        labels[hit] = lvl["label"]
+        unset &= ~hit
+    order = [lvl["label"] for lvl in grouping["levels"]] + ["unknown"]
+    return labels, [o for o in order if (labels == o).any()]
+
+
+TEST_COLUMNS = [
+    "data_label",
+    "study",
+    "analysis",
+    "endpoint",
+    "grouping",
+    "test",
+    "groups",
+    "chi2",
+    "df",
+    "p",
+    "published_p",
+    "note",
+]
+COX_COLUMNS = [
+    "data_label",
+    "model",
+    "title",
+    "endpoint",
+    "covariate",
+    "status",
+    "coef",
+    "se",
+    "hr",
+    "lower",
+    "upper",
+    "p",
+    "n",
+    "events",
+    "ties",
+    "ph_p",
+    "ph_global_p",
+    "lr_chi2",
+    "lr_p",
+    "n_dropped_missing",
+]
+CIF_COLUMNS = [
+    "data_label",
+    "analysis",
+    "endpoint",
+    "stratum",
+    "cause",
+    "cause_label",
+    "n",
+    "time_years",
+    "time_days",
+    "n_risk",
+    "cif",
+    "se",
+    "lower",
+    "upper",
+    "ci_method",
+]
+
+
+def _endpoint_data(analysed: pd.DataFrame, adtte: pd.DataFrame, code: str) -> pd.DataFrame:
+    """Analysed patients with the endpoint's AVAL, CNSR and EVENTTYPE (usable times only)."""
+    d = analysed.merge(
+        adtte[adtte["PARAMCD"] == code][["study_id", "AVAL", "CNSR", "EVENTTYPE"]],
+        on="study_id",
+        how="left",
+    )
+    return d[d["AVAL"].notna() & (d["AVAL"] >= 0)].reset_index(drop=True)
+
+
+def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """ADTTE, survival-at-time-points, strata summaries and tests for every configured analysis."""
+    analysed = cohort[cohort["analysed"]].reset_index(drop=True)
+    adtte = pd.concat(
+        [
+            derive(analysed, code, ep, study["cutoff_date"])
+            for code, ep in study["endpoints"].items()
+        ],
+        ignore_index=True,
+    )
+    surv_rows, strata_rows, test_rows = [], [], []
+    label = study.get("data_label", "")
+    for a in study["analyses"]:
+        ep = study["endpoints"][a["endpoint"]]
+        if ep.get("competing"):
+            raise CohortflowError(
+                f"analysis {a['id']}: endpoint {a['endpoint']} has competing events; "
+                "Kaplan-Meier (1 - KM) overestimates its incidence. Use a cumulative-incidence "
+                "analysis for it instead."
+            )
+        ci = a.get("ci_method", "log-log")
+        data = analysed.merge(
+            adtte[adtte["PARAMCD"] == a["endpoint"]][["study_id", "AVAL", "CNSR"]],
+            on="study_id",
+            how="left",
+        )
+        subset_label = ""
+        if "subset" in a:
+            r = evaluate(a["subset"]["expr"], data)
+            data = data[r.value & r.known].reset_index(drop=True)
+            subset_label = a["subset"]["label"]
+        usable = data["AVAL"].notna() & (data["AVAL"] >= 0)
+        if (~usable).any():
+            log.warning(
+                "analysis %s: %d patients without usable time (no origin/follow-up or "
+                "negative time) left out",
+                a["id"],
+                int((~usable).sum()),
+            )
+        data = data[usable].reset_index(drop=True)
+        grouping = study.get("groupings", {}).get(a["by"]) if a.get("by") else None
+        lab, order = strata(data, grouping, study.get("schemes", {}))
+        td = bool(grouping and grouping.get("time_dependent"))
+        if td and not a.get("allow_naive"):
+            test_rows.append(
+                dict(
+                    data_label=label,
+                    study=study["id"],
+                    analysis=a["id"],
+                    endpoint=a["endpoint"],
+                    grouping=a.get("by", ""),
+                    test="naive Kaplan-Meier comparison refused",
+                    groups=";".join(order),
+                    chi2=np.nan,
+                    df=np.nan,
+                    p=np.nan,
+                    published_p=np.nan,
+                    note=f"{a['by']} is defined by {grouping['time_dependent']}, which happens "
+                    "after the time origin: comparing groups by naive Kaplan-Meier is biased "
+                    "by immortal time. Set allow_naive: true to show it, labelled as biased; "
+                    "the Mantel-Byar test, landmark and Simon-Makuch analyses are given.",
+                )
+            )
+            order = []
+        times_y = a.get("time_points_years", [1, 3, 5])
+        pub = {(p["stratum"], float(p["time_years"])): p for p in a.get("published", [])}
+        for s in order:
+            d = data[lab == s]
+            t = d["AVAL"].to_numpy(float)
+            e = (d["CNSR"] == 0).to_numpy(int)
+            km = kaplan_meier(t, e, ci_method=ci)
+            med, mlo, mhi = median_survival(km)
+            strata_rows.append(
+                dict(
+                    data_label=label,
+                    study=study["id"],
+                    analysis=a["id"],
+                    endpoint=a["endpoint"],
+                    subset=subset_label,
+                    grouping=a.get("by", ""),
+                    stratum=s,
+                    n=len(d),
+                    events=int(e.sum()),
+                    median_days=med,
+                    median_lower=mlo,
+                    median_upper=mhi,
+                    ci_method=ci,
+                )
+            )
+            at = survival_at(km, [y * DAYS_PER_YEAR for y in times_y])
+            for y, row in zip(times_y, at.to_dict("records"), strict=True):
+                p = pub.get((s, float(y)), {})
+                surv_rows.append(
+                    dict(
+                        data_label=label,
+                        study=study["id"],
+                        analysis=a["id"],
+                        endpoint=a["endpoint"],
+                        endpoint_label=ep["label"],
+                        origin=ep["origin"],
+                        subset=subset_label,
+                        grouping=a.get("by", ""),
+                        stratum=s,
+                        n=len(d),
+                        total_events=int(e.sum()),
+                        time_years=y,
+                        time_days=row["time"],
+                        n_risk=int(row["n_risk"]),
+                        events=int(row["events"]),
+                        estimate=row["survival"],
+                        se=row["se"],
+                        lower=row["lower"],
+                        upper=row["upper"],
+                        ci_method=ci,
+                        ci_level=0.95,
+                        published_estimate=p.get("estimate", np.nan),
+                        published_se=p.get("se", np.nan),
+                    )
+                )
+        test_strata = [s for s in order if s not in ("unknown", UNCLASSIFIABLE)]
+        if len(test_strata) >= 2:
+            m = lab.isin(test_strata)
+            lr = logrank_test(
+                data.loc[m, "AVAL"].to_numpy(float),
+                (data.loc[m, "CNSR"] == 0).to_numpy(int),
+                lab[m].to_numpy(object),
+            )
+            extra_tests = []
+            if a.get("stratify_by"):
+                from cohortflow.stats.logrank import stratified_logrank
+
+                sl = stratified_logrank(
+                    data.loc[m, "AVAL"].to_numpy(float),
+                    (data.loc[m, "CNSR"] == 0).to_numpy(int),
+                    lab[m].to_numpy(object),
+                    data.loc[m, a["stratify_by"]].astype(str).to_numpy(object),
+                )
+                extra_tests.append(
+                    (f"log-rank stratified by {a['stratify_by']}", sl.chi2, sl.df, sl.p)
+                )
+            if a.get("trend"):
+                from cohortflow.stats.logrank import trend_test
+
+                tr = trend_test(
+                    data.loc[m, "AVAL"].to_numpy(float),
+                    (data.loc[m, "CNSR"] == 0).to_numpy(int),
+                    lab[m].to_numpy(object),
+                    scores={g: float(k + 1) for k, g in enumerate(test_strata)},
+                )
+                extra_tests.append(
+                    (
+                        "log-rank test for trend (scores 1, 2, ... in group order)",
+                        tr.chi2,
+                        tr.df,
+                        tr.p,
+                    )
+                )
+            for name, chi2, dfree, pval in extra_tests:
+                test_rows.append(
+                    dict(
+                        data_label=label,
+                        study=study["id"],
+                        analysis=a["id"],
+                        endpoint=a["endpoint"],
+                        grouping=a.get("by", ""),
+                        test=name,
+                        groups=";".join(test_strata),
+                        chi2=chi2,
+                        df=dfree,
+                        p=pval,
+                        published_p=np.nan,
+                        note="",
+                    )
+                )
+            pub_p = [p.get("p_value") for p in a.get("published", []) if "p_value" in p]
+            test_rows.append(
+                dict(
+                    data_label=label,
+                    study=study["id"],
+                    analysis=a["id"],
+                    endpoint=a["endpoint"],
+                    grouping=a.get("by", ""),
+                    test="log-rank (unweighted)",
+                    groups=";".join(test_strata),
+                    chi2=lr.chi2,
+                    df=lr.df,
+                    p=lr.p,
+                    published_p=pub_p[0] if pub_p else np.nan,
+                    note=a.get("note", ""),
+                )
+            )
+        if td:
+            from cohortflow.analyse.adapters import time_dependent
+
+            extra = time_dependent(data, a, grouping, ep, label)
+            surv_rows += [{**r, "study": study["id"]} for r in extra["survival"]]
+            test_rows += [{**r, "study": study["id"]} for r in extra["tests"]]
+    cox_rows, cif_rows = [], []
+    for model in study.get("cox_models", []):
+        from cohortflow.analyse.adapters import cox_model
+
+        data = _endpoint_data(analysed, adtte, model["endpoint"])
+        cox_rows += cox_model(data, model, study["endpoints"][model["endpoint"]], label)
+    for a in study.get("cif_analyses", []):
+        from cohortflow.analyse.adapters import competing
+
+        ep = study["endpoints"][a["endpoint"]]
+        if not ep.get("competing"):
+            raise CohortflowError(
+                f"cif analysis {a['id']}: endpoint {a['endpoint']} has no competing events"
+            )
+        data = _endpoint_data(analysed, adtte, a["endpoint"])
+        grouping = study.get("groupings", {}).get(a["by"]) if a.get("by") else None
+        lab, order = strata(data, grouping, study.get("schemes", {}))
+        out = competing(data, a, lab, order, ep, label)
+        cif_rows += out["cif"]
+        test_rows += [{**r, "study": study["id"]} for r in out["tests"]]
+    resp = study.get("responses")
+    rates = counts = pd.DataFrame()
+    if resp:
+        from cohortflow.analyse.responses import response_counts, response_rates
+
+        pop = cohort[cohort[resp["population"]]].reset_index(drop=True)
+        rates = response_rates(pop, resp, label)
+        counts = response_counts(pop, resp.get("order")).assign(data_label=label)
+    return {
+        "response_rates": rates,
+        "response_counts": counts,
+        "eligibility": cohort[
+            [
+                "study_id",
+                "site",
+                "eligible",
+                "analysed",
+                "failed_criteria",
+                "exclusion_reason",
+                "not_analysed_reason",
+            ]
+        ].assign(data_label=label),
+        "adtte": adtte,
+        "survival": pd.DataFrame(surv_rows),
+        "strata": pd.DataFrame(strata_rows),
+        "tests": pd.DataFrame(test_rows, columns=TEST_COLUMNS),
+        "cox": pd.DataFrame(cox_rows, columns=COX_COLUMNS),
+        "cif": pd.DataFrame(cif_rows, columns=CIF_COLUMNS),
+        "flow": flow_table(cohort, study.get("eligibility", {})).assign(data_label=label),
+    }

@@ -1,0 +1,105 @@
+"""Analyse stage: cohort, ADTTE, survival summaries, tests, models and flow (rule `analyse`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pandera.errors
+
+from cohortflow.analyse.analysis import analyse, build_cohort
+from cohortflow.analyse.endpoints import adtte_schema
+from cohortflow.core.errors import CohortflowError
+from cohortflow.core.io import sha256_file, write_csv, write_parquet
+
+log = logging.getLogger("cohortflow")
+
+
+def _check_adtte(adtte: pd.DataFrame) -> None:
+    """Stop with every violation listed when the ADTTE dataset breaks its schema."""
+    try:
+        adtte_schema().validate(adtte, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        lines = [
+            f"  {r.get('column')}: {r.get('check')} (value {r.get('failure_case')})"
+            for r in cases.head(20).to_dict("records")
+        ]
+        raise CohortflowError(
+            "the analysis dataset (ADTTE) breaks its schema, e.g. a follow-up date before the "
+            "time origin; fix the records (see the data-quality report):\n" + "\n".join(lines)
+        ) from None
+
+
+def analyse_study(
+    patients: str,
+    risk_groups: str,
+    study: dict[str, Any],
+    outputs: dict[str, str],
+    responses: str | None = None,
+    reconciliations: list[str] | None = None,
+) -> None:
+    """Cohort with eligibility, ADTTE endpoints, KM summaries, tests, responses and the flow."""
+    resp_spec = study.get("responses") or {}
+    cohort = build_cohort(
+        pd.read_parquet(patients),
+        pd.read_parquet(risk_groups),
+        study.get("eligibility", {}),
+        pd.read_parquet(responses) if responses else None,
+        resp_spec.get("order"),
+    )
+    res = analyse(cohort, study)
+    _check_adtte(res["adtte"])
+    prov = {
+        "inputs": {
+            "patients_sha256": sha256_file(patients),
+            "risk_groups_sha256": sha256_file(risk_groups),
+        },
+        "data_label": study.get("data_label", ""),
+    }
+    write_parquet(cohort, outputs["cohort"], {"stage": "analyse", **prov})
+    write_parquet(res["adtte"], outputs["adtte"], {"stage": "analyse", **prov})
+    if reconciliations and "set_aside" in outputs:
+        write_csv(
+            set_aside_table(reconciliations, study.get("data_label", "")), outputs["set_aside"]
+        )
+    for name in (
+        "survival",
+        "strata",
+        "tests",
+        "flow",
+        "response_rates",
+        "response_counts",
+        "eligibility",
+        "cox",
+        "cif",
+    ):
+        if name in outputs:
+            write_csv(res[name], outputs[name])
+    log.info("analysed %d of %d patients", int(cohort["analysed"].sum()), len(cohort))
+
+
+def set_aside_table(reconciliations: list[str], data_label: str = "") -> pd.DataFrame:
+    """Records received and set aside (quarantined) per site and overall."""
+    rows = []
+    for p in reconciliations:
+        r = json.loads(Path(p).read_text(encoding="utf-8"))
+        rows.append(
+            {
+                "site": r["site"],
+                "records_received": r["rows_read"],
+                "set_aside": r["rows_quarantined"],
+                "policy": r["policy"],
+            }
+        )
+    df = pd.DataFrame(rows, columns=["site", "records_received", "set_aside", "policy"])
+    total = {
+        "site": "All",
+        "records_received": int(df["records_received"].sum()),
+        "set_aside": int(df["set_aside"].sum()),
+        "policy": df["policy"].iloc[0] if len(df) else "",
+    }
+    return pd.concat([df, pd.DataFrame([total])], ignore_index=True).assign(data_label=data_label)

@@ -1,0 +1,1 @@
+"""Classify: declarative, versioned risk schemes applied per patient."""

@@ -1,0 +1,38 @@
+"""Classify stage: risk group per patient and scheme (rule `classify`)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from cohortflow.classify.schemes import classify_all
+from cohortflow.core.io import sha256_file, write_csv, write_parquet
+
+log = logging.getLogger("cohortflow")
+
+
+def classify_study(
+    patients: str,
+    schemes: dict[str, dict[str, Any]],
+    groups_out: str,
+    explain_out: str,
+    data_label: str = "",
+) -> None:
+    """Risk group per patient and scheme, with the criteria that fired."""
+    df = pd.read_parquet(patients)
+    risk = classify_all(df, schemes)
+    risk.insert(0, "data_label", data_label)
+    write_parquet(
+        risk,
+        groups_out,
+        {
+            "stage": "classify",
+            "schemes": {k: v["version"] for k, v in schemes.items()},
+            "inputs": {"patients_sha256": sha256_file(patients)},
+        },
+    )
+    write_csv(risk, explain_out)
+    for (scheme, group), n in risk.groupby(["scheme", "group"]).size().items():
+        log.info("scheme %s: %s = %d", scheme, group, n)

@@ -1,0 +1,81 @@
+"""Deterministic writing and hashing of artefacts (Parquet, CSV, JSON)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_parquet(
+    df: pd.DataFrame, path: str | Path, metadata: Mapping[str, Any] | None = None
+) -> None:
+    """Write a DataFrame to Parquet with cohortflow metadata (JSON-encoded) and no index."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    from cohortflow.core.dictionary import dictionary_version
+
+    prov = {"schema_version": dictionary_version(), **dict(metadata or {})}
+    meta[b"cohortflow"] = json.dumps(prov, sort_keys=True, default=str).encode()
+    table = table.replace_schema_metadata(meta)
+    pq.write_table(table, path, compression="zstd")
+
+
+def read_parquet_metadata(path: str | Path) -> dict[str, Any]:
+    """The cohortflow metadata stored by :func:`write_parquet` ({} if none)."""
+    meta = pq.read_schema(path).metadata or {}
+    raw = meta.get(b"cohortflow")
+    return json.loads(raw) if raw else {}
+
+
+def write_csv(df: pd.DataFrame, path: str | Path) -> None:
+    """Write a CSV (UTF-8, LF line ends, no index) with stable float formatting."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
+
+
+def write_json(obj: Any, path: str | Path) -> None:
+    """Write JSON with sorted keys and a trailing newline."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+    )
+
+
+def read_csv_or_empty(path: str | Path) -> pd.DataFrame:
+    """A CSV as a frame; an empty frame when the file holds no header (an empty result)."""
+    return pd.read_csv(path) if Path(path).stat().st_size > 1 else pd.DataFrame()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

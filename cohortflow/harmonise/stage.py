@@ -1,0 +1,163 @@
+"""Harmonise stages: canonical tables per site (rule `harmonise`) and the study merge (rule
+`merge`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from cohortflow.core import dictionary
+from cohortflow.core.errors import CohortflowError
+from cohortflow.core.findings import pandera_findings
+from cohortflow.core.io import read_parquet_metadata, sha256_file, write_json, write_parquet
+from cohortflow.harmonise.derive import harmonise, longitudinal
+
+log = logging.getLogger("cohortflow")
+
+
+LONGITUDINAL = ("events", "responses", "treatment_cycles", "transplants")
+
+
+def harmonise_site(
+    validated: str,
+    data_out: str,
+    tables_out: dict[str, str] | None = None,
+    findings: str | None = None,
+    policy: str = "quarantine",
+    quarantine_out: str | None = None,
+    reconciliation_out: str | None = None,
+    validate_summary: str | None = None,
+) -> None:
+    """Canonical tables of one site: patients (derived variables, dictionary dtypes) and the
+    longitudinal events, responses, treatment cycles and transplants.
+
+    Under the ``quarantine`` policy, records with a fatal finding are set aside (with their
+    reasons) instead of harmonised; under ``strict`` all are kept and the merge stops.
+    """
+    meta = read_parquet_metadata(validated)
+    mapped = pd.read_parquet(validated)
+    site = str(meta.get("site"))
+    reasons: dict[str, str] = {}
+    if findings and policy == "quarantine":
+        f = pd.read_csv(findings)
+        fatal = f[(f["severity"] == "fatal") & f["study_id"].notna()]
+        for sid, g in fatal.groupby("study_id", sort=True):
+            reasons[sid] = "; ".join(sorted(set(g["check"])))
+    aside = mapped["study_id"].isin(list(reasons))
+    set_aside = mapped[aside].reset_index(drop=True)
+    mapped = mapped[~aside].reset_index(drop=True)
+    df = harmonise(mapped)
+    problems = pandera_findings(df, site, "harmonise")
+    if len(problems) and policy == "quarantine":
+        raise CohortflowError(
+            f"site {site}: {len(problems)} harmonised values break the canonical schema although "
+            "no fatal finding was raised; this is a bug in the check catalogue or the mapping"
+        )
+    prov = {
+        "site": meta.get("site"),
+        "inputs": {"validated_sha256": sha256_file(validated)},
+        "demo_key": meta.get("demo_key"),
+        "data_label": meta.get("data_label", ""),
+        "dictionary_version": dictionary.dictionary_version(),
+        "policy": policy,
+    }
+    write_parquet(df, data_out, {"stage": "harmonise", "table": "patients", **prov})
+    for name, table in longitudinal(mapped).items():
+        bad = pandera_findings(table, site, "harmonise", name)
+        if len(bad):
+            log.warning("site %s: table %s: %d schema failures", site, name, len(bad))
+        if tables_out and name in tables_out:
+            write_parquet(table, tables_out[name], {"stage": "harmonise", "table": name, **prov})
+    if quarantine_out:
+        q = harmonise(set_aside) if len(set_aside) else dictionary.empty_frame()
+        q = q.assign(quarantine_reasons=[reasons[s] for s in q["study_id"]])
+        write_parquet(q, quarantine_out, {"stage": "quarantine", **prov})
+    if reconciliation_out:
+        vs = json.loads(Path(validate_summary).read_text()) if validate_summary else {}
+        rec = {
+            "site": site,
+            "file": vs.get("file"),
+            "rows_read": vs.get("rows_read"),
+            "rows_harmonised": int(len(df)),
+            "rows_quarantined": int(len(set_aside)) + int(vs.get("rows_set_aside", 0)),
+            "quarantine_reasons": {
+                **reasons,
+                **({"(no local ID)": "local_id_present"} if vs.get("rows_set_aside") else {}),
+            },
+            "policy": policy,
+        }
+        if vs and rec["rows_read"] != rec["rows_harmonised"] + rec["rows_quarantined"]:
+            raise CohortflowError(f"site {site}: rows read != harmonised + quarantined: {rec}")
+        write_json(rec, reconciliation_out)
+    log.info("site %s: %d patients harmonised, %d set aside", site, len(df), len(set_aside))
+
+
+def merge_sites(
+    sites: list[str],
+    data_out: str,
+    data_label: str,
+    tables_in: dict[str, list[str]] | None = None,
+    tables_out: dict[str, str] | None = None,
+    policy: str = "quarantine",
+    statuses: list[str] | None = None,
+) -> None:
+    """The study's harmonised tables: all sites, sorted by site and study ID.
+
+    Under the ``strict`` policy a fatal check failing at any site stops the run here, before
+    anything is merged, with a one-screen summary. Patients sent by two sites are flagged by
+    ``find_cross_site_duplicates`` and never merged.
+    """
+    if policy == "strict" and statuses:
+        st = pd.concat([pd.read_csv(p) for p in statuses], ignore_index=True)
+        bad = st[(st["severity"] == "fatal") & (st["status"] == "fail")]
+        if len(bad):
+            lines = [
+                f"  {r.site:<8} {r.check:<28} {r.failed:>4} of {r.records} records"
+                for r in bad.itertuples()
+            ]
+            raise CohortflowError(
+                "strict policy: fatal data-quality checks failed, nothing was merged.\n"
+                f"  {'site':<8} {'check':<28} failing\n" + "\n".join(lines) + "\n"
+                "See results/<study>/dq/ for the reports and restricted/<study>/queries/ for "
+                "the listings to send to the sites; or set `validation: {policy: quarantine}` "
+                "in the study definition to set these records aside and proceed."
+            )
+    frames = [pd.read_parquet(p) for p in sites]
+    df = pd.concat(frames, ignore_index=True) if frames else dictionary.empty_frame()
+    df = dictionary.conform(df.sort_values(["site", "study_id"], kind="stable"))
+    dup = df["study_id"].duplicated(keep=False)
+    if dup.any():
+        raise CohortflowError(
+            f"{int(dup.sum())} rows share a study ID across the merge; "
+            "see the validation findings (duplicate local IDs)"
+        )
+    meta = {"data_label": data_label, "dictionary_version": dictionary.dictionary_version()}
+    write_parquet(
+        df,
+        data_out,
+        {
+            "stage": "merge",
+            "table": "patients",
+            **meta,
+            "inputs": {Path(p).name: sha256_file(p) for p in sites},
+        },
+    )
+    for name, paths in (tables_in or {}).items():
+        parts = [pd.read_parquet(p) for p in paths]
+        t = pd.concat(parts, ignore_index=True) if parts else dictionary.empty_frame(name)
+        t = dictionary.conform(t.sort_values(["site", "study_id"], kind="stable"), name)
+        write_parquet(
+            t,
+            tables_out[name],
+            {
+                "stage": "merge",
+                "table": name,
+                **meta,
+                "inputs": {Path(p).name: sha256_file(p) for p in paths},
+            },
+        )
+    log.info("merged %d sites, %d patients", len(frames), len(df))

@@ -1,0 +1,1 @@
+"""Ingest: read one site submission (CSV, XLSX, SPSS, REDCap) into a lossless all-text table."""

@@ -1,0 +1,98 @@
+"""Ingest stage: lossless all-text copy of one site submission (rule `ingest`)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from cohortflow.core import dictionary
+from cohortflow.core.errors import SubmissionError
+from cohortflow.core.identifiers import IdentifierColumn, scan
+from cohortflow.core.io import sha256_file, write_json, write_parquet
+from cohortflow.ingest.redcap import redcap_identifier_fields
+from cohortflow.ingest.submission import read_submission
+
+log = logging.getLogger("cohortflow")
+
+
+def ingest_site(submission: str, mapping: dict[str, Any], raw_out: str, meta_out: str) -> None:
+    """Lossless all-text copy of one submission (restricted area) and its reader facts."""
+    site = mapping["site"]
+    res = read_submission(submission, mapping.get("reader"), site=site)
+    file = Path(submission).name
+    cols = set(res.data.columns)
+    needed = (
+        {mapping["local_id"]}
+        | {r["source"] for r in mapping["columns"].values()}
+        | {r["unit_source"] for r in mapping["columns"].values() if "unit_source" in r}
+    )
+    absent = sorted(needed - cols)
+    if absent:
+        raise SubmissionError(
+            f"mapped column(s) {absent} not in the file; the file has {sorted(cols)}. Fix the "
+            "site mapping or ask the site for the expected layout",
+            site=site,
+            file=file,
+        )
+    _refuse_identifiers(res, mapping, submission)
+    dropped = [c for c in mapping.get("drop", []) if c in cols]
+    data = res.data.drop(columns=dropped)
+    digest = sha256_file(submission)
+    write_parquet(
+        data,
+        raw_out,
+        {
+            "stage": "ingest",
+            "site": site,
+            "source_sha256": digest,
+            "inputs": {"submission_sha256": digest},
+            "dictionary_version": dictionary.dictionary_version(),
+        },
+    )
+    meta = {
+        "site": site,
+        "file": str(submission),
+        "sha256": digest,
+        **res.describe(),
+        "dropped_columns": dropped,
+        "submission_date": mapping.get("submission_date"),
+    }
+    meta["columns"] = [c for c in meta["columns"] if c not in dropped]
+    write_json(meta, meta_out)
+    log.info(
+        "site %s: read %d rows from %s with %s reader (encoding %s)",
+        site,
+        len(data),
+        file,
+        res.reader,
+        res.encoding,
+    )
+
+
+def _refuse_identifiers(res: Any, mapping: dict[str, Any], submission: str) -> None:
+    """Stop when a column looks like a direct identifier and the mapping does not drop it."""
+    coded = {r["source"] for r in mapping["columns"].values() if r.get("codes")}
+    found = scan(res.data, exempt={mapping["local_id"]}, coded=coded)
+    if res.reader == "redcap" and mapping.get("reader", {}).get("dictionary"):
+        flagged = {f.column for f in found}
+        for field in redcap_identifier_fields(Path(mapping["reader"]["dictionary"])):
+            cols = [
+                c
+                for c in res.data.columns
+                if c == field or c.startswith(f"{field}[") or c.startswith(f"{field}#")
+            ]
+            for c in cols:
+                if c not in flagged and c != mapping["local_id"]:
+                    found.append(IdentifierColumn(c, "REDCap identifier field", "dictionary"))
+    undropped = [f for f in found if f.column not in set(mapping.get("drop", []))]
+    if undropped:
+        listing = "; ".join(f"{f.column!r} ({f.kind}, recognised by {f.how})" for f in undropped)
+        raise SubmissionError(
+            f"refused: column(s) holding direct identifiers: {listing}. Identifiers must not "
+            "leave the ingestion step: list these columns under `drop:` in the site mapping "
+            "(values are not shown here)",
+            site=mapping["site"],
+            file=Path(submission).name,
+            column=", ".join(f.column for f in undropped),
+        )

@@ -1,0 +1,1 @@
+"""Onboard: draft a site mapping from a new submission."""

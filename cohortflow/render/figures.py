@@ -1,0 +1,299 @@
+"""Publication figures: Kaplan-Meier curves with a number-at-risk table.
+
+Figures are built on ``matplotlib.figure.Figure`` with the Agg canvas (pyplot and
+its global state are never used) and saved byte-for-byte reproducibly as PNG, PDF
+and SVG by ``save_figure``.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter
+from matplotlib.transforms import Bbox
+
+from cohortflow.stats.survival import CI_METHODS, kaplan_meier, number_at_risk
+
+__all__ = ["AT_RISK_AXES_LABEL", "KM_AXES_LABEL", "TIME_UNITS", "km_figure", "save_figure"]
+
+#: Days per unit of the time axis (a month is 365.25 / 12 days).
+TIME_UNITS: dict[str, float] = {"days": 1.0, "weeks": 7.0, "months": 30.4375, "years": 365.25}
+
+#: ``Axes.get_label()`` of the survival-curve axes and of the number-at-risk axes.
+KM_AXES_LABEL = "km"
+AT_RISK_AXES_LABEL = "at-risk"
+
+# Okabe-Ito colour-blind-safe palette (black last)
+_PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+
+# candidate tick steps per unit, smallest first
+_NICE_STEPS: dict[str, tuple[float, ...]] = {
+    "days": (1, 2, 5, 7, 14, 30, 60, 90, 180, 365, 730, 1825, 3650),
+    "weeks": (1, 2, 4, 5, 10, 13, 26, 52, 104, 260, 520),
+    "months": (1, 2, 3, 6, 12, 24, 36, 60, 120, 240),
+    "years": (0.25, 0.5, 1, 2, 5, 10, 20, 50),
+}
+_MAX_TICK_INTERVALS = 8
+
+# inside legend positions tried in turn; if none is clear of the curves it goes on top
+_LEGEND_INSIDE = ("upper right", "lower left", "lower right", "center right", "lower center")
+
+_STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9.0,
+    "axes.titlesize": 11.0,
+    "axes.labelsize": 9.5,
+    "legend.fontsize": 8.5,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+_SAVE_RC = {
+    "svg.hashsalt": "cohortflow",
+    "svg.fonttype": "path",
+    "pdf.fonttype": 42,
+}
+
+
+def _nice_step(span: float, unit: str) -> float:
+    """A readable tick step giving at most ``_MAX_TICK_INTERVALS`` intervals over ``span``."""
+    for step in _NICE_STEPS[unit]:
+        if span / step <= _MAX_TICK_INTERVALS:
+            return float(step)
+    # beyond the table: a power of ten times 1, 2 or 5
+    raw = span / _MAX_TICK_INTERVALS
+    mag = 10.0 ** math.floor(math.log10(raw))
+    return float(next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw))
+
+
+def _tick_label(value: float) -> str:
+    return f"{value:.10g}"
+
+
+def _validate_curves(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    if not curves:
+        raise ValueError("km_figure needs at least one curve")
+    if len(curves) > len(_PALETTE):
+        raise ValueError(f"km_figure draws at most {len(_PALETTE)} curves, got {len(curves)}")
+    out = []
+    for label, pair in curves.items():
+        if len(pair) != 2:
+            raise ValueError(f"curve {label!r} must be a (time_days, event) pair")
+        out.append((str(label), np.asarray(pair[0], dtype=float), np.asarray(pair[1])))
+    return out
+
+
+def km_figure(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    *,
+    title: str,
+    time_unit: str = "months",
+    tick_step: float | None = None,
+    xmax: float | None = None,
+    p_value_text: str | None = None,
+    ci_bands: bool = False,
+    ci_method: str = "log-log",
+    ylabel: str = "Survival probability",
+    footnote: str | None = None,
+    percent: bool = False,
+) -> Figure:
+    """Kaplan-Meier curves with censor marks and a number-at-risk table underneath.
+
+    ``curves`` maps a label to ``(time_days, event)``; times are in days and shown in
+    ``time_unit`` ("days", "weeks", "months" = days / 30.4375, "years" = days /
+    365.25). The at-risk table has one row per curve, labelled and coloured like the
+    curve, with the number still under observation at each x tick, printed under
+    that tick. The legend gives n and events per curve, followed by ``p_value_text``
+    if given. ``percent`` labels the y axis 0-100 % instead of 0-1. Raises
+    ``ValueError`` on invalid arguments or data.
+    """
+    if time_unit not in TIME_UNITS:
+        raise ValueError(f"time_unit must be one of {tuple(TIME_UNITS)}, got {time_unit!r}")
+    if ci_method not in CI_METHODS:
+        raise ValueError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
+    if tick_step is not None and not tick_step > 0:
+        raise ValueError(f"tick_step must be positive, got {tick_step}")
+    if xmax is not None and not xmax > 0:
+        raise ValueError(f"xmax must be positive, got {xmax}")
+    data = _validate_curves(curves)
+    per_unit = TIME_UNITS[time_unit]
+    fits = [(label, t, kaplan_meier(t, e, ci_method=ci_method)) for label, t, e in data]
+
+    last = max(float(t.max()) for _, t, _ in fits) / per_unit
+    x_right = float(xmax) if xmax is not None else (last if last > 0 else 1.0)
+    step = float(tick_step) if tick_step is not None else _nice_step(x_right, time_unit)
+    ticks = step * np.arange(0, math.floor(x_right / step * (1 + 1e-9)) + 1)
+    if xmax is None and ticks[-1] < x_right:  # end the axis on a tick past the data
+        ticks = np.append(ticks, ticks[-1] + step)
+        x_right = float(ticks[-1])
+
+    n_rows = len(fits)
+    with mpl.rc_context(_STYLE):
+        fig = Figure(figsize=(7.0, 5.5), layout="constrained")
+        FigureCanvasAgg(fig)
+        risk_height = 0.3 + 0.22 * n_rows  # inches
+        gs = fig.add_gridspec(2, 1, height_ratios=[4.6 - risk_height, risk_height])
+        ax = fig.add_subplot(gs[0], label=KM_AXES_LABEL)
+        ax_risk = fig.add_subplot(gs[1], sharex=ax, label=AT_RISK_AXES_LABEL)
+
+        handles: list[Line2D] = []
+        obstacles: list[Line2D] = []
+        for i, (label, _, km) in enumerate(fits):
+            colour = _PALETTE[i]
+            tab = km.table
+            x = tab["time"].to_numpy() / per_unit
+            s = tab["survival"].to_numpy()
+            if ci_bands:
+                ax.fill_between(
+                    x,
+                    tab["lower"].to_numpy(),
+                    tab["upper"].to_numpy(),
+                    step="post",
+                    color=colour,
+                    alpha=0.15,
+                    linewidth=0,
+                )
+            # explicit step vertices, so the drawn path is the artist's path
+            x_step = np.repeat(x, 2)[1:]
+            s_step = np.repeat(s, 2)[:-1]
+            (line,) = ax.plot(
+                x_step,
+                s_step,
+                color=colour,
+                linewidth=1.6,
+                label=f"{label} (n = {km.n}, events = {km.events})",
+            )
+            handles.append(line)
+            obstacles.append(line)
+            # censor marks inside the x range, drawn unclipped so edge marks stay whole
+            # (no artist at all without marks: an empty unclipped line upsets the layout)
+            cens = (tab["n_censor"].to_numpy() > 0) & (x <= x_right)
+            if cens.any():
+                (marks,) = ax.plot(
+                    x[cens],
+                    s[cens],
+                    linestyle="none",
+                    marker="|",
+                    markersize=6,
+                    markeredgewidth=1.0,
+                    color=colour,
+                    clip_on=False,
+                )
+                obstacles.append(marks)
+        if p_value_text:
+            handles.append(Line2D([], [], linestyle="none", label=p_value_text))
+
+        ax.set_title(title, loc="left")
+        ax.set_xlim(0, x_right)
+        ax.set_ylim(0, 1.05)
+        ax.set_xticks(ticks, labels=[_tick_label(v) for v in ticks])
+        ax.set_yticks(np.linspace(0, 1, 6))
+        if percent:
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{100 * v:.0f}%"))
+        ax.set_xlabel(f"Time ({time_unit})")
+        ax.set_ylabel(ylabel)
+
+        # number-at-risk table: first curve on top, numbers centred under the ticks
+        ax_risk.set_ylim(-0.5, n_rows - 0.5)
+        rows = [n_rows - 1 - i for i in range(n_rows)]
+        ax_risk.set_yticks(rows, labels=[label for label, _, _ in fits])
+        for i, tick_label in enumerate(ax_risk.get_yticklabels()):
+            tick_label.set_color(_PALETTE[i])
+        ax_risk.tick_params(axis="y", length=0, pad=14)
+        ax_risk.tick_params(axis="x", bottom=False, labelbottom=False)
+        for spine in ax_risk.spines.values():
+            spine.set_visible(False)
+        ax_risk.set_title("Number at risk", loc="left", fontsize=9, pad=4)
+        for i, (_, t, _) in enumerate(fits):
+            counts = number_at_risk(t, ticks * per_unit)
+            for x_tick, count in zip(ticks, counts, strict=True):
+                ax_risk.text(
+                    x_tick,
+                    rows[i],
+                    str(count),
+                    ha="center",
+                    va="center",
+                    color=_PALETTE[i],
+                    fontsize=8.5,
+                    gid=f"at-risk:{i}",
+                )
+
+        if footnote:
+            footnote = "\n".join(
+                textwrap.fill(par, width=115) for par in footnote.split("\n") if par.strip()
+            )
+            n_lines = footnote.count("\n") + 1
+            bottom = (0.1 + 0.15 * n_lines) / 5.5
+            fig.get_layout_engine().set(rect=(0, bottom, 1, 1 - bottom))
+            fig.text(0.015, 0.012, footnote, ha="left", va="bottom", fontsize=7.5, color="0.3")
+        _place_legend(fig, ax, handles, obstacles)
+    return fig
+
+
+def _clear_of(bbox: Bbox, obstacles: Sequence[Line2D]) -> bool:
+    """Whether no curve segment or censor mark lies within ``bbox`` (display units)."""
+    for artist in obstacles:
+        path = artist.get_transform().transform_path(artist.get_path())
+        if artist.get_linestyle() in ("None", "none", ""):  # markers only
+            if len(path.vertices) and bbox.count_contains(path.vertices) > 0:
+                return False
+        elif len(path.vertices) and path.intersects_bbox(bbox, filled=False):
+            return False
+    return True
+
+
+def _place_legend(fig: Figure, ax: Axes, handles: list[Line2D], obstacles: list[Line2D]) -> None:
+    """Put the legend in the first inside corner clear of the data, else above the axes."""
+    style = {"frameon": False, "handlelength": 1.8}
+    renderer = fig.canvas.get_renderer()
+    for loc in _LEGEND_INSIDE:
+        legend = ax.legend(handles=handles, loc=loc, **style)
+        fig.draw_without_rendering()  # lay out, so positions are final
+        if _clear_of(legend.get_window_extent(renderer).padded(4), obstacles):
+            return
+    legend = ax.legend(
+        handles=handles,
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        borderaxespad=0.5,
+        ncols=1 if len(handles) == 1 else 2,
+        **style,
+    )
+    fig.draw_without_rendering()
+    # lift the title above the legend (sizes in points do not change with the layout)
+    legend_pts = legend.get_window_extent(renderer).height * 72.0 / fig.dpi
+    pad_pts = 0.5 * legend.prop.get_size_in_points()
+    ax.set_title(ax.get_title(loc="left"), loc="left", pad=legend_pts + pad_pts + 4.0)
+
+
+def save_figure(fig: Figure, stem: Path | str) -> list[Path]:
+    """Write ``stem.png`` (200 dpi), ``stem.pdf`` and ``stem.svg``; return their paths.
+
+    Outputs carry no timestamps or software versions, so the same figure always gives
+    the same bytes. Parent directories are created.
+    """
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    formats: Sequence[tuple[str, dict, dict]] = (
+        ("png", {"Software": None}, {"dpi": 200}),
+        ("pdf", {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}, {}),
+        ("svg", {"Date": None, "Creator": None}, {}),
+    )
+    paths = []
+    with mpl.rc_context(_SAVE_RC):
+        for ext, metadata, kwargs in formats:
+            path = stem.parent / f"{stem.name}.{ext}"
+            fig.savefig(path, format=ext, metadata=metadata, **kwargs)
+            paths.append(path)
+    return paths

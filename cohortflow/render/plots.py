@@ -1,0 +1,816 @@
+"""Further publication figures: cumulative incidence, swimmer and forest plots.
+
+Like ``cohortflow.render.figures`` (whose palette, style, tick rules and legend placement
+are reused here), every function returns a ``matplotlib.figure.Figure`` on the Agg
+canvas without touching pyplot's global state; save it with
+``cohortflow.render.figures.save_figure`` for byte-for-byte reproducible PNG, PDF and SVG.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Mapping, Sequence
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.path import Path as MplPath
+from matplotlib.ticker import FuncFormatter, NullLocator
+from matplotlib.transforms import blended_transform_factory
+
+from cohortflow.render.figures import (
+    _PALETTE,
+    _STYLE,
+    AT_RISK_AXES_LABEL,
+    TIME_UNITS,
+    _clear_of,
+    _nice_step,
+    _place_legend,
+    _tick_label,
+)
+
+__all__ = [
+    "AT_RISK_AXES_LABEL",
+    "CIF_AXES_LABEL",
+    "FOREST_AXES_LABEL",
+    "SWIMMER_AXES_LABEL",
+    "SWIMMER_EVENTS",
+    "cif_figure",
+    "forest_figure",
+    "swimmer_figure",
+]
+
+#: ``Axes.get_label()`` of the main axes of each figure (the CIF number-at-risk axes
+#: carry ``AT_RISK_AXES_LABEL``, as in the Kaplan-Meier figure).
+CIF_AXES_LABEL = "cif"
+SWIMMER_AXES_LABEL = "swimmer"
+FOREST_AXES_LABEL = "forest"
+
+#: Optional event-day columns of ``swimmer_figure`` and their legend labels, in drawing
+#: order. Each kind is drawn as one marker artist whose gid is ``"swimmer:<kind>"``;
+#: ``"alive"`` (an arrow after the bar) marks patients alive at last follow-up.
+SWIMMER_EVENTS: dict[str, str] = {
+    "response": "Response",
+    "hsct": "HSCT",
+    "death": "Death",
+    "relapse": "Relapse",
+    "alive": "Alive at last follow-up",
+}
+
+_FIG_WIDTH = 7.0  # inches, as the Kaplan-Meier figure
+_SHORT_ID = 6  # characters of the study ID shown on the swimmer plot
+_MAX_SWIMMER_LABELS = 40  # more patients than this: no ID labels
+_MAX_HEIGHT = 10.0  # inches, cap of the swimmer plot
+
+# an arrow pointing right whose tail sits on the data point (custom marker paths are
+# scaled, not re-centred, so the arrow starts where the bar ends)
+_ARROW = MplPath(
+    [(0.15, -0.12), (0.6, -0.12), (0.6, -0.35), (1.0, 0.0), (0.6, 0.35), (0.6, 0.12), (0.15, 0.12)]
+    + [(0.15, -0.12)],
+    [MplPath.MOVETO] + [MplPath.LINETO] * 6 + [MplPath.CLOSEPOLY],
+)
+
+# marker style per swimmer event kind (edges black so marks stand out on any bar colour)
+_SWIMMER_MARKERS: dict[str, dict[str, object]] = {
+    "response": {
+        "marker": "^",
+        "markerfacecolor": "white",
+        "markeredgecolor": "black",
+        "markeredgewidth": 0.8,
+    },
+    "hsct": {
+        "marker": "D",
+        "markerfacecolor": "#F0E442",
+        "markeredgecolor": "black",
+        "markeredgewidth": 0.8,
+    },
+    "death": {
+        "marker": "s",
+        "markerfacecolor": "black",
+        "markeredgecolor": "black",
+        "markeredgewidth": 0.8,
+    },
+    "relapse": {
+        "marker": "X",
+        "markerfacecolor": "#D55E00",
+        "markeredgecolor": "black",
+        "markeredgewidth": 0.5,
+    },
+    "alive": {
+        "marker": _ARROW,
+        "markerfacecolor": "black",
+        "markeredgecolor": "black",
+        "markeredgewidth": 0.3,
+    },
+}
+
+# marker size relative to the others (the arrow path fills only half its box)
+_SWIMMER_MARKER_SCALE = {"relapse": 1.15, "alive": 1.7}
+
+# y-axis upper limits tried for cumulative incidence, with their tick steps
+_CIF_YMAX = ((0.1, 0.02), (0.2, 0.05), (0.3, 0.05), (0.4, 0.1), (0.5, 0.1), (0.6, 0.1))
+_CIF_YMAX += ((0.8, 0.2), (1.0, 0.2))
+
+# hazard-ratio axis: candidate ticks (1-2-5 series) and the default plotted range
+_HR_TICKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+_HR_DECADES = (0.01, 0.1, 1.0, 10.0, 100.0)
+_FOREST_LABEL_CHARS = 45  # longer row labels wrap onto further lines
+
+
+# --------------------------------------------------------------------------- shared
+
+
+def _check_time_unit(time_unit: str) -> float:
+    """Days per unit of ``time_unit``; ``ValueError`` if it is unknown."""
+    if time_unit not in TIME_UNITS:
+        raise ValueError(f"time_unit must be one of {tuple(TIME_UNITS)}, got {time_unit!r}")
+    return TIME_UNITS[time_unit]
+
+
+def _wrap_footnote(footnote: str) -> tuple[str, int]:
+    """The footnote wrapped to the figure width, and its number of lines."""
+    text = "\n".join(textwrap.fill(par, width=115) for par in footnote.split("\n") if par.strip())
+    return text, text.count("\n") + 1
+
+
+def _add_footnote(fig: Figure, footnote: str | None, height: float) -> None:
+    """Small grey footnote at the bottom left; the constrained layout keeps clear of it."""
+    if not footnote:
+        return
+    text, n_lines = _wrap_footnote(footnote)
+    bottom = (0.1 + 0.15 * n_lines) / height
+    fig.get_layout_engine().set(rect=(0, bottom, 1, 1 - bottom))
+    fig.text(0.015, 0.012, text, ha="left", va="bottom", fontsize=7.5, color="0.3", gid="footnote")
+
+
+def _time_ticks(
+    x_last: float, unit: str, tick_step: float | None, xmax: float | None
+) -> tuple[np.ndarray, float]:
+    """X ticks and right axis limit, as the Kaplan-Meier figure chooses them."""
+    x_right = float(xmax) if xmax is not None else (x_last if x_last > 0 else 1.0)
+    step = float(tick_step) if tick_step is not None else _nice_step(x_right, unit)
+    ticks = step * np.arange(0, math.floor(x_right / step * (1 + 1e-9)) + 1)
+    if xmax is None and ticks[-1] < x_right:  # end the axis on a tick past the data
+        ticks = np.append(ticks, ticks[-1] + step)
+        x_right = float(ticks[-1])
+    return ticks, x_right
+
+
+def _check_axis_args(tick_step: float | None, xmax: float | None) -> None:
+    """``ValueError`` unless the optional tick step and axis end are positive."""
+    if tick_step is not None and not tick_step > 0:
+        raise ValueError(f"tick_step must be positive, got {tick_step}")
+    if xmax is not None and not xmax > 0:
+        raise ValueError(f"xmax must be positive, got {xmax}")
+
+
+# --------------------------------------------------------------------------- CIF
+
+
+def _validate_cif(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Curves as (label, times, values) after checking shape, range and monotonicity."""
+    if not curves:
+        raise ValueError("cif_figure needs at least one curve")
+    if len(curves) > len(_PALETTE):
+        raise ValueError(f"cif_figure draws at most {len(_PALETTE)} curves, got {len(curves)}")
+    out = []
+    for label, pair in curves.items():
+        if len(pair) != 2:
+            raise ValueError(f"curve {label!r} must be a (times, cif) pair")
+        t = np.asarray(pair[0], dtype=float).ravel()
+        v = np.asarray(pair[1], dtype=float).ravel()
+        if t.size == 0 or t.size != v.size:
+            raise ValueError(f"curve {label!r}: times and cif must be non-empty and equally long")
+        if not (np.isfinite(t).all() and np.isfinite(v).all()):
+            raise ValueError(f"curve {label!r}: times and cif must be finite")
+        if (t < 0).any() or (np.diff(t) < 0).any():
+            raise ValueError(f"curve {label!r}: times must be non-negative and sorted")
+        if (v < 0).any() or (v > 1).any() or (np.diff(v) < -1e-12).any():
+            raise ValueError(f"curve {label!r}: cif must be non-decreasing within [0, 1]")
+        out.append((str(label), t, v))
+    return out
+
+
+def _validate_at_risk(
+    at_risk: Mapping[str, tuple[Sequence[float], Sequence[int]]], labels: list[str]
+) -> dict[str, tuple[np.ndarray, list[int]]]:
+    """Number-at-risk rows keyed by curve label, times in days."""
+    out = {}
+    for label, pair in at_risk.items():
+        if str(label) not in labels:
+            raise ValueError(f"at_risk label {label!r} is not one of the curves {labels}")
+        if len(pair) != 2:
+            raise ValueError(f"at_risk {label!r} must be a (times, counts) pair")
+        t = np.asarray(pair[0], dtype=float).ravel()
+        counts = np.asarray(pair[1]).ravel()
+        if t.size != counts.size:
+            raise ValueError(f"at_risk {label!r}: times and counts must be equally long")
+        if not np.isfinite(t).all() or (t < 0).any():
+            raise ValueError(f"at_risk {label!r}: times must be finite and non-negative")
+        if counts.size and (
+            not np.issubdtype(counts.dtype, np.number)
+            or (counts < 0).any()
+            or (counts != np.round(counts)).any()
+        ):
+            raise ValueError(f"at_risk {label!r}: counts must be non-negative whole numbers")
+        out[str(label)] = (t, [int(c) for c in counts])
+    return out
+
+
+def _cif_ylim(top: float) -> tuple[float, float]:
+    """Upper y limit and tick step for curves reaching ``top``."""
+    for limit, step in _CIF_YMAX:
+        if top <= limit * 0.92 or limit == 1.0:
+            return limit, step
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def cif_figure(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    *,
+    title: str,
+    time_unit: str = "months",
+    xmax: float | None = None,
+    tick_step: float | None = None,
+    p_value_text: str | None = None,
+    ylabel: str = "Cumulative incidence",
+    footnote: str | None = None,
+    at_risk: Mapping[str, tuple[Sequence[float], Sequence[int]]] | None = None,
+    ymax: float | None = None,
+    percent: bool = False,
+    xlabel: str | None = None,
+) -> Figure:
+    """Step curves of cumulative incidence, with an optional number-at-risk table.
+
+    ``curves`` maps a label to ``(times, cif)``: the estimate ``cif[i]`` holds from
+    ``times[i]`` (in days, sorted) until the next time, and the curve is drawn from
+    (0, 0) to the last time. Times are shown in ``time_unit`` ("days", "weeks",
+    "months" = days / 30.4375, "years" = days / 365.25); x ticks and limits follow
+    the Kaplan-Meier figure (``xmax`` and ``tick_step`` in ``time_unit``).
+
+    ``at_risk`` maps some or all curve labels to ``(times_days, counts)``; the counts
+    are printed in a table under the axes, one row per curve, labelled and coloured
+    like it, each number under its own time. Unless ``tick_step`` is given these
+    times are the x ticks. The y axis ends at ``ymax`` or at a round value above the
+    highest curve (0.1, 0.2, ..., 1); ``percent`` labels it in %. The legend lists
+    the curves and ``p_value_text`` if given. Raises ``ValueError`` on invalid
+    arguments or data.
+    """
+    per_unit = _check_time_unit(time_unit)
+    _check_axis_args(tick_step, xmax)
+    if ymax is not None and not 0 < ymax <= 1:
+        raise ValueError(f"ymax must be in (0, 1], got {ymax}")
+    data = _validate_cif(curves)
+    labels = [label for label, _, _ in data]
+    risk = _validate_at_risk(at_risk, labels) if at_risk else {}
+
+    last = max(float(t[-1]) for _, t, _ in data) / per_unit
+    if risk and tick_step is None:
+        ticks = np.unique(np.concatenate([t for t, _ in risk.values()])) / per_unit
+        x_right = float(xmax) if xmax is not None else max(last, float(ticks[-1]), 0.0) or 1.0
+        ticks = ticks[ticks <= x_right * (1 + 1e-9)]
+    else:
+        ticks, x_right = _time_ticks(last, time_unit, tick_step, xmax)
+
+    top = max(float(v.max()) for _, _, v in data)
+    if ymax is None:
+        y_top, y_step = _cif_ylim(top)
+    else:
+        y_top, y_step = float(ymax), _nice_fraction_step(float(ymax))
+
+    rows = [label for label in labels if label in risk]
+    height = 5.5 if rows else 4.8
+    with mpl.rc_context(_STYLE):
+        fig = Figure(figsize=(_FIG_WIDTH, height), layout="constrained")
+        FigureCanvasAgg(fig)
+        if rows:
+            risk_height = 0.3 + 0.22 * len(rows)  # inches
+            gs = fig.add_gridspec(2, 1, height_ratios=[4.6 - risk_height, risk_height])
+            ax = fig.add_subplot(gs[0], label=CIF_AXES_LABEL)
+            ax_risk = fig.add_subplot(gs[1], sharex=ax, label=AT_RISK_AXES_LABEL)
+        else:
+            ax = fig.add_subplot(label=CIF_AXES_LABEL)
+
+        handles: list[Line2D] = []
+        for i, (label, t, v) in enumerate(data):
+            x = t / per_unit
+            if x[0] > 0:  # start at (0, 0)
+                x, v = np.concatenate(([0.0], x)), np.concatenate(([0.0], v))
+            # explicit step vertices, so the drawn path is the artist's path
+            (line,) = ax.plot(
+                np.repeat(x, 2)[1:],
+                np.repeat(v, 2)[:-1],
+                color=_PALETTE[i],
+                linewidth=1.6,
+                label=label,
+                gid=f"cif:{i}",
+            )
+            handles.append(line)
+        obstacles = list(handles)
+        if p_value_text:
+            handles.append(Line2D([], [], linestyle="none", label=p_value_text))
+
+        ax.set_title(title, loc="left")
+        ax.set_xlim(0, x_right)
+        ax.set_ylim(0, y_top * 1.05 if y_top == 1.0 else y_top)
+        ax.set_xticks(ticks, labels=[_tick_label(v) for v in ticks])
+        ax.set_yticks(np.arange(0, y_top + y_step / 2, y_step))
+        decimals = max(1, -math.floor(math.log10(y_step) + 1e-9))
+        fmt = (lambda v, _p: f"{100 * v:.0f}%") if percent else (lambda v, _p: f"{v:.{decimals}f}")
+        ax.yaxis.set_major_formatter(FuncFormatter(fmt))
+        ax.set_xlabel(xlabel or f"Time ({time_unit})")
+        ax.set_ylabel(ylabel)
+
+        if rows:
+            _draw_at_risk(ax_risk, rows, risk, labels, per_unit, x_right)
+        _add_footnote(fig, footnote, height)
+        _place_cif_legend(fig, ax, handles, obstacles)
+    return fig
+
+
+def _nice_fraction_step(top: float) -> float:
+    """A tick step giving 2 to 6 intervals on [0, top]."""
+    for step in (0.01, 0.02, 0.05, 0.1, 0.2, 0.25):
+        if top / step <= 6:
+            return step
+    return 0.25
+
+
+def _draw_at_risk(
+    ax_risk: Axes,
+    rows: list[str],
+    risk: dict[str, tuple[np.ndarray, list[int]]],
+    labels: list[str],
+    per_unit: float,
+    x_right: float,
+) -> None:
+    """The number-at-risk table in the Kaplan-Meier figure's style; first curve on top."""
+    n_rows = len(rows)
+    ax_risk.set_ylim(-0.5, n_rows - 0.5)
+    ys = [n_rows - 1 - k for k in range(n_rows)]
+    ax_risk.set_yticks(ys, labels=rows)
+    for tick_label, label in zip(ax_risk.get_yticklabels(), rows, strict=True):
+        tick_label.set_color(_PALETTE[labels.index(label)])
+    ax_risk.tick_params(axis="y", length=0, pad=14)
+    ax_risk.tick_params(axis="x", bottom=False, labelbottom=False)
+    for spine in ax_risk.spines.values():
+        spine.set_visible(False)
+    ax_risk.set_title("Number at risk", loc="left", fontsize=9, pad=4)
+    for y, label in zip(ys, rows, strict=True):
+        i = labels.index(label)
+        times, counts = risk[label]
+        for x, count in zip(times / per_unit, counts, strict=True):
+            if x > x_right * (1 + 1e-9):
+                continue
+            ax_risk.text(
+                x,
+                y,
+                str(count),
+                ha="center",
+                va="center",
+                color=_PALETTE[i],
+                fontsize=8.5,
+                gid=f"at-risk:{i}",
+            )
+
+
+def _place_cif_legend(
+    fig: Figure, ax: Axes, handles: list[Line2D], obstacles: list[Line2D]
+) -> None:
+    """Legend at the upper left if clear of the curves (they rise to the right), else
+    where the Kaplan-Meier figure would put it."""
+    legend = ax.legend(handles=handles, loc="upper left", frameon=False, handlelength=1.8)
+    fig.draw_without_rendering()
+    if _clear_of(legend.get_window_extent(fig.canvas.get_renderer()).padded(4), obstacles):
+        return
+    _place_legend(fig, ax, handles, obstacles)
+
+
+# --------------------------------------------------------------------------- swimmer
+
+
+def _swimmer_data(patients: pd.DataFrame) -> pd.DataFrame:
+    """Validated copy of the swimmer input, longest follow-up first."""
+    missing = [c for c in ("study_id", "end", "status") if c not in patients.columns]
+    if missing:
+        raise ValueError(f"swimmer_figure: patients lacks column(s) {missing}")
+    if patients.empty:
+        raise ValueError("swimmer_figure needs at least one patient")
+    df = patients.copy()
+    df["study_id"] = df["study_id"].astype(str)
+    df["status"] = df["status"].astype(str).str.strip().str.lower()
+    bad = sorted(set(df["status"]) - {"alive", "dead"})
+    if bad:
+        raise ValueError(f"swimmer_figure: status must be 'alive' or 'dead', got {bad}")
+    day_cols = ["end", *(c for c in ("response", "hsct", "relapse", "death") if c in df)]
+    for col in day_cols:
+        try:
+            df[col] = pd.to_numeric(df[col]).astype(float)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"swimmer_figure: column {col!r} must hold days") from exc
+        if (df[col] < 0).any() or np.isinf(df[col]).any():
+            raise ValueError(f"swimmer_figure: column {col!r} must be finite and non-negative")
+    if df["end"].isna().any():
+        raise ValueError("swimmer_figure: every patient needs an end of follow-up")
+    for col in day_cols[1:]:
+        late = df.loc[df[col] > df["end"], "study_id"]
+        if len(late):
+            raise ValueError(f"swimmer_figure: {col} after end of follow-up for {list(late)}")
+    if "death" in df:
+        alive = df.loc[df["death"].notna() & (df["status"] == "alive"), "study_id"]
+        if len(alive):
+            raise ValueError(f"swimmer_figure: death day given for alive patient(s) {list(alive)}")
+    order = np.lexsort((df["study_id"].to_numpy(), -df["end"].to_numpy()))
+    return df.iloc[order].reset_index(drop=True)
+
+
+def _groups(df: pd.DataFrame) -> list[str] | None:
+    """Group labels in display order (categorical order, else sorted), or None."""
+    if "group" not in df:
+        return None
+    col = df["group"]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        present = set(col.dropna().astype(str))
+        levels = [str(c) for c in col.cat.categories if str(c) in present]
+    else:
+        levels = sorted(set(col.dropna().astype(str)))
+    if col.isna().any():
+        levels.append("Unknown")
+    if len(levels) > len(_PALETTE) - 1:
+        raise ValueError(f"swimmer_figure: at most {len(_PALETTE) - 1} groups, got {len(levels)}")
+    return levels
+
+
+def swimmer_figure(
+    patients: pd.DataFrame,
+    *,
+    title: str,
+    time_unit: str = "months",
+    footnote: str | None = None,
+    xlabel: str | None = None,
+) -> Figure:
+    """One horizontal bar per patient from the origin to last follow-up, with event marks.
+
+    ``patients`` has ``study_id`` (pseudonymous), ``end`` (days of follow-up from the
+    origin) and ``status`` ("alive"/"dead"), and optionally the day columns
+    ``response``, ``hsct``, ``relapse`` and ``death`` (NaN where none) and ``group``
+    (bar colour, with a legend entry per group). Bars are sorted by follow-up,
+    longest on top. Marks: response (white triangle), HSCT (yellow diamond), relapse
+    (red cross), death (black square; at ``end`` if the day is missing) and, for
+    patients alive at last follow-up, an arrow after the bar. Up to 40 patients the y
+    axis shows the first six characters of the study ID; with more, no IDs are shown
+    and rows are thinner. The height grows with the number of patients up to 10
+    inches. Raises ``ValueError`` on missing columns or inconsistent data (an event
+    after ``end``, a death day for a patient alive).
+    """
+    per_unit = _check_time_unit(time_unit)
+    df = _swimmer_data(patients)
+    n = len(df)
+    show_ids = n <= _MAX_SWIMMER_LABELS
+    n_foot = _wrap_footnote(footnote)[1] if footnote else 0
+    base = 1.5 + (0.1 + 0.15 * n_foot if footnote else 0.0)
+    height = min(_MAX_HEIGHT, max(3.5, base + (0.19 if show_ids else 0.11) * n))
+    pitch_pts = (height - base) / n * 72.0  # approximate row pitch in points
+    marker_size = float(np.clip(0.62 * pitch_pts, 3.0, 7.5))
+
+    groups = _groups(df)
+    with mpl.rc_context(_STYLE):
+        fig = Figure(figsize=(_FIG_WIDTH, height), layout="constrained")
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot(label=SWIMMER_AXES_LABEL)
+        y = np.arange(n, dtype=float)
+        ends = df["end"].to_numpy() / per_unit
+        handles: list[Line2D | Patch] = []
+        if groups is None:
+            colours = [_PALETTE[5]] * n
+        else:
+            names = df["group"].astype(object).where(df["group"].notna(), "Unknown").astype(str)
+            colours = [_PALETTE[groups.index(g)] for g in names]
+            handles += [
+                Patch(facecolor=_PALETTE[k], alpha=0.55, label=g) for k, g in enumerate(groups)
+            ]
+        ax.barh(y, ends, height=0.62, color=colours, alpha=0.55, linewidth=0, gid="swimmer:bars")
+
+        events = _swimmer_events(df)
+        for kind, mask in events.items():
+            if not mask.any():
+                continue
+            days = df["end"] if kind in ("alive", "death") else df[kind]
+            if kind == "death" and "death" in df:
+                days = df["death"].fillna(df["end"])
+            style = {**_SWIMMER_MARKERS[kind], "linestyle": "none"}
+            scale = _SWIMMER_MARKER_SCALE.get(kind, 1.0)
+            ax.plot(
+                days[mask].to_numpy() / per_unit,
+                y[mask.to_numpy()],
+                markersize=marker_size * scale,
+                clip_on=False,
+                zorder=4 if kind == "relapse" else 3,
+                gid=f"swimmer:{kind}",
+                **style,
+            )
+            # legend keys at a fixed, readable size whatever the row height
+            handles.append(
+                Line2D([], [], markersize=7.0 * scale, label=SWIMMER_EVENTS[kind], **style)
+            )
+
+        x_last = float(ends.max())
+        step = _nice_step(x_last if x_last > 0 else 1.0, time_unit)
+        ticks = step * np.arange(0, math.floor(x_last / step * (1 + 1e-9)) + 1)
+        if ticks[-1] < x_last or len(ticks) == 1:
+            ticks = np.append(ticks, ticks[-1] + step)
+        ax.set_xlim(0, float(ticks[-1]) * 1.04)  # room for the arrows at the far end
+        ax.set_xticks(ticks, labels=[_tick_label(v) for v in ticks])
+        ax.set_ylim(n - 0.5, -0.5)
+        if show_ids:
+            ax.set_yticks(y, labels=[s[:_SHORT_ID] for s in df["study_id"]], fontsize=8)
+            ax.tick_params(axis="y", length=0)
+            ax.set_ylabel("Patient")
+        else:
+            ax.yaxis.set_major_locator(NullLocator())
+            ax.set_ylabel(f"Patients (n = {n})")
+        ax.spines["left"].set_visible(False)
+        ax.grid(axis="x", color="0.9", linewidth=0.6)
+        ax.set_axisbelow(True)
+        ax.set_xlabel(xlabel or f"Time ({time_unit})")
+        ax.set_title(title, loc="left")
+        ax.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(1.0, 1.0),  # offset by the pad in points, not a fraction of
+            frameon=False,  # the axes width: the layout then settles in a single pass
+            borderaxespad=0.8,
+            handlelength=1.4,
+        )
+        _add_footnote(fig, footnote, height)
+        fig.draw_without_rendering()  # settle the layout, so every save draws the same
+    return fig
+
+
+def _swimmer_events(df: pd.DataFrame) -> dict[str, pd.Series]:
+    """Per event kind, which patients (rows of ``df``) get a mark."""
+    out = {}
+    for kind in SWIMMER_EVENTS:
+        if kind == "alive":
+            out[kind] = df["status"] == "alive"
+        elif kind == "death":
+            out[kind] = df["status"] == "dead"
+        elif kind in df:
+            out[kind] = df[kind].notna()
+    return out
+
+
+# --------------------------------------------------------------------------- forest
+
+
+def _fmt_ratio(value: float) -> str:
+    """A hazard ratio or limit with two decimals (fewer above 10, two digits below 0.01)."""
+    if not np.isfinite(value):
+        return "NA" if np.isnan(value) else "∞"
+    if value < 0.01:
+        return f"{value:.2g}"
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def _fmt_p(p: float) -> str:
+    """p as journals print it: <0.001, three decimals below 0.1, else two."""
+    if p is None or pd.isna(p):
+        return ""
+    if p < 0.001:
+        return "<0.001"
+    return f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
+
+
+def _wrap_label(label: str) -> str:
+    """A forest-plot row label wrapped to ``_FOREST_LABEL_CHARS``, keeping its indent."""
+    indent = label[: len(label) - len(label.lstrip(" "))]
+    return "\n".join(
+        textwrap.fill(part, width=_FOREST_LABEL_CHARS, subsequent_indent=indent) or part
+        for part in label.split("\n")
+    )
+
+
+def _forest_data(rows: pd.DataFrame) -> pd.DataFrame:
+    """Validated copy of the forest rows."""
+    missing = [c for c in ("label", "hr", "lower", "upper", "p") if c not in rows.columns]
+    if missing:
+        raise ValueError(f"forest_figure: rows lacks column(s) {missing}")
+    if rows.empty:
+        raise ValueError("forest_figure needs at least one row")
+    df = rows.reset_index(drop=True).copy()
+    df["label"] = df["label"].astype(object).where(df["label"].notna(), "").astype(str)
+    for col in ("hr", "lower", "upper", "p"):
+        df[col] = pd.to_numeric(df[col], errors="raise").astype(float)
+    est = df["hr"].notna()
+    hr, lo, hi = df["hr"], df["lower"], df["upper"]
+    bad = est & ~((hr > 0) & np.isfinite(hr) & (lo > 0) & (lo <= hr) & (hr <= hi))
+    if bad.any():
+        raise ValueError(
+            f"forest_figure: need 0 < lower <= hr <= upper for rows {list(df.loc[bad, 'label'])}"
+        )
+    if ((df["p"] < 0) | (df["p"] > 1)).any():
+        raise ValueError("forest_figure: p must lie in [0, 1]")
+    return df
+
+
+def _hr_limits(df: pd.DataFrame, xlim: tuple[float, float] | None) -> tuple[float, float]:
+    """X limits: the 1-2-5 values just outside the intervals, always including 1."""
+    if xlim is not None:
+        lo, hi = float(xlim[0]), float(xlim[1])
+        if not 0 < lo < 1 < hi:
+            raise ValueError(f"xlim must satisfy 0 < low < 1 < high, got {xlim}")
+        return lo, hi
+    est = df["hr"].notna()
+    low = df.loc[est, "lower"].min() if est.any() else 1.0
+    high = df.loc[est, "upper"].replace(np.inf, np.nan).max() if est.any() else 1.0
+    low = min(float(low), 0.99) if np.isfinite(low) else 0.5
+    high = max(float(high), 1.01) if np.isfinite(high) else 2.0
+    lo = max([t for t in _HR_TICKS if t <= low * 1.0001], default=_HR_TICKS[0])
+    hi = min([t for t in _HR_TICKS if t >= high / 1.0001], default=_HR_TICKS[-1])
+    return lo, hi
+
+
+def _hr_ticks(lo: float, hi: float) -> list[float]:
+    """1-2-5 ticks within the limits, thinned to decades when there are too many."""
+    ticks = [t for t in _HR_TICKS if lo * 0.9999 <= t <= hi * 1.0001]
+    if len(ticks) > 7:
+        ticks = [t for t in ticks if t in _HR_DECADES or t in (lo, hi)]
+    return ticks
+
+
+def forest_figure(
+    rows: pd.DataFrame,
+    *,
+    title: str,
+    footnote: str | None = None,
+    xlabel: str = "Hazard ratio (log scale)",
+    xlim: tuple[float, float] | None = None,
+) -> Figure:
+    """Forest plot of hazard ratios with their 95 % CIs and a text column of estimates.
+
+    ``rows`` has ``label``, ``hr``, ``lower``, ``upper`` and ``p`` and optionally ``n``
+    and/or ``events`` (shown as "events/n", or alone, in a column before the plot).
+    Each row gets a square at the HR and a line over its CI on a log x axis with a
+    dashed line at 1; to the right, "HR (95% CI)" and p, aligned with the row. A row
+    whose ``hr`` is missing (a heading or reference category) shows its label only, in
+    bold. Labels longer than 45 characters wrap (leading spaces, an indent, are kept)
+    and their rows grow to fit.
+    CIs beyond the x limits (``xlim``, default the 1-2-5 values just outside all CIs)
+    end in an arrow. The figure is at least 7 inches wide and grows when the text
+    columns need it; all columns are laid out from their measured text widths, so
+    they never overlap. Raises ``ValueError`` on invalid rows.
+    """
+    df = _forest_data(rows)
+    lo_lim, hi_lim = _hr_limits(df, xlim)
+    est = df["hr"].notna().to_numpy()
+
+    def _count(r: pd.Series) -> str:
+        parts = [r.get("events"), r.get("n")]
+        shown = [f"{int(v)}" for v in parts if v is not None and pd.notna(v)]
+        return "/".join(shown)
+
+    labels = [_wrap_label(label) for label in df["label"]]
+    columns: list[tuple[str, str, list[str]]] = [("label", "", labels)]
+    has_events, has_n = "events" in df, "n" in df
+    if has_events or has_n:
+        head = "Events/N" if has_events and has_n else "Events" if has_events else "N"
+        columns.append(("count", head, [_count(r) for _, r in df.iterrows()]))
+    hr_text = [
+        f"{_fmt_ratio(h)} ({_fmt_ratio(lo)}–{_fmt_ratio(hi)})" if e else ""
+        for h, lo, hi, e in zip(df["hr"], df["lower"], df["upper"], est, strict=True)
+    ]
+    columns.append(("hr", "HR (95% CI)", hr_text))
+    columns.append(("p", "p", [_fmt_p(p) if e else "" for p, e in zip(df["p"], est, strict=True)]))
+
+    with mpl.rc_context(_STYLE):
+        font = FontProperties(size=mpl.rcParams["font.size"])
+        bold = FontProperties(size=mpl.rcParams["font.size"], weight="bold")
+        fig = Figure(figsize=(_FIG_WIDTH, 4.0))  # resized below once texts are measured
+        FigureCanvasAgg(fig)
+        renderer = fig.canvas.get_renderer()
+
+        def width(texts: list[str], prop: FontProperties) -> float:
+            lines = [line for s in texts for line in s.split("\n")]
+            sizes = [renderer.get_text_width_height_descent(s, prop, ismath=False) for s in lines]
+            return max((w for w, _, _ in sizes), default=0.0) / fig.dpi
+
+        widths = {
+            key: max(width(values, font), width([head], bold)) for key, head, values in columns
+        }
+        gap, margin, min_plot = 0.22, 0.15, 2.2  # inches
+        fixed = 2 * margin + sum(widths.values()) + gap * len(columns)
+        fig_width = max(_FIG_WIDTH, fixed + min_plot)
+        plot_w = fig_width - fixed
+
+        # row heights grow with wrapped labels; y data coordinates are inches from the top
+        row_h, top_h, bottom_h = 0.3, 0.42, 0.62  # inches
+        heights = np.array([row_h + 0.15 * label.count("\n") for label in labels])
+        ys = np.cumsum(heights) - heights / 2
+        foot_text, n_foot = _wrap_footnote(footnote) if footnote else ("", 0)
+        foot_h = 0.1 + 0.15 * n_foot if footnote else 0.0
+        plot_h = float(heights.sum())
+        fig_height = top_h + row_h + plot_h + bottom_h + foot_h
+        fig.set_size_inches(fig_width, fig_height)
+
+        # x positions (inches from the left edge) of each column's anchor
+        x = margin
+        anchors: dict[str, tuple[float, str]] = {}
+        plot_left = 0.0
+        for key, _, _ in columns:
+            if key == "hr":
+                plot_left = x
+                x += plot_w + gap
+            anchors[key] = (x, "left") if key == "label" else (x + widths[key], "right")
+            x += widths[key] + gap
+        anchors["hr"] = (anchors["hr"][0] - widths["hr"], "left")  # estimates read left-aligned
+        bottom = bottom_h + foot_h
+        ax = fig.add_axes(
+            (plot_left / fig_width, bottom / fig_height, plot_w / fig_width, plot_h / fig_height),
+            label=FOREST_AXES_LABEL,
+        )
+        ax.set_xscale("log")
+        ax.set_xlim(lo_lim, hi_lim)
+        ax.set_ylim(plot_h, 0.0)
+        ticks = _hr_ticks(lo_lim, hi_lim)
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticks(ticks, labels=[f"{t:g}" for t in ticks])
+        ax.yaxis.set_major_locator(NullLocator())
+        for side in ("left", "right", "top"):
+            ax.spines[side].set_visible(False)
+        ax.set_xlabel(xlabel)
+        ax.axvline(1.0, color="0.45", linewidth=0.8, linestyle="--", zorder=1)
+
+        for i in np.flatnonzero(est):
+            h, lo, hi = df.at[i, "hr"], df.at[i, "lower"], df.at[i, "upper"]
+            ax.plot(
+                [max(lo, lo_lim), min(hi, hi_lim)],
+                [ys[i], ys[i]],
+                color="black",
+                linewidth=1.2,
+                solid_capstyle="butt",
+                gid=f"forest:ci:{i}",
+            )
+            for beyond, edge, marker in ((lo < lo_lim, lo_lim, "<"), (hi > hi_lim, hi_lim, ">")):
+                if beyond:
+                    ax.plot(
+                        [edge], [ys[i]], marker=marker, markersize=5, color="black", clip_on=False
+                    )
+            if lo_lim <= h <= hi_lim:
+                ax.plot(
+                    [h], [ys[i]], marker="s", markersize=6.5, color=_PALETTE[0], linestyle="none",
+                    zorder=3, gid=f"forest:hr:{i}",
+                )  # fmt: skip
+
+        # text columns: x and y in inches (from the figure's left, from the plot's top)
+        trans = blended_transform_factory(fig.dpi_scale_trans, ax.transData)
+        for key, head, values in columns:
+            x_pos, ha = anchors[key]
+            if head:
+                fig.text(
+                    x_pos, -row_h / 2, head, transform=trans, ha=ha, va="center",
+                    fontproperties=bold, gid=f"forest:head:{key}", parse_math=False,
+                )  # fmt: skip
+            for i, text in enumerate(values):
+                heading = key == "label" and not est[i]
+                fig.text(
+                    x_pos, ys[i], text, transform=trans, ha=ha, va="center",
+                    fontproperties=bold if heading else font, gid=f"forest:{key}:{i}",
+                    parse_math=False,
+                )  # fmt: skip
+        rule_y = (fig_height - top_h - row_h) / fig_height
+        fig.add_artist(
+            Line2D(
+                [margin / fig_width, 1 - margin / fig_width], [rule_y, rule_y],
+                transform=fig.transFigure, color="0.3", linewidth=0.6,
+            )
+        )  # fmt: skip
+        fig.text(
+            margin / fig_width,
+            1 - 0.2 / fig_height,
+            title,
+            ha="left",
+            va="top",
+            fontsize=mpl.rcParams["axes.titlesize"],
+            gid="forest:title",
+        )
+        if footnote:
+            fig.text(
+                margin / fig_width,
+                0.06 / fig_height,
+                foot_text,
+                ha="left",
+                va="bottom",
+                fontsize=7.5,
+                color="0.3",
+                gid="footnote",
+            )
+    return fig

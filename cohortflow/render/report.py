@@ -1,0 +1,726 @@
+"""Human-readable outputs: descriptive tables, survival tables and Kaplan-Meier figures."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cohortflow.analyse.analysis import DAYS_PER_YEAR, strata  # noqa: I001
+from cohortflow.core.errors import CohortflowError
+from cohortflow.core.io import write_csv
+from cohortflow.render.tables import (
+    describe,
+    difference_notes,
+    display_rows,
+    frame_to_html,
+    md_table,
+    to_markdown,
+)
+
+log = logging.getLogger("cohortflow")
+
+
+def _population(cohort: pd.DataFrame, which: str) -> pd.DataFrame:
+    if which == "screened":
+        return cohort
+    return cohort[cohort[which]].reset_index(drop=True)
+
+
+def write_descriptive_table(
+    cohort: pd.DataFrame,
+    study: dict[str, Any],
+    name: str,
+    stem: str,
+    extra_notes: list[str] | None = None,
+) -> None:
+    """Table ``name`` of ``study['tables']`` as <stem>.csv, .md and .html."""
+    if name not in study.get("tables", {}):
+        raise CohortflowError(f"study {study['id']} defines no table {name!r}")
+    spec = study["tables"][name]
+    label = study.get("data_label", "")
+    pop = _population(cohort, spec["population"])
+    t = describe(pop, spec["items"])
+    t.insert(0, "data_label", label)
+    write_csv(t, f"{stem}.csv")
+    notes = [
+        f"Population: {spec['population']} patients (N = {len(pop)}). Values are n (%) "
+        "unless stated; (N=k) or [N=k] gives the number with data when it differs.",
+        label,
+        *[n for n in extra_notes or [] if n],
+    ]
+    Path(f"{stem}.md").write_text(
+        to_markdown(t, spec["title"], f"N = {len(pop)}", notes), encoding="utf-8"
+    )
+    shown = pd.DataFrame(display_rows(t)).rename(
+        columns={"item": "Characteristic", "level": "", "value": f"N = {len(pop)}"}
+    )
+    if t["published_n"].notna().any():
+        shown = shown.rename(columns={"published": "Published"})
+        notes = [*notes, *difference_notes(t)]
+    else:
+        shown = shown.drop(columns=["published"])
+    Path(f"{stem}.html").write_text(frame_to_html(shown, spec["title"], notes), encoding="utf-8")
+
+
+def p_text(p: float) -> str:
+    """'P = 0.046' or 'P < 0.0001'."""
+    t = fmt_p(p)
+    return f"P {t}" if t.startswith("<") else f"P = {t}"
+
+
+def fmt_p(p: float) -> str:
+    """P for tables: 3 decimals from 0.01, 4 from 0.001, then 2 significant digits; < 0.0001."""
+    if p is None or pd.isna(p):
+        return "NA"
+    return (
+        "< 0.0001"
+        if p < 0.0001
+        else f"{p:.2g}"
+        if p < 0.001
+        else f"{p:.3f}"
+        if p >= 0.01
+        else f"{p:.4f}"
+    )
+
+
+def _fmt(x: float, scale: float = 100.0, d: int = 1) -> str:
+    return "NA" if x is None or pd.isna(x) else f"{x * scale:.{d}f}"
+
+
+def survival_table(
+    surv: pd.DataFrame, strata_df: pd.DataFrame, tests: pd.DataFrame
+) -> pd.DataFrame:
+    """Readable survival table: estimate ± SE (%), 95 % CI, at risk, published value."""
+    rows = []
+    for r in surv.to_dict("records"):
+        pub = (
+            ""
+            if pd.isna(r["published_estimate"])
+            else _fmt(r["published_estimate"])
+            + ("" if pd.isna(r["published_se"]) else f" ± {_fmt(r['published_se'])}")
+        )
+        rows.append(
+            {
+                "Analysis": r["analysis"],
+                "Stratum": r["stratum"],
+                "N": r["n"],
+                "Events": r["total_events"],
+                "Time (y)": f"{r['time_years']:g}",
+                "At risk": r["n_risk"],
+                "Estimate ± SE (%)": f"{_fmt(r['estimate'])} ± {_fmt(r['se'])}",
+                "95% CI (%)": "NA"
+                if pd.isna(r["lower"])
+                else f"{_fmt(r['lower'])}-{_fmt(r['upper'])}",
+                "Published (%)": pub,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def write_survival_tables(
+    surv: pd.DataFrame,
+    strata_df: pd.DataFrame,
+    tests: pd.DataFrame,
+    study: dict[str, Any],
+    out_dir: str,
+) -> None:
+    """survival.md / survival.html beside the machine-readable survival CSV."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    label = study.get("data_label", "")
+    by_analysis = (
+        surv.drop_duplicates("analysis").set_index("analysis")["ci_method"] if len(surv) else {}
+    )
+    methods = set(by_analysis.values) if len(by_analysis) else {"log-log"}
+    if len(methods) == 1:
+        ci_text = f"95 % CI by the {methods.pop()} transform"
+    else:
+        ci_text = "95 % CI by transform per analysis: " + "; ".join(
+            f"{a} {m}" for a, m in by_analysis.items()
+        )
+    foot = [
+        f"Kaplan-Meier estimates with Greenwood standard errors; {ci_text} (default log-log; "
+        "set per analysis with `ci_method`). Time points in years of 365.25 days from the "
+        "endpoint's origin; estimates are not extrapolated past the last follow-up (NA).",
+        label,
+    ]
+    parts = [f"# {study['title']}: survival", ""]
+    for a in study["analyses"]:
+        parts.append(f"## {a['title']} ({a['endpoint']})")
+        if a.get("note"):
+            parts.append(f"> {a['note']}")
+        parts.append("")
+        derived = sorted({x for x in surv["analysis"] if str(x).startswith(a["id"] + "_")})
+        for aid in [a["id"], *derived]:
+            sub = surv[surv["analysis"] == aid]
+            if aid != a["id"]:
+                kind = (
+                    "Landmark analysis"
+                    if "_landmark_" in aid
+                    else "Simon-Makuch estimates (time-dependent risk sets)"
+                )
+                origin = sub["origin"].iloc[0] if len(sub) else ""
+                parts.append(f"### {kind}: {aid} (from {origin})")
+                parts.append("")
+            if len(sub):
+                parts.append(
+                    md_table(survival_table(sub, strata_df, tests).drop(columns=["Analysis"]))
+                )
+            st = strata_df[strata_df["analysis"] == aid]
+            med = [
+                f"{r['stratum']}: median {_fmt(r['median_days'] / 30.4375, 1, 1)} months "
+                f"(95% CI {_fmt(r['median_lower'] / 30.4375, 1, 1)}-"
+                f"{_fmt(r['median_upper'] / 30.4375, 1, 1)})"
+                if pd.notna(r["median_days"])
+                else f"{r['stratum']}: median not reached"
+                for r in st.to_dict("records")
+            ]
+            if med:
+                parts.append("Median: " + "; ".join(med) + ".")
+            tt = tests[tests["analysis"] == aid] if len(tests) else tests
+            for r in tt.to_dict("records") if len(tt) else []:
+                if pd.isna(r["chi2"]):
+                    parts.append(f"\n**{r['test']}**: {r['note']}")
+                    continue
+                pp = "" if pd.isna(r["published_p"]) else f" (published P = {r['published_p']:g})"
+                note = (
+                    f" ({r['note']})"
+                    if isinstance(r.get("note"), str)
+                    and r["note"]
+                    and ("landmark" in r["test"] or "Mantel" in r["test"])
+                    else ""
+                )
+                parts.append(
+                    f"\n{r['test']}: chi2 = {r['chi2']:.3f} on {r['df']:g} df, "
+                    f"{p_text(r['p'])}{pp}{note}."
+                )
+            parts.append("")
+    parts += [f"{f}  " for f in foot if f]
+    (out / "survival.md").write_text("\n".join(parts) + "\n", encoding="utf-8")
+    (out / "survival.html").write_text(
+        frame_to_html(
+            survival_table(surv, strata_df, tests),
+            f"{study['title']}: survival",
+            foot
+            + [
+                f"{r['analysis']}: {r['test']} chi2 {r['chi2']:.3f}, df {r['df']}, {p_text(r['p'])}"
+                for r in tests.to_dict("records")
+                if pd.notna(r["chi2"])
+            ],
+        ),
+        encoding="utf-8",
+    )
+
+
+def write_response_tables(
+    rates: pd.DataFrame, counts: pd.DataFrame, study: dict[str, Any], out_dir: str
+) -> None:
+    """response_rates.md/.html: best-response counts and rates with definitions and exact CIs."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    label = study.get("data_label", "")
+    title = f"{study['title']}: responses"
+    if rates.empty:
+        text = f"# {title}\n\nNo response rates are defined for this study.\n"
+        (out / "response_rates.md").write_text(text, encoding="utf-8")
+        (out / "response_rates.html").write_text(
+            frame_to_html(pd.DataFrame(), title, ["No response rates defined."]), encoding="utf-8"
+        )
+        return
+    shown = pd.DataFrame(
+        {
+            "Rate": rates["label"],
+            "n / N": [f"{r.n} / {r.N}" for r in rates.itertuples()],
+            "% (95% CI)": [
+                f"{100 * r.rate:.1f} ({100 * r.ci_lower:.1f}-{100 * r.ci_upper:.1f})"
+                for r in rates.itertuples()
+            ],
+            "Published %": ["" if pd.isna(p) else f"{p:.1f}" for p in rates["published_percent"]],
+        }
+    )
+    defs = [f"{r.label}: {r.definition}" for r in rates.itertuples()]
+    foot = [
+        "Definitions:",
+        *defs,
+        "95% CI: exact (Clopper-Pearson). Best response over all assessments; patients "
+        "without an assessment count in the denominator.",
+        label,
+    ]
+    cnt = counts[["response", "n", "N"]] if not counts.empty else pd.DataFrame()
+    parts = [
+        f"# {title}",
+        "",
+        "## Best response",
+        "",
+        md_table(cnt),
+        "## Rates",
+        "",
+        md_table(shown),
+        *[f"{f}  " for f in foot if f],
+    ]
+    (out / "response_rates.md").write_text("\n".join(parts) + "\n", encoding="utf-8")
+    (out / "response_rates.html").write_text(frame_to_html(shown, title, foot), encoding="utf-8")
+
+
+def write_flow(flow: pd.DataFrame, study: dict[str, Any], out_dir: str) -> None:
+    """Eligibility flow table (Markdown) from the flow CSV."""
+    out = Path(out_dir)
+    wide = (
+        flow.pivot(index="step", columns="site", values="n")
+        .reindex(flow["step"].unique())
+        .reset_index()
+    )
+    (out / "flow.md").write_text(
+        f"## Patient flow\n\n{md_table(wide)}\n{study.get('data_label', '')}\n", encoding="utf-8"
+    )
+
+
+def km_figures(
+    cohort: pd.DataFrame,
+    adtte: pd.DataFrame,
+    tests: pd.DataFrame,
+    study: dict[str, Any],
+    analysis_id: str,
+    stem: str,
+) -> list[Path]:
+    """Kaplan-Meier figure (PNG, PDF, SVG) of one configured analysis."""
+    from cohortflow.core.expr import evaluate
+    from cohortflow.render.figures import km_figure, save_figure
+
+    a = next(x for x in study["analyses"] if x["id"] == analysis_id)
+    data = cohort[cohort["analysed"]].merge(
+        adtte[adtte["PARAMCD"] == a["endpoint"]][["study_id", "AVAL", "CNSR"]], on="study_id"
+    )
+    if "subset" in a:
+        r = evaluate(a["subset"]["expr"], data)
+        data = data[r.value & r.known]
+    data = data[data["AVAL"].notna() & (data["AVAL"] >= 0)].reset_index(drop=True)
+    grouping = study.get("groupings", {}).get(a["by"]) if a.get("by") else None
+    lab, order = strata(data, grouping, study.get("schemes", {}))
+    curves = {}
+    for s in order:
+        d = data[lab == s]
+        name = s if grouping else (a["subset"]["label"] if "subset" in a else "All patients")
+        curves[name] = (d["AVAL"].to_numpy(float), (d["CNSR"] == 0).to_numpy(int))
+    p_label = None
+    sel = (
+        (tests["analysis"] == analysis_id) & (tests["test"] == "log-rank (unweighted)")
+        if len(tests)
+        else None
+    )
+    if sel is not None and sel.any():
+        p = float(tests.loc[sel, "p"].iloc[0])
+        p_label = f"Log-rank {p_text(p)}"
+    unit = a.get("time_unit", "months")
+    xmax_y = a.get("xmax_years")
+    scale = {"months": DAYS_PER_YEAR / 12, "years": DAYS_PER_YEAR}[unit]
+    xmax = xmax_y * DAYS_PER_YEAR / scale if xmax_y else None
+    ep = study["endpoints"][a["endpoint"]]
+    extra = []
+    if a.get("ci_bands"):
+        extra.append(f"Shaded: pointwise 95% CI ({a.get('ci_method', 'log-log')} transform).")
+    if len(tests):
+        for r in tests[
+            (tests["analysis"] == analysis_id) & (tests["test"] != "log-rank (unweighted)")
+        ].to_dict("records"):
+            if pd.notna(r["p"]):
+                extra.append(f"{r['test']}: {p_text(r['p'])}.")
+    foot = "\n".join(
+        x for x in [a.get("note", "").strip(), " ".join(extra), study.get("data_label", "")] if x
+    )
+    fig = km_figure(
+        curves,
+        title=a["title"],
+        time_unit=unit,
+        xmax=xmax,
+        tick_step=12 if unit == "months" else 1,
+        p_value_text=p_label,
+        ylabel=f"{ep['label']} (probability)",
+        footnote=foot or None,
+        ci_bands=bool(a.get("ci_bands")),
+        ci_method=a.get("ci_method", "log-log"),
+    )
+    return save_figure(fig, Path(stem))
+
+
+def _nan_to_none(x: Any) -> Any:
+    return None if isinstance(x, float) and np.isnan(x) else x
+
+
+def write_model_tables(
+    cox: pd.DataFrame, cif: pd.DataFrame, tests: pd.DataFrame, study: dict[str, Any], out_dir: str
+) -> None:
+    """cox.md/.html (hazard ratios or the refusal) and competing_risks.md/.html."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    label = study.get("data_label", "")
+    rows = []
+    for r in cox.to_dict("records"):
+        if r["status"] != "fitted":
+            rows.append(
+                {
+                    "Model": r["title"],
+                    "Covariate": "",
+                    "HR (95% CI)": "",
+                    "P": "",
+                    "PH test P": "",
+                    "N / events": "",
+                    "Status": r["status"],
+                }
+            )
+            continue
+        rows.append(
+            {
+                "Model": r["title"],
+                "Covariate": r["covariate"],
+                "HR (95% CI)": f"{r['hr']:.2f} ({r['lower']:.2f}-{r['upper']:.2f})",
+                "P": fmt_p(r["p"]),
+                "PH test P": fmt_p(r["ph_p"]),
+                "N / events": f"{int(r['n'])} / {int(r['events'])}",
+                "Status": "fitted",
+            }
+        )
+    shown = pd.DataFrame(
+        rows,
+        columns=["Model", "Covariate", "HR (95% CI)", "P", "PH test P", "N / events", "Status"],
+    )
+    foot = [
+        "Cox proportional hazards, Efron ties; Wald 95 % CI and P; proportional-hazards "
+        "check: score test on Schoenfeld residuals against Kaplan-Meier-transformed time "
+        "(as R cox.zph). A model is refused when events are too few for its parameters "
+        "(default 5 per parameter). Time-dependent covariates (e.g. HSCT) are coded by "
+        "splitting follow-up at the exposure.",
+        label,
+    ]
+    text = [
+        f"# {study['title']}: Cox models",
+        "",
+        md_table(shown) if len(shown) else "No Cox models configured.\n",
+        *[f"{f}  " for f in foot if f],
+    ]
+    (out / "cox.md").write_text("\n".join(text) + "\n", encoding="utf-8")
+    (out / "cox.html").write_text(
+        frame_to_html(shown, f"{study['title']}: Cox models", foot), encoding="utf-8"
+    )
+    crows = [
+        {
+            "Analysis": r["analysis"],
+            "Stratum": r["stratum"],
+            "Event": r["cause_label"],
+            "N": r["n"],
+            "Time (y)": f"{r['time_years']:g}",
+            "Cumulative incidence ± SE (%)": f"{_fmt(r['cif'])} ± {_fmt(r['se'])}",
+            "95% CI (%)": "NA" if pd.isna(r["lower"]) else f"{_fmt(r['lower'])}-{_fmt(r['upper'])}",
+        }
+        for r in cif.to_dict("records")
+    ]
+    cshown = pd.DataFrame(crows)
+    gray = tests[tests["test"].astype(str).str.startswith("Gray")] if len(tests) else tests
+    cfoot = (
+        [
+            "Cumulative incidence (Aalen-Johansen), deterministic on tied times; variance as "
+            "cmprsk::cuminc; 95 % CI by the log(-log) transform. Gray's test compares the "
+            "cumulative incidence of the event across groups."
+        ]
+        + [
+            f"{r['analysis']}: {r['test']} chi2 = {r['chi2']:.3f} on {r['df']:g} df, "
+            f"{p_text(r['p'])}"
+            for r in gray.to_dict("records")
+        ]
+        + [label]
+    )
+    ctext = [
+        f"# {study['title']}: competing risks",
+        "",
+        md_table(cshown) if len(cshown) else "No competing-risks analyses configured.\n",
+        *[f"{f}  " for f in cfoot if f],
+    ]
+    (out / "competing_risks.md").write_text("\n".join(ctext) + "\n", encoding="utf-8")
+    (out / "competing_risks.html").write_text(
+        frame_to_html(cshown, f"{study['title']}: competing risks", cfoot), encoding="utf-8"
+    )
+
+
+def write_workbook(csvs: dict[str, str], study: dict[str, Any], path: str) -> None:
+    """One XLSX workbook of the study's tables (a sheet per table) for people."""
+    from cohortflow.core.xlsx import write_xlsx
+
+    tables = {}
+    for name, p in csvs.items():
+        df = pd.read_csv(p) if Path(p).stat().st_size > 1 else pd.DataFrame()
+        tables[name] = df.drop(columns=["data_label", "study"], errors="ignore")
+    write_xlsx(
+        tables,
+        path,
+        title=study["title"],
+        footnotes=[study.get("data_label", "")] if study.get("data_label") else (),
+    )
+
+
+def _step_survival_figure(
+    curves: dict[str, tuple[np.ndarray, np.ndarray]],
+    at_risk: dict[str, tuple[list[float], list[int]]],
+    *,
+    title: str,
+    ylabel: str,
+    footnote: str,
+    xmax_months: float | None,
+) -> Any:
+    """Survival step curves given as (times in days, survival) with a number-at-risk table
+    (used for Simon-Makuch curves, whose risk sets change at the exposure)."""
+    import textwrap
+
+    from matplotlib.figure import Figure
+
+    from cohortflow.render.figures import _PALETTE
+
+    fig = Figure(figsize=(7, 5.8))
+    ax = fig.add_axes((0.14, 0.36, 0.8, 0.56))
+    risk = fig.add_axes((0.14, 0.12, 0.8, 0.14))
+    ticks = list(at_risk.values())[0][0] if at_risk else []
+    for k, (lab, (t, s)) in enumerate(curves.items()):
+        ax.step(
+            np.asarray(t) / DAYS_PER_MONTH, s, where="post", color=_PALETTE[k], lw=1.8, label=lab
+        )
+    xmax = xmax_months or max((max(t) for t, _ in curves.values()), default=1) / DAYS_PER_MONTH
+    ax.set_xlim(0, xmax)
+    ax.set_ylim(0, 1.05)
+    ax.set_xticks([x / DAYS_PER_MONTH for x in ticks])
+    ax.set_xlabel("Time (months)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(textwrap.fill(title, 70), loc="left", fontsize=11)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(frameon=False, loc="upper right", fontsize=9)
+    risk.set_xlim(ax.get_xlim())
+    risk.set_ylim(-0.5, len(at_risk) - 0.5)
+    risk.axis("off")
+    risk.text(0, len(at_risk) - 0.3, "Number at risk", fontsize=9, va="bottom")
+    for k, (lab, (tt, counts)) in enumerate(at_risk.items()):
+        y = len(at_risk) - 1 - k
+        risk.text(-0.04 * xmax, y, lab, ha="right", va="center", fontsize=8.5, color=_PALETTE[k])
+        for x, c in zip(tt, counts, strict=True):
+            if x / DAYS_PER_MONTH <= xmax + 1e-9:
+                risk.text(
+                    x / DAYS_PER_MONTH,
+                    y,
+                    str(c),
+                    ha="center",
+                    va="center",
+                    fontsize=8.5,
+                    color=_PALETTE[k],
+                )
+    fig.text(0.02, 0.01, textwrap.fill(footnote, 115), fontsize=7.5, color="0.3", va="bottom")
+    return fig
+
+
+DAYS_PER_MONTH = DAYS_PER_YEAR / 12
+
+
+def any_figure(
+    name: str,
+    cohort: pd.DataFrame,
+    adtte: pd.DataFrame,
+    tests: pd.DataFrame,
+    cox: pd.DataFrame,
+    study: dict[str, Any],
+    stem: str,
+) -> list[Path]:
+    """Figure ``name`` of a study: km_<analysis>[_landmark_<L>m|_simon_makuch], cif_<id>,
+    forest_<model> or swimmer; PNG, PDF and SVG."""
+    from cohortflow.render.figures import km_figure, save_figure
+
+    label = study.get("data_label", "")
+    analysed = cohort[cohort["analysed"]].reset_index(drop=True)
+    if name.startswith("km_") and ("_landmark_" in name or name.endswith("_simon_makuch")):
+        from cohortflow.analyse.analysis import _endpoint_data
+        from cohortflow.stats.timedep import curve_at, landmark, simon_makuch
+
+        aid = name[3:].split("_landmark_")[0].removesuffix("_simon_makuch")
+        a = next(x for x in study["analyses"] if x["id"] == aid)
+        grouping = study["groupings"][a["by"]]
+        ep = study["endpoints"][a["endpoint"]]
+        data = _endpoint_data(analysed, adtte, a["endpoint"])
+        from cohortflow.analyse.adapters import exposure_days
+
+        t = data["AVAL"].to_numpy(float)
+        e = (data["CNSR"] == 0).to_numpy(int)
+        x = exposure_days(data, grouping["time_dependent"], ep["origin"])
+        names = grouping.get("exposure_labels", ["exposed", "unexposed"])
+        xmax_y = a.get("xmax_years")
+        if "_landmark_" in name:
+            months = float(name.split("_landmark_")[1].removesuffix("m"))
+            ld = landmark(t, e, x, months * DAYS_PER_MONTH).table
+            curves = {
+                f"{lab} by {months:g} months": (
+                    ld.loc[ld["group"] == key, "time"].to_numpy(float),
+                    ld.loc[ld["group"] == key, "event"].to_numpy(int),
+                )
+                for key, lab in (("exposed", names[0]), ("unexposed", names[1]))
+                if (ld["group"] == key).any()
+            }
+            tt = tests[tests["analysis"] == name[3:]] if len(tests) else tests
+            p = f"Log-rank {p_text(float(tt['p'].iloc[0]))}" if len(tt) else None
+            fig = km_figure(
+                curves,
+                title=f"{ep['label']} by {grouping.get('label', a['by'])}: landmark at "
+                f"{months:g} months",
+                time_unit="months",
+                tick_step=12,
+                p_value_text=p,
+                xmax=(xmax_y * 12 - months) if xmax_y else None,
+                ylabel=f"{ep['label']} from the landmark",
+                footnote=f"Patients alive and event-free at {months:g} months, "
+                f"grouped by exposure before it; time from the landmark.\n{label}",
+            )
+            return save_figure(fig, Path(stem))
+        sm = simon_makuch(t, e, x)
+        ticks = [m * DAYS_PER_MONTH for m in range(0, int((xmax_y or 8) * 12) + 1, 12)]
+        curves = {
+            names[0] if k == "exposed" else names[1]: (
+                sm[k].table["time"].to_numpy(float),
+                sm[k].table["survival"].to_numpy(float),
+            )
+            for k in ("exposed", "unexposed")
+        }
+        at_risk = {
+            names[0] if k == "exposed" else names[1]: (
+                ticks,
+                [int(v) for v in curve_at(sm[k], ticks)["n_risk"]],
+            )
+            for k in ("exposed", "unexposed")
+        }
+        mb = (
+            tests[(tests["analysis"] == aid) & tests["test"].astype(str).str.startswith("Mantel")]
+            if len(tests)
+            else tests
+        )
+        p = f" Mantel-Byar {p_text(float(mb['p'].iloc[0]))}." if len(mb) else ""
+        fig = _step_survival_figure(
+            curves,
+            at_risk,
+            title=f"{ep['label']} by {grouping.get('label', a['by'])}: Simon-Makuch curves",
+            ylabel=ep["label"],
+            footnote=f"Simon-Makuch curves: patients count as unexposed until the exposure "
+            f"and as exposed after it (time-dependent risk sets).{p} {label}",
+            xmax_months=(xmax_y or 8) * 12,
+        )
+        return save_figure(fig, Path(stem))
+    if name.startswith("km_"):
+        return km_figures(cohort, adtte, tests, study, name[3:], stem)
+    if name.startswith("cif_"):
+        from cohortflow.analyse.analysis import _endpoint_data
+        from cohortflow.render.plots import cif_figure
+        from cohortflow.stats.competing import cumulative_incidence
+
+        a = next(x for x in study.get("cif_analyses", []) if x["id"] == name[4:])
+        ep = study["endpoints"][a["endpoint"]]
+        data = _endpoint_data(analysed, adtte, a["endpoint"])
+        grouping = study.get("groupings", {}).get(a["by"]) if a.get("by") else None
+        lab, order = strata(data, grouping, study.get("schemes", {}))
+        curves = {}
+        names = {1: ep["events"][0]["description"], 2: ep["competing"][0]["description"]}
+        for s in order:
+            m = (lab == s).to_numpy()
+            for cause in (1, 2):
+                r = cumulative_incidence(
+                    data["AVAL"].to_numpy(float)[m],
+                    data["EVENTTYPE"].fillna(0).astype(int).to_numpy()[m],
+                    cause=cause,
+                )
+                key = names[cause] if s == "All" else f"{s}: {names[cause]}"
+                curves[key] = (r.table["time"].to_numpy(float), r.table["cif"].to_numpy(float))
+        gt = (
+            tests[(tests["analysis"] == a["id"]) & tests["test"].astype(str).str.startswith("Gray")]
+            if len(tests)
+            else tests
+        )
+        p = f"Gray's test {p_text(float(gt['p'].iloc[0]))}" if len(gt) else None
+        fig = cif_figure(
+            curves,
+            title=a["title"],
+            time_unit=a.get("time_unit", "months"),
+            xmax=a["xmax_years"] * 12 if a.get("xmax_years") else None,
+            tick_step=12,
+            p_value_text=p,
+            footnote=" ".join(x for x in [a.get("note", ""), label] if x) or None,
+        )
+        return save_figure(fig, Path(stem))
+    if name.startswith("forest_"):
+        from cohortflow.render.plots import forest_figure
+
+        rows = cox[(cox["model"] == name[7:])] if len(cox) else cox
+        fitted = rows[rows["status"] == "fitted"]
+        title = rows["title"].iloc[0] if len(rows) else name
+        if fitted.empty:
+            from matplotlib.figure import Figure
+
+            fig = Figure(figsize=(7, 2.5))
+            msg = rows["status"].iloc[0] if len(rows) else "no model"
+            fig.text(0.03, 0.6, title, fontsize=11)
+            fig.text(0.03, 0.35, "\n".join(__import__("textwrap").wrap(msg, 95)), fontsize=9)
+            fig.text(0.03, 0.05, label, fontsize=7.5, color="0.3")
+            return save_figure(fig, Path(stem))
+        fr = pd.DataFrame(
+            {
+                "label": fitted["covariate"],
+                "hr": fitted["hr"],
+                "lower": fitted["lower"],
+                "upper": fitted["upper"],
+                "p": fitted["p"],
+            }
+        )
+        fig = forest_figure(
+            fr,
+            title=title,
+            footnote=(
+                f"Cox model, Efron ties; N = {int(fitted['n'].iloc[0])}, events = "
+                f"{int(fitted['events'].iloc[0])}; global PH test P = "
+                f"{fmt_p(float(fitted['ph_global_p'].iloc[0]))}. {label}"
+            ),
+        )
+        return save_figure(fig, Path(stem))
+    if name == "swimmer":
+        from cohortflow.render.plots import swimmer_figure
+
+        spec = study["swimmer"]
+        ep = study["endpoints"][spec["endpoint"]]
+        a = adtte[adtte["PARAMCD"] == spec["endpoint"]][["study_id", "AVAL", "CNSR"]]
+        d = analysed.merge(a, on="study_id").dropna(subset=["AVAL"])
+        origin = pd.to_datetime(d[ep["origin"]])
+
+        def days(col: str) -> pd.Series:
+            if col not in d:
+                return pd.Series(np.nan, index=d.index)
+            return (pd.to_datetime(d[col]) - origin).dt.days.astype(float)
+
+        resp = days("cr_date")
+        p = pd.DataFrame(
+            {
+                "study_id": d["study_id"],
+                "end": d["AVAL"],
+                "status": np.where(d["death_date"].notna() & (d["CNSR"] == 0), "dead", "alive"),
+                "response": resp.where(resp <= d["AVAL"]),
+                "hsct": days("hsct_date"),
+                "relapse": days("relapse_date").where(days("relapse_date") >= 0),
+                "death": days("death_date").where(d["CNSR"] == 0),
+            }
+        )
+        p["hsct"] = p["hsct"].where((p["hsct"] >= 0) & (p["hsct"] <= p["end"]))
+        p["relapse"] = p["relapse"].where(p["relapse"] <= p["end"])
+        if spec.get("by"):
+            lab, _ = strata(
+                d.reset_index(drop=True), study["groupings"][spec["by"]], study.get("schemes", {})
+            )
+            p["group"] = [f"{v} (bar colour)" for v in lab]
+        fig = swimmer_figure(
+            p.reset_index(drop=True),
+            title=spec.get("title", f"Patient timelines ({ep['label']})"),
+            time_unit="months",
+            footnote=f"Time from {ep['origin']}. {label}",
+        )
+        return save_figure(fig, Path(stem))
+    raise CohortflowError(f"unknown figure {name!r}")

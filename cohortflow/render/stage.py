@@ -1,0 +1,142 @@
+"""Render stages: tables, figures, the CONSORT diagram, the workbook and the run report (rules in
+`rules/report.smk` except `manifest`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cohortflow.core.io import read_csv_or_empty
+from cohortflow.render.consort import consort_figure, save_consort
+from cohortflow.render.report import (
+    any_figure,
+    write_descriptive_table,
+    write_flow,
+    write_model_tables,
+    write_response_tables,
+    write_survival_tables,
+    write_workbook,
+)
+from cohortflow.render.runreport import build_run_report
+
+
+def set_aside_note(path: str | None) -> str:
+    """Footnote stating how many records were set aside before the analysis."""
+    if not path or not Path(path).exists():
+        return ""
+    t = pd.read_csv(path)
+    tot = t[t["site"] == "All"].iloc[0]
+    return (
+        f"{int(tot['set_aside'])} of {int(tot['records_received'])} submitted records were "
+        f"set aside for fatal data-quality findings ({tot['policy']} policy) and are not "
+        "counted here; see dq/study.html."
+    )
+
+
+def report_descriptive_table(
+    cohort: str, study: dict[str, Any], table: str, stem: str, set_aside: str | None = None
+) -> None:
+    """One descriptive table as CSV (machines), Markdown and HTML (people)."""
+    write_descriptive_table(
+        pd.read_parquet(cohort), study, table, stem, extra_notes=[set_aside_note(set_aside)]
+    )
+
+
+def report_survival_tables(
+    survival: str,
+    strata_csv: str,
+    tests: str,
+    flow: str,
+    study: dict[str, Any],
+    out_dir: str,
+    response_rates: str | None = None,
+    response_counts: str | None = None,
+    set_aside: str | None = None,
+) -> None:
+    """Readable survival, response-rate and flow tables beside the machine-readable CSVs."""
+    study = _with_set_aside(study, set_aside)
+    write_response_tables(
+        read_csv_or_empty(response_rates) if response_rates else pd.DataFrame(),
+        read_csv_or_empty(response_counts) if response_counts else pd.DataFrame(),
+        study,
+        out_dir,
+    )
+
+    write_survival_tables(
+        pd.read_csv(survival), pd.read_csv(strata_csv), read_csv_or_empty(tests), study, out_dir
+    )
+    write_flow(pd.read_csv(flow), study, out_dir)
+
+
+def report_figure(
+    cohort: str,
+    adtte: str,
+    tests: str,
+    study: dict[str, Any],
+    analysis: str,
+    stem: str,
+    cox: str | None = None,
+) -> None:
+    """Figure ``analysis`` (km_..., cif_..., forest_..., swimmer) as PNG, PDF and SVG."""
+    any_figure(
+        analysis,
+        pd.read_parquet(cohort),
+        pd.read_parquet(adtte),
+        read_csv_or_empty(tests),
+        read_csv_or_empty(cox) if cox else pd.DataFrame(),
+        study,
+        stem,
+    )
+
+
+def _with_set_aside(study: dict[str, Any], set_aside: str | None) -> dict[str, Any]:
+    """The study with the set-aside count appended to the label every table prints."""
+    label = " ".join(x for x in [study.get("data_label", ""), set_aside_note(set_aside)] if x)
+    return {**study, "data_label": label}
+
+
+def report_model_tables(
+    cox: str,
+    cif: str,
+    tests: str,
+    study: dict[str, Any],
+    out_dir: str,
+    set_aside: str | None = None,
+) -> None:
+    """Cox and competing-risks tables for people (Markdown, HTML)."""
+    study = _with_set_aside(study, set_aside)
+
+    write_model_tables(
+        read_csv_or_empty(cox), read_csv_or_empty(cif), read_csv_or_empty(tests), study, out_dir
+    )
+
+
+def report_workbook(csvs: dict[str, str], study: dict[str, Any], out: str) -> None:
+    """The study's tables in one XLSX workbook (the set-aside counts as a sheet and a note)."""
+    study = _with_set_aside(study, csvs.get("set_aside"))
+
+    write_workbook(csvs, study, out)
+
+
+def report_consort(flow: str, study: dict[str, Any], stem: str) -> None:
+    """CONSORT-style patient-flow figure as PNG, PDF and SVG."""
+    fig = consort_figure(
+        pd.read_csv(flow),
+        title=f"{study['title']}: patient flow",
+        footnote=study.get("data_label") or None,
+    )
+    save_consort(fig, Path(stem))
+
+
+def report_run(study: dict[str, Any], manifest: str, out: str) -> None:
+    """The study's self-contained HTML run report (tables, figures, data quality, manifest)."""
+    build_run_report(
+        study,
+        Path(manifest).parent,
+        Path(out),
+        manifest=json.loads(Path(manifest).read_text(encoding="utf-8")),
+    )

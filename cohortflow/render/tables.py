@@ -1,0 +1,259 @@
+"""Descriptive tables (Table 1 style) and their human-readable renderings."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cohortflow.core.expr import evaluate
+
+TABLE_COLUMNS = [
+    "item", "level", "n", "N", "percent", "mean", "sd", "median", "min", "max", "display",
+    "published_n", "published_percent", "published_note",
+]  # fmt: skip
+
+
+def _pct(k: int, n: int) -> float:
+    return 100.0 * k / n if n else float("nan")
+
+
+def pct1(k: int, n: int) -> str:
+    """Percentage with one decimal, rounded half up as journals print (4/64 -> 6.3)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    if not n:
+        return "NA"
+    return str((Decimal(100 * k) / Decimal(n)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def compare_published(row: dict[str, Any], published: list[float] | None) -> dict[str, Any]:
+    """Published n and % beside the data's, with the reason for any difference."""
+    if not published:
+        return {}
+    pn = int(published[0])
+    pp = published[1] if len(published) > 1 else None
+    notes = []
+    if pn != row["n"]:
+        notes.append(f"count differs: data {row['n']}, published {pn}")
+    if pp is not None:
+        expected = pct1(pn, row["N"])
+        if f"{pp:.1f}" != expected:
+            notes.append(
+                f"printed {pp:.1f} % is not {pn}/{row['N']} = {expected} %: the paper's "
+                "percentage is inconsistent with its own count"
+            )
+    return {"published_n": pn, "published_percent": pp, "published_note": "; ".join(notes)}
+
+
+def describe(df: pd.DataFrame, items: list[dict[str, Any]]) -> pd.DataFrame:
+    """Machine-readable descriptive table: one row per item level (n, N, %) or continuous
+    summary (N with data, mean, SD, median, range)."""
+    rows = []
+    n_all = len(df)
+    for it in items:
+        start = len(rows)
+        _describe_item(df, it, rows, n_all)
+        for r in rows[start:]:
+            r.update(compare_published(r, (it.get("published") or {}).get(r["level"])))
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def _describe_item(
+    df: pd.DataFrame, it: dict[str, Any], rows: list[dict[str, Any]], n_all: int
+) -> None:
+    """Append the rows of one table item (see describe)."""
+    kind, label = it["kind"], it["label"]
+    var = it.get("variable")
+    if kind == "continuous":
+        x = pd.to_numeric(df[var], errors="coerce").dropna().astype(float)
+        d = it.get("digits", 1)
+        disp = (
+            f"{x.mean():.{d}f} ± {x.std(ddof=1):.{d}f}; {x.median():.{d}f} "
+            f"({x.min():.{d}f}-{x.max():.{d}f})"
+            if len(x)
+            else "NA"
+        )
+        rows.append(
+            dict(
+                item=label,
+                level=CONTINUOUS_LEVEL,
+                n=len(x),
+                N=len(x),
+                mean=x.mean() if len(x) else np.nan,
+                sd=x.std(ddof=1) if len(x) > 1 else np.nan,
+                median=x.median() if len(x) else np.nan,
+                min=x.min() if len(x) else np.nan,
+                max=x.max() if len(x) else np.nan,
+                display=f"{disp} [N={len(x)}]" if len(x) != n_all else disp,
+            )
+        )
+    elif kind in ("categorical", "cut"):
+        if kind == "cut":
+            x = pd.to_numeric(df[var], errors="coerce")
+            lo, hi = it["cut_labels"]
+            s = pd.Series(np.where(x.isna(), "NA", np.where(x < it["cut"], lo, hi)), index=df.index)
+            levels = {lo: lo, hi: hi}
+        else:
+            s = df[var].astype(object).where(df[var].notna(), "NA").astype(str)
+            levels = it.get("levels") or {v: v for v in sorted(s.unique()) if v != "NA"}
+        seen = list(levels)
+        extra = [v for v in sorted(s.unique()) if v not in seen and v != "NA"]
+        for code in [*seen, *extra, "NA"]:
+            k = int((s == code).sum())
+            if code == "NA" and k == 0:
+                continue
+            rows.append(
+                dict(
+                    item=label,
+                    level=str(levels.get(code, code)),
+                    n=k,
+                    N=n_all,
+                    percent=_pct(k, n_all),
+                    display=f"{k} ({pct1(k, n_all)})",
+                )
+            )
+    elif kind == "flag":
+        if "expr" in it:
+            r = evaluate(it["expr"], df)
+            k, known = int((r.value & r.known).sum()), int(r.known.sum())
+        else:
+            col = df[var]
+            k, known = int((col == True).sum()), int(col.notna().sum())  # noqa: E712
+        rows.append(
+            dict(
+                item=label,
+                level="yes",
+                n=k,
+                N=known,
+                percent=_pct(k, known),
+                display=f"{k} ({pct1(k, known)})" + ("" if known == n_all else f" [N={known}]"),
+            )
+        )
+    elif kind == "multi":
+        tokens = df[var].dropna().astype(str).str.split(";").explode()
+        tokens = tokens[tokens != ""]
+        counts = tokens.value_counts()
+        order = sorted(counts.index, key=lambda v: (-counts[v], v))
+        for v in order:
+            k = int(counts[v])
+            rows.append(
+                dict(
+                    item=label,
+                    level=v,
+                    n=k,
+                    N=n_all,
+                    percent=_pct(k, n_all),
+                    display=f"{k} ({pct1(k, n_all)})",
+                )
+            )
+
+
+def published_text(r: dict[str, Any]) -> str:
+    """'n (%)' as published, '' when not given."""
+    if r.get("published_n") is None or pd.isna(r.get("published_n")):
+        return ""
+    pp = r.get("published_percent")
+    return f"{int(r['published_n'])}" + ("" if pp is None or pd.isna(pp) else f" ({pp:.1f})")
+
+
+def difference_notes(table: pd.DataFrame) -> list[str]:
+    """One footnote per row whose data or printed percentage differs from the publication."""
+    out = []
+    for r in table.to_dict("records"):
+        note = r.get("published_note")
+        if isinstance(note, str) and note:
+            out.append(f"{r['item']}, {r['level']}: {note}.")
+    return out
+
+
+CONTINUOUS_LEVEL = "mean ± SD; median (range)"
+
+
+def display_rows(table: pd.DataFrame) -> list[dict[str, str]]:
+    """Rows for people, in the layout of a journal's Table 1: a continuous item as two rows
+    ("Mean ± SD", "Median (range)") under its label, with "(N=k)" in the label when fewer
+    patients than the column total have data."""
+    out = []
+    for r in table.to_dict("records"):
+        if r["level"] != CONTINUOUS_LEVEL:
+            out.append(
+                {
+                    "item": r["item"],
+                    "level": r["level"],
+                    "value": r["display"],
+                    "published": published_text(r),
+                }
+            )
+            continue
+        if pd.isna(r["mean"]):
+            out.append({"item": r["item"], "level": "Mean ± SD", "value": "NA", "published": ""})
+            continue
+        mean_text = str(r["display"]).split(" ± ")[0]  # as formatted with the item's digits
+        d = len(mean_text.split(".")[1]) if "." in mean_text else 0
+        item = r["item"] + (f" (N={int(r['n'])})" if "[N=" in str(r["display"]) else "")
+        sd = "NA" if pd.isna(r["sd"]) else f"{r['sd']:.{d}f}"
+        out.append(
+            {
+                "item": item,
+                "level": "Mean ± SD",
+                "value": f"{r['mean']:.{d}f} ± {sd}",
+                "published": "",
+            }
+        )
+        out.append(
+            {
+                "item": item,
+                "level": "Median (range)",
+                "value": f"{r['median']:.{d}f} ({r['min']:.{d}f}-{r['max']:.{d}f})",
+                "published": "",
+            }
+        )
+    return out
+
+
+def to_markdown(table: pd.DataFrame, title: str, head: str, footnotes: list[str]) -> str:
+    """Markdown rendering: item, level, value (and the published value where configured)."""
+    has_pub = table["published_n"].notna().any()
+    cols = ["Characteristic", "", head] + (["Published"] if has_pub else [])
+    lines = [f"## {title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    last = None
+    for r in display_rows(table):
+        item = r["item"] if r["item"] != last else ""
+        last = r["item"]
+        cells = [item, r["level"], r["value"]] + ([r["published"]] if has_pub else [])
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    diffs = difference_notes(table)
+    if diffs:
+        footnotes = [*footnotes, "Differences from the publication:", *[f"- {d}" for d in diffs]]
+    lines += [""] + [f"{f}  " for f in footnotes if f]
+    return "\n".join(lines) + "\n"
+
+
+def frame_to_html(df: pd.DataFrame, title: str, footnotes: list[str]) -> str:
+    """A standalone, styled HTML page holding one table."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        for row in df.astype(object).where(df.notna(), "").itertuples(index=False)
+    )
+    notes = "".join(f"<p class='fn'>{html.escape(f)}</p>" for f in footnotes if f)
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>"
+        f"{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
+        "table{border-collapse:collapse}td,th{border-bottom:1px solid #ccc;padding:4px 10px;"
+        "text-align:left}th{border-bottom:2px solid #333}.fn{font-size:90%;color:#444}"
+        f"</style></head><body><h2>{html.escape(title)}</h2><table><thead><tr>{head}</tr>"
+        f"</thead><tbody>{body}</tbody></table>{notes}</body></html>\n"
+    )
+
+
+def md_table(df: pd.DataFrame) -> str:
+    """A DataFrame as a GitHub-flavoured Markdown table (no extra dependency)."""
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
+    for row in df.astype(object).where(df.notna(), "").itertuples(index=False):
+        lines.append("| " + " | ".join(str(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"

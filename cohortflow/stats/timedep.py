@@ -1,0 +1,386 @@
+"""Survival comparisons for an exposure that starts after the time origin (e.g. HSCT).
+
+Comparing "exposed vs never exposed" with Kaplan-Meier curves from the time origin
+credits the exposed with the time they had to survive to be exposed (immortal-time
+bias). Two remedies are provided:
+
+* :func:`landmark` / :func:`landmark_compare`: landmark analysis;
+* :func:`simon_makuch`: Simon-Makuch curves (product-limit over time-dependent risk
+  sets), identical to R ``survfit(Surv(start, stop, event) ~ exposed)`` on the
+  counting-process data.
+
+Conventions
+-----------
+* ``exposure_time`` is the time from the origin to exposure, NaN (or None) if the
+  subject was never exposed. Negative values are rejected.
+* Landmark at ``L``: a subject is included only if ``time > L`` strictly (a subject
+  who had the event or was censored at exactly ``L`` is excluded); exposed means
+  ``exposure_time <= L`` (exposure at exactly ``L`` counts as exposed); subjects
+  exposed after ``L`` stay in the unexposed group for the whole analysis (the
+  landmark groups are fixed at ``L``); times are re-based to ``time - L``.
+* Simon-Makuch: a subject is in the unexposed risk set on ``(0, e]`` and in the
+  exposed risk set on ``(e, time]``, where ``e`` is the exposure time. A subject leaving
+  the unexposed curve at ``e`` is counted there as a censoring at ``e`` (as R) and in
+  ``n_switch``. Exposure at or after ``time`` (including an event on the day of
+  exposure) is ignored: the subject is unexposed throughout. Exposure at time 0 puts
+  the subject in the exposed curve from the origin. Subjects in a curve from the origin
+  are at risk at time 0 (as :func:`cohortflow.stats.survival.kaplan_meier`; R cannot
+  represent a zero-length ``(0, 0]`` interval).
+* Standard errors are Greenwood's, intervals as :mod:`cohortflow.stats.survival`
+  (``log-log`` by default, ``log``, ``plain``); where the curve is 0 the SE is 0 and the
+  interval NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cohortflow.stats.survival import (
+    CI_METHODS,
+    KMResult,
+    LogRankResult,
+    _confidence_limits,
+    kaplan_meier,
+    logrank_test,
+)
+
+__all__ = [
+    "EXPOSED",
+    "UNEXPOSED",
+    "LandmarkComparison",
+    "LandmarkData",
+    "SimonMakuchCurve",
+    "curve_at",
+    "counting_process",
+    "landmark",
+    "landmark_compare",
+    "simon_makuch",
+]
+
+EXPOSED = "exposed"
+UNEXPOSED = "unexposed"
+
+ArrayLike = Sequence[Any] | np.ndarray | pd.Series
+
+_SM_COLUMNS = [
+    "time",
+    "n_risk",
+    "n_event",
+    "n_censor",
+    "n_switch",
+    "survival",
+    "se",
+    "lower",
+    "upper",
+]
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _float_array(values: Any, name: str, allow_nan: bool = False) -> np.ndarray:
+    try:
+        arr = np.asarray(
+            [np.nan if v is None or v is pd.NA else v for v in np.asarray(values, dtype=object)],
+            dtype=float,
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric: {exc}") from None
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if not allow_nan and np.isnan(arr).any():
+        raise ValueError(f"{name} contains {int(np.isnan(arr).sum())} missing (NaN) value(s)")
+    if np.isinf(arr).any():
+        raise ValueError(f"{name} contains infinite value(s)")
+    if (arr[~np.isnan(arr)] < 0).any():
+        raise ValueError(f"{name} contains negative value(s)")
+    return arr
+
+
+def _validate(
+    time: ArrayLike, event: ArrayLike, exposure_time: ArrayLike
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    t = _float_array(time, "time")
+    e = _float_array(event, "event")
+    x = _float_array(exposure_time, "exposure_time", allow_nan=True)
+    if not (t.shape == e.shape == x.shape):
+        raise ValueError(
+            "time, event and exposure_time must have equal lengths, got "
+            f"{t.shape[0]}, {e.shape[0]} and {x.shape[0]}"
+        )
+    if t.size == 0:
+        raise ValueError("time is empty: at least one subject is needed")
+    if not np.isin(e, (0.0, 1.0)).all():
+        bad = sorted(set(e[~np.isin(e, (0.0, 1.0))].tolist()))[:5]
+        raise ValueError(f"event must be 0 (censored) or 1 (event), found {bad}")
+    return t, e.astype(np.int64), x
+
+
+# --------------------------------------------------------------------------- landmark
+
+
+@dataclass(frozen=True)
+class LandmarkData:
+    """Subjects still at risk after a landmark, grouped by exposure status at it.
+
+    ``table`` has one row per included subject: ``index`` (position in the input),
+    ``time`` (re-based: original time minus ``landmark``), ``event``, ``group``
+    (``"exposed"`` or ``"unexposed"``) and the original ``exposure_time``.
+    ``n_excluded`` subjects had ``time <= landmark``; ``n_exposed_later`` of the
+    unexposed group were exposed after the landmark.
+    """
+
+    landmark: float
+    table: pd.DataFrame
+    n_input: int
+    n_excluded: int
+    n_exposed_later: int
+
+
+@dataclass(frozen=True)
+class LandmarkComparison:
+    """Per-group Kaplan-Meier estimates after a landmark and their log-rank test.
+
+    ``km`` maps ``"exposed"`` / ``"unexposed"`` to the :class:`KMResult` of each
+    non-empty group (times re-based to the landmark). ``logrank`` is None unless both
+    groups are non-empty.
+    """
+
+    landmark: float
+    km: dict[str, KMResult]
+    logrank: LogRankResult | None
+    n: dict[str, int]
+
+
+def landmark(
+    time: ArrayLike, event: ArrayLike, exposure_time: ArrayLike, landmark: float
+) -> LandmarkData:
+    """Landmark data set at ``landmark`` (same time unit as ``time``).
+
+    Keeps subjects with ``time > landmark``; exposed = ``exposure_time <= landmark``;
+    times re-based to the landmark. ``exposure_time`` NaN/None means never exposed.
+    Raises ``ValueError`` on invalid input or a negative or non-finite landmark.
+    """
+    lm = float(landmark)
+    if not np.isfinite(lm) or lm < 0:
+        raise ValueError(f"landmark must be a finite time >= 0, got {landmark!r}")
+    t, e, x = _validate(time, event, exposure_time)
+    keep = t > lm
+    exposed = ~np.isnan(x) & (x <= lm)
+    later = ~np.isnan(x) & (x > lm)
+    idx = np.flatnonzero(keep)
+    table = pd.DataFrame(
+        {
+            "index": idx,
+            "time": t[idx] - lm,
+            "event": e[idx],
+            "group": np.where(exposed[idx], EXPOSED, UNEXPOSED),
+            "exposure_time": x[idx],
+        }
+    )
+    return LandmarkData(
+        landmark=lm,
+        table=table,
+        n_input=int(t.size),
+        n_excluded=int((~keep).sum()),
+        n_exposed_later=int((keep & later).sum()),
+    )
+
+
+def landmark_compare(
+    data: LandmarkData, ci_method: str = "log-log", alpha: float = 0.05
+) -> LandmarkComparison:
+    """Kaplan-Meier per landmark group and the log-rank test between them.
+
+    Uses :func:`cohortflow.stats.survival.kaplan_meier` and
+    :func:`cohortflow.stats.survival.logrank_test` on the re-based times. Raises
+    ``ValueError`` if no subject is left after the landmark.
+    """
+    tab = data.table
+    if tab.empty:
+        raise ValueError(f"no subject is still at risk after the landmark {data.landmark}")
+    km: dict[str, KMResult] = {}
+    n: dict[str, int] = {}
+    for label in (EXPOSED, UNEXPOSED):
+        sub = tab[tab["group"] == label]
+        n[label] = int(len(sub))
+        if len(sub):
+            km[label] = kaplan_meier(sub["time"], sub["event"], ci_method=ci_method, alpha=alpha)
+    lr = logrank_test(tab["time"], tab["event"], tab["group"]) if len(km) == 2 else None
+    return LandmarkComparison(landmark=data.landmark, km=km, logrank=lr, n=n)
+
+
+# --------------------------------------------------------------------------- Simon-Makuch
+
+
+@dataclass(frozen=True)
+class SimonMakuchCurve:
+    """One Simon-Makuch curve (Kaplan-Meier-like, over time-dependent risk sets).
+
+    ``table`` has a row for time 0 and one per distinct time at which an interval of
+    this curve ends: ``time``, ``n_risk`` (subjects in this curve's risk set at t),
+    ``n_event``, ``n_censor`` (intervals ending at t without an event, switches
+    included), ``n_switch`` (subjects leaving the unexposed curve at t because they
+    were exposed), ``survival``, ``se`` (Greenwood), ``lower``, ``upper``.
+    ``intervals`` holds the counting-process rows of this curve (``index``, ``start``,
+    ``stop``, ``event``, ``switch``). ``n`` is the number of subjects contributing.
+    """
+
+    label: str
+    table: pd.DataFrame
+    intervals: pd.DataFrame
+    ci_method: str
+    alpha: float
+    n: int
+    events: int
+
+
+def counting_process(time: ArrayLike, event: ArrayLike, exposure_time: ArrayLike) -> pd.DataFrame:
+    """Counting-process (start, stop] rows, one or two per subject.
+
+    Columns: ``index`` (position in the input), ``start``, ``stop``, ``event``,
+    ``exposed`` (0/1), ``switch`` (1 on an unexposed row that ends at exposure). This
+    is the data R's ``survfit(Surv(start, stop, event) ~ exposed)`` is given.
+    """
+    t, e, x = _validate(time, event, exposure_time)
+    idx = np.arange(t.size)
+    never = np.isnan(x) | (x >= t)
+    at_origin = ~never & (x == 0.0)
+    split = ~never & ~at_origin
+    parts = [
+        pd.DataFrame(
+            {"index": idx[never], "start": 0.0, "stop": t[never], "event": e[never]}
+        ).assign(exposed=0, switch=0),
+        pd.DataFrame(
+            {"index": idx[at_origin], "start": 0.0, "stop": t[at_origin], "event": e[at_origin]}
+        ).assign(exposed=1, switch=0),
+        pd.DataFrame({"index": idx[split], "start": 0.0, "stop": x[split], "event": 0}).assign(
+            exposed=0, switch=1
+        ),
+        pd.DataFrame(
+            {"index": idx[split], "start": x[split], "stop": t[split], "event": e[split]}
+        ).assign(exposed=1, switch=0),
+    ]
+    out = pd.concat(parts, ignore_index=True)
+    out = out.sort_values(["index", "start"], kind="stable").reset_index(drop=True)
+    types = {"start": float, "stop": float, "event": np.int64, "exposed": np.int64}
+    return out.astype({"index": np.int64, "switch": np.int64, **types})
+
+
+def _risk_counts(start: np.ndarray, stop: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Number of intervals at risk at each time: ``start < t <= stop``, closed at 0."""
+    eff_start = np.sort(np.where(start == 0.0, -1.0, start))
+    stops = np.sort(stop)
+    entered = np.searchsorted(eff_start, at, side="left")  # eff_start < t
+    left = np.searchsorted(stops, at, side="left")  # stop < t
+    return (entered - left).astype(np.int64)
+
+
+def _curve(
+    label: str, rows: pd.DataFrame, ci_method: str, alpha: float, z: float
+) -> SimonMakuchCurve:
+    start = rows["start"].to_numpy(dtype=float)
+    stop = rows["stop"].to_numpy(dtype=float)
+    ev = rows["event"].to_numpy(dtype=np.int64)
+    sw = rows["switch"].to_numpy(dtype=np.int64)
+    times = np.unique(np.concatenate(([0.0], stop)))
+    pos = np.searchsorted(times, stop)
+    n_event = np.bincount(pos, weights=ev, minlength=times.size)
+    n_end = np.bincount(pos, minlength=times.size).astype(float)
+    n_switch = np.bincount(pos, weights=sw, minlength=times.size)
+    n_risk = _risk_counts(start, stop, times).astype(float)
+    d, n = n_event, n_risk
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(np.where(d > 0, 1.0 - d / n, 1.0))
+        gw = np.cumsum(np.where(d > 0, d / (n * (n - d)), 0.0))  # inf where d == n
+        se = surv * np.sqrt(gw)
+    se[surv == 0.0] = 0.0
+    lower, upper = _confidence_limits(surv, gw, z, ci_method)
+    table = pd.DataFrame(
+        {
+            "time": times,
+            "n_risk": n_risk.astype(np.int64),
+            "n_event": n_event.astype(np.int64),
+            "n_censor": (n_end - n_event).astype(np.int64),
+            "n_switch": n_switch.astype(np.int64),
+            "survival": surv,
+            "se": se,
+            "lower": lower,
+            "upper": upper,
+        },
+        columns=_SM_COLUMNS,
+    )
+    intervals = rows[["index", "start", "stop", "event", "switch"]].reset_index(drop=True)
+    return SimonMakuchCurve(
+        label=label,
+        table=table,
+        intervals=intervals,
+        ci_method=ci_method,
+        alpha=float(alpha),
+        n=int(rows["index"].nunique()),
+        events=int(ev.sum()),
+    )
+
+
+def simon_makuch(
+    time: ArrayLike,
+    event: ArrayLike,
+    exposure_time: ArrayLike,
+    ci_method: str = "log-log",
+    alpha: float = 0.05,
+) -> dict[str, SimonMakuchCurve]:
+    """Simon-Makuch survival curves for unexposed and exposed subjects.
+
+    Returns ``{"unexposed": curve, "exposed": curve}`` (a curve is left out if no
+    subject ever contributes to it). ``exposure_time`` NaN/None means never exposed.
+    Raises ``ValueError`` on invalid input, an unknown ``ci_method`` or ``alpha``
+    outside (0, 1).
+    """
+    if ci_method not in CI_METHODS:
+        raise ValueError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    z = float(stats.norm.ppf(1.0 - alpha / 2.0))
+    cp = counting_process(time, event, exposure_time)
+    out: dict[str, SimonMakuchCurve] = {}
+    for label, flag in ((UNEXPOSED, 0), (EXPOSED, 1)):
+        rows = cp[cp["exposed"] == flag]
+        if len(rows):
+            out[label] = _curve(label, rows, ci_method, alpha, z)
+    return out
+
+
+def curve_at(curve: SimonMakuchCurve, times: Sequence[float] | np.ndarray) -> pd.DataFrame:
+    """A Simon-Makuch curve evaluated at the given times.
+
+    Columns: ``time``, ``n_risk`` (subjects in the curve's risk set at t, i.e. under
+    observation in this exposure state), ``events`` (cumulative, up to and including
+    t), ``survival``, ``se``, ``lower``, ``upper`` (right-continuous). Beyond the last
+    time of the curve the estimate columns are NaN unless the curve has reached 0.
+    """
+    tq = _float_array(list(np.asarray(times, dtype=float)), "times")
+    tab = curve.table
+    t = tab["time"].to_numpy(dtype=float)
+    idx = np.searchsorted(t, tq, side="right") - 1  # t[0] == 0
+    iv = curve.intervals
+    out = pd.DataFrame(
+        {
+            "time": tq,
+            "n_risk": _risk_counts(
+                iv["start"].to_numpy(dtype=float), iv["stop"].to_numpy(dtype=float), tq
+            ),
+            "events": np.cumsum(tab["n_event"].to_numpy())[idx].astype(np.int64),
+        }
+    )
+    beyond = (tq > t[-1]) & (tab["survival"].to_numpy()[-1] > 0)
+    for col in ("survival", "se", "lower", "upper"):
+        vals = tab[col].to_numpy(dtype=float)[idx]
+        vals[beyond] = np.nan
+        out[col] = vals
+    return out

@@ -1,0 +1,256 @@
+"""Validate stages: mapping and checks per site, cross-site duplicates, data-quality reports and
+query listings (rules `validate`, `cross_site`, `dq_site`, `dq_study`, `query_listing`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cohortflow.core import dictionary
+from cohortflow.core.errors import CohortflowError
+from cohortflow.core.findings import pandera_findings
+from cohortflow.core.io import read_csv_or_empty, sha256_file, write_csv, write_json, write_parquet
+from cohortflow.core.pseudonym import load_key
+from cohortflow.harmonise.derive import harmonise
+from cohortflow.validate.checks import (
+    DUPLICATE_KEY,
+    annotate,
+    cross_site_duplicates,
+    run_row_checks,
+    site_status,
+)
+from cohortflow.validate.dq import load_json, site_report, study_report
+from cohortflow.validate.mapping import apply_mapping
+from cohortflow.validate.queries import QUERY_COLUMNS, write_listing_files, write_site_queries
+
+log = logging.getLogger("cohortflow")
+
+
+DERIVED_FROM = {
+    "age_at_diagnosis_years": ["birth_date", "diagnosis_date"],
+    "age_at_diagnosis_months": ["birth_date", "diagnosis_date"],
+    "age_at_rr_years": ["birth_date", "rr_diagnosis_date"],
+    "cutoff_date": [],
+}
+
+
+def _locate_sources(findings: pd.DataFrame, mapping: dict[str, Any]) -> pd.DataFrame:
+    """Fill the source column(s) of row-check findings from the mapping, so a site can find
+    the cells (derived variables point to the columns they are computed from)."""
+    src = {var: rule["source"] for var, rule in mapping["columns"].items()}
+    out = findings.copy()
+    out["source_column"] = out["source_column"].astype(object)
+    for i in out.index[out["source_column"].isna() & out["variable"].notna()]:
+        cols: list[str] = []
+        for v in str(out.at[i, "variable"]).split(";"):
+            for base in DERIVED_FROM.get(v, [v]):
+                if base in src and src[base] not in cols:
+                    cols.append(src[base])
+        out.at[i, "source_column"] = "; ".join(cols) or None
+    return out
+
+
+def validate_site(
+    raw: str,
+    ingest_meta: str,
+    mapping: dict[str, Any],
+    demo_key: bool,
+    data_out: str,
+    findings_out: str,
+    summary_out: str,
+    data_label: str = "",
+    cutoff: str = "2100-12-31",
+    status_out: str | None = None,
+    queries_stem: str | None = None,
+    key: bytes | None = None,
+) -> pd.DataFrame:
+    """Map, pseudonymise and check one site against the check catalogue.
+
+    ``key`` overrides the study's pseudonymisation key (the pre-submission check uses a
+    throwaway key, so a site never needs the coordinating centre's secret).
+
+    Writes the mapped rows, every finding (shareable: study IDs, no local IDs), the per-check
+    site status and, in the restricted area, the site's query listing with its local IDs.
+    Returns the findings.
+    """
+    meta = json.loads(Path(ingest_meta).read_text())
+    key = key if key is not None else load_key(demo=demo_key)
+    rawdf = pd.read_parquet(raw)
+    mapped = apply_mapping(rawdf, mapping, key=key, source_sha256=meta["sha256"])
+    df = mapped.data
+    keep = df["study_id"].notna()
+    kept = df[keep].reset_index(drop=True)
+    site = mapping["site"]
+    findings = pd.concat(
+        [
+            mapped.findings,
+            pandera_findings(
+                kept[list(dictionary.columns("patients"))], site, "validate", ranges=False
+            ),
+            run_row_checks(harmonise(kept), cutoff, site),
+        ],
+        ignore_index=True,
+    )
+    findings = (
+        annotate(_locate_sources(findings, mapping))
+        .sort_values(["source_row", "check", "variable"], kind="stable")
+        .reset_index(drop=True)
+    )
+    write_parquet(
+        kept,
+        data_out,
+        {
+            "stage": "validate",
+            "site": site,
+            "inputs": {"raw_parquet_sha256": sha256_file(raw), "submission_sha256": meta["sha256"]},
+            "demo_key": demo_key,
+            "data_label": data_label,
+            "dictionary_version": dictionary.dictionary_version(),
+        },
+    )
+    out = findings.copy()
+    out.insert(0, "data_label", data_label)
+    write_csv(out, findings_out)
+    status = site_status(findings, int(len(rawdf)), site)
+    if status_out:
+        write_csv(status.assign(data_label=data_label), status_out)
+    if queries_stem:
+        local_of = {
+            sid: loc
+            for sid, loc in zip(df["study_id"], mapped.local_ids, strict=True)
+            if isinstance(sid, str)
+        }
+        write_site_queries(findings, local_of, queries_stem)
+    summary = {
+        "site": site,
+        "file": meta["file"],
+        "rows_read": int(len(rawdf)),
+        "rows_passed_on": int(keep.sum()),
+        "rows_set_aside": int((~keep).sum()),
+        "set_aside_reason": "local patient ID empty" if (~keep).any() else "",
+        "findings_fatal": int((findings["severity"] == "fatal").sum()),
+        "findings_warning": int((findings["severity"] == "warning").sum()),
+        "checks_failed": sorted(status.loc[status["status"] == "fail", "check"]),
+    }
+    if summary["rows_read"] != summary["rows_passed_on"] + summary["rows_set_aside"]:
+        raise CohortflowError(f"site {site}: row reconciliation failed: {summary}")
+    write_json(summary, summary_out)
+    log.info(
+        "site %s: %d rows in, %d passed on, %d set aside, %d fatal / %d warning findings",
+        site,
+        summary["rows_read"],
+        summary["rows_passed_on"],
+        summary["rows_set_aside"],
+        summary["findings_fatal"],
+        summary["findings_warning"],
+    )
+    return findings
+
+
+def find_cross_site_duplicates(
+    sites: list[str], quarantined: list[str], out: str, data_label: str = ""
+) -> None:
+    """Records of different sites with the same sex, birth date and diagnosis date (harmonised
+    and set-aside records alike), for review; nothing is merged."""
+    cols = ["study_id", "site", "source_row", *DUPLICATE_KEY]
+    parts = [pd.read_parquet(p, columns=cols).assign(quarantined=False) for p in sites]
+    parts += [pd.read_parquet(p, columns=cols).assign(quarantined=True) for p in quarantined]
+    every = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+    dups = cross_site_duplicates(every)
+    dups["quarantined"] = dups["study_id"].map(
+        dict(zip(every["study_id"], every["quarantined"], strict=True))
+    )
+    write_csv(dups.assign(data_label=data_label), out)
+    log.info(
+        "%d records in %d cross-site duplicate groups", len(dups), dups["duplicate_group"].nunique()
+    )
+
+
+def write_query_listing(
+    checks_listing: str,
+    duplicates: str,
+    raw: str,
+    mapping: dict[str, Any],
+    csv_out: str,
+    xlsx_out: str,
+) -> None:
+    """A site's query listing (restricted): its findings plus its records that look like a
+    patient of another site, with its own local IDs and nothing of the other sites."""
+    site = mapping["site"]
+    q = pd.read_csv(checks_listing, dtype=str, keep_default_na=False)
+    d = read_csv_or_empty(duplicates)
+    d = d[d["site"] == site] if len(d) else d
+    if len(d):
+        local_col = mapping["local_id"]
+        ids = pd.read_parquet(raw, columns=[local_col, "_source_row"])
+        local_of = dict(zip(ids["_source_row"].astype(int), ids[local_col], strict=True))
+        extra = pd.DataFrame(
+            {
+                "site": site,
+                "local_patient_id": [local_of.get(int(r), "") for r in d["source_row"]],
+                "row": d["source_row"].astype(int).astype(str),
+                "column": "; ".join(
+                    str(mapping["columns"].get(v, {}).get("source", v)) for v in DUPLICATE_KEY
+                ),
+                "variable": ";".join(DUPLICATE_KEY),
+                "value": "",
+                "check": d["check"],
+                "severity": d["severity"],
+                "message": d["message"],
+            },
+            columns=QUERY_COLUMNS,
+        )
+        q = pd.concat([q, extra], ignore_index=True)
+        q = q.sort_values(
+            ["row", "check"],
+            key=lambda c: pd.to_numeric(c, errors="coerce") if c.name == "row" else c,
+            kind="stable",
+        ).reset_index(drop=True)
+    write_listing_files(q, csv_out, xlsx_out)
+
+
+def report_dq_site(
+    findings: str,
+    status: str,
+    reconciliation: str,
+    ingest_meta: str,
+    study: dict[str, Any],
+    html_out: str,
+    csv_out: str,
+) -> None:
+    """One site's data-quality report (HTML and CSV)."""
+    site_report(
+        pd.read_csv(findings),
+        pd.read_csv(status),
+        load_json(reconciliation),
+        load_json(ingest_meta),
+        study,
+        html_out,
+        csv_out,
+    )
+
+
+def report_dq_study(
+    findings: list[str],
+    statuses: list[str],
+    reconciliations: list[str],
+    duplicates: str,
+    study: dict[str, Any],
+    html_out: str,
+    csv_out: str,
+) -> None:
+    """The study's data-quality report (HTML and CSV)."""
+    study_report(
+        [pd.read_csv(p) for p in findings],
+        [pd.read_csv(p) for p in statuses],
+        [load_json(p) for p in reconciliations],
+        read_csv_or_empty(duplicates),
+        study,
+        html_out,
+        csv_out,
+    )

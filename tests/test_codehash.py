@@ -1,0 +1,183 @@
+"""Code-change reruns derived from the import graph (cohortflow.core.codehash).
+
+Unit tests run on a small synthetic package; the end-to-end test edits one module in a copy of
+the finished workflow and checks with Snakemake's summary that exactly the jobs whose stage
+imports it would rerun because their code param changed (Snakemake reruns on a params change).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from cohortflow.core.codehash import ImportGraph
+
+from .conftest import REPO, snakemake
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text), encoding="utf-8")
+
+
+@pytest.fixture
+def toy(tmp_path: Path) -> Path:
+    """cohortflow/{a,b}/ with two stage functions in one stage module."""
+    _write(
+        tmp_path,
+        {
+            "cohortflow/__init__.py": "",
+            "cohortflow/core/__init__.py": "",
+            "cohortflow/core/base.py": "X = 1\n",
+            "cohortflow/core/unused.py": "Y = 2\n",
+            "cohortflow/a/__init__.py": "",
+            "cohortflow/a/left.py": "from ..core.base import X\n",
+            "cohortflow/a/right.py": """
+                def f():
+                    from cohortflow.core import unused  # lazy import still counts
+                    return unused.Y
+            """,
+            "cohortflow/a/stage.py": """
+                from cohortflow.a import left
+                from cohortflow.a.right import f as g
+
+                TABLE = {"k": g}
+
+                def _helper():
+                    return TABLE
+
+                def one():
+                    return left.X
+
+                def two():
+                    return _helper()
+            """,
+            "scripts/one.py": "from cohortflow.a.stage import one\none()\n",
+            "scripts/two.py": "from cohortflow.a.stage import two\ntwo()\n",
+            "schemas/dictionary.yaml": "d: 1\n",
+            "config/checks.yaml": "c: 1\n",
+        },
+    )
+    return tmp_path
+
+
+def test_entry_function_selects_the_imports_it_uses(toy: Path):
+    g = ImportGraph(toy)
+    base = {"cohortflow", "cohortflow.a", "cohortflow.a.stage"}
+    assert g.script_modules("scripts/one.py") == base | {
+        "cohortflow.a.left",
+        "cohortflow.core",
+        "cohortflow.core.base",
+    }
+    # through a helper and a constant to an aliased import, then a lazy import inside it
+    assert g.script_modules("scripts/two.py") == base | {
+        "cohortflow.a.right",
+        "cohortflow.core",
+        "cohortflow.core.unused",
+    }
+
+
+def test_hash_changes_only_with_the_modules_reached(toy: Path):
+    g = ImportGraph(toy)
+    one, two = g.script_hash("scripts/one.py"), g.script_hash("scripts/two.py")
+    (toy / "cohortflow/core/unused.py").write_text("Y = 3\n", encoding="utf-8")
+    g = ImportGraph(toy)
+    assert g.script_hash("scripts/one.py") == one
+    two_after = g.script_hash("scripts/two.py")
+    assert two_after != two
+    # the shared files count for both
+    (toy / "config/checks.yaml").write_text("c: 2\n", encoding="utf-8")
+    g = ImportGraph(toy)
+    assert g.script_hash("scripts/one.py") != one
+    assert g.script_hash("scripts/two.py") != two_after
+
+
+def test_closure_survives_an_import_cycle(toy: Path):
+    _write(
+        toy,
+        {
+            "cohortflow/core/p.py": "from cohortflow.core import q\n",
+            "cohortflow/core/q.py": "from cohortflow.core import p\n",
+        },
+    )
+    g = ImportGraph(toy)
+    assert g.closure(["cohortflow.core.p"]) == {
+        "cohortflow",
+        "cohortflow.core",
+        "cohortflow.core.p",
+        "cohortflow.core.q",
+    }
+
+
+def test_every_rule_hashes_its_own_script():
+    for smk in (REPO / "rules").glob("*.smk"):
+        for block in re.split(r"\n(?=rule \w+:)", smk.read_text(encoding="utf-8")):
+            script = re.search(r'"\.\./scripts/(\w+)\.py"', block)
+            if not script:
+                continue
+            code = re.search(r'code=code_hash\("(\w+)"\)', block)
+            assert code and code.group(1) == script.group(1), (smk.name, block[:60])
+
+
+def test_every_script_reaches_its_stage_module():
+    g = ImportGraph(REPO)
+    for script in sorted((REPO / "scripts").glob("*.py")):
+        mods = g.script_modules(script.relative_to(REPO))
+        assert "cohortflow.core.runner" in mods, script.name
+        assert any(m.endswith(".stage") for m in mods), script.name
+
+
+def _params_changed(work: Path) -> set[tuple[str, str]]:
+    """(rule, study) of the jobs whose params (the code hash among them) changed since their
+    outputs were made (Snakemake's summary, which unlike a dry run's single reason does not
+    hide a param change behind an upstream rerun)."""
+    out = snakemake(work, "--summary").stdout
+    jobs = set()
+    for line in out.splitlines()[1:]:
+        cols = line.split("\t")
+        if len(cols) > 4 and cols[4] == "params changed":
+            jobs.add((cols[2], Path(cols[0]).parts[1]))
+    return jobs
+
+
+def test_editing_a_module_reruns_exactly_the_jobs_that_import_it(workflow_run, tmp_path):
+    work = tmp_path / "repo"
+    shutil.copytree(workflow_run, work, copy_function=shutil.copy2, symlinks=True)
+    studies = sorted(p.name for p in (work / "results").iterdir() if p.is_dir())
+    per_study = {
+        "cohortflow/render/consort.py": {"consort"},
+        "cohortflow/render/runreport.py": {"run_report"},
+        "cohortflow/validate/dq.py": {"dq_site", "dq_study"},
+        "cohortflow/stats/cox.py": {
+            "analyse",
+            "descriptive_table",
+            "survival_tables",
+            "figure",
+            "model_tables",
+            "workbook",
+        },
+    }
+    for module, rules in per_study.items():
+        path = work / module
+        original = path.read_bytes()
+        path.write_bytes(original + b"\n# an edit\n")
+        try:
+            assert _params_changed(work) == {(r, s) for r in rules for s in studies}, module
+        finally:
+            path.write_bytes(original)
+    # a core module reruns every job that runs package code
+    path = work / "cohortflow/core/errors.py"
+    path.write_bytes(path.read_bytes() + b"\n# an edit\n")
+    rules = {r for r, _ in _params_changed(work)}
+    every = {
+        m.group(1)
+        for smk in (work / "rules").glob("*.smk")
+        for m in re.finditer(r"^rule (\w+):", smk.read_text(encoding="utf-8"), re.M)
+    }
+    assert rules == every - {"all"}
