@@ -13,7 +13,7 @@ from cohortflow.render.figures import (
     AT_RISK_AXES_LABEL,
     KM_AXES_LABEL,
     TIME_UNITS,
-    _clear_of,
+    clear_of,
     km_figure,
     save_figure,
 )
@@ -159,7 +159,7 @@ def test_legend_is_clear_of_the_curves():
         legend = ax.get_legend()
         bbox = legend.get_window_extent(fig.canvas.get_renderer())
         drawn = [line for line in ax.get_lines()]
-        assert _clear_of(bbox, drawn)
+        assert clear_of(bbox, drawn)
         # and never under the title
         title = ax.title.get_window_extent(fig.canvas.get_renderer())
         assert not bbox.overlaps(title)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from cohortflow.render.figures import TIME_UNITS, _clear_of, save_figure
+from cohortflow.render.figures import TIME_UNITS, clear_of, save_figure
 from cohortflow.render.plots import (
     AT_RISK_AXES_LABEL,
     CIF_AXES_LABEL,
@@ -85,7 +85,7 @@ def test_cif_legend_is_clear_of_the_curves():
     fig.draw_without_rendering()
     ax = _axes(fig, CIF_AXES_LABEL)
     bbox = ax.get_legend().get_window_extent(fig.canvas.get_renderer())
-    assert _clear_of(bbox, [line for line in ax.get_lines() if line.get_gid()])
+    assert clear_of(bbox, [line for line in ax.get_lines() if line.get_gid()])
 
 
 def test_cif_options():

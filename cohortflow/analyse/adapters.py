@@ -10,6 +10,11 @@ import pandas as pd
 
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.expr import evaluate
+from cohortflow.stats.competing import cif_at, cumulative_incidence, gray_test
+from cohortflow.stats.cox import fit_cox
+from cohortflow.stats.logrank import mantel_byar, split_at_exposure
+from cohortflow.stats.survival import survival_at
+from cohortflow.stats.timedep import curve_at, landmark, landmark_compare, simon_makuch
 
 log = logging.getLogger("cohortflow")
 DAYS_PER_YEAR = 365.25
@@ -34,10 +39,6 @@ def time_dependent(
     """Mantel-Byar test, landmark analyses and Simon-Makuch estimates for an exposure that
     happens after the time origin (e.g. HSCT). Returns rows for survival.csv and tests.csv
     and the curves for figures."""
-    from cohortflow.stats.logrank import mantel_byar, split_at_exposure
-    from cohortflow.stats.survival import survival_at
-    from cohortflow.stats.timedep import curve_at, landmark, landmark_compare, simon_makuch
-
     exp_col = grouping["time_dependent"]
     t = data["AVAL"].to_numpy(float)
     e = (data["CNSR"] == 0).to_numpy(int)
@@ -169,9 +170,6 @@ def cox_model(
     data: pd.DataFrame, model: dict[str, Any], endpoint: dict[str, Any], label: str
 ) -> list[dict[str, Any]]:
     """Rows of cox.csv for one configured model: fitted coefficients, or the refusal."""
-    from cohortflow.stats.cox import fit_cox
-    from cohortflow.stats.logrank import split_at_exposure
-
     x, dropped = design(data, model.get("covariates", []))
     d = pd.concat([x, data.loc[x.index, ["AVAL", "CNSR"]]], axis=1)
     d["time"] = np.where(d["AVAL"] <= 0, ZERO_TIME, d["AVAL"])
@@ -242,8 +240,6 @@ def competing(
 ) -> dict[str, list[dict[str, Any]]]:
     """Cumulative incidence of the event and of the competing event per stratum, and Gray's
     test (cause 1) when there are two or more strata."""
-    from cohortflow.stats.competing import cif_at, cumulative_incidence, gray_test
-
     times_y = a.get("time_points_years", [1, 3, 5])
     et = data["EVENTTYPE"].fillna(0).astype(int).to_numpy()
     t = data["AVAL"].to_numpy(float)

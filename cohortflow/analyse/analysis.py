@@ -8,11 +8,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cohortflow.analyse.adapters import competing, cox_model, time_dependent
 from cohortflow.analyse.eligibility import eligibility, flow_table
 from cohortflow.analyse.endpoints import derive
+from cohortflow.analyse.responses import best_response, response_counts, response_rates
 from cohortflow.classify.schemes import UNCLASSIFIABLE
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.expr import evaluate
+from cohortflow.stats.logrank import stratified_logrank, trend_test
 from cohortflow.stats.survival import kaplan_meier, logrank_test, median_survival, survival_at
 
 log = logging.getLogger("cohortflow")
@@ -27,8 +30,6 @@ def build_cohort(
     response_order: list[str] | None = None,
 ) -> pd.DataFrame:
     """Patients with one ``risk_<scheme>`` column per scheme, best response and eligibility."""
-    from cohortflow.analyse.responses import best_response
-
     df = patients.copy()
     if responses is not None:
         best = best_response(responses, response_order).rename("best_response")
@@ -120,7 +121,7 @@ CIF_COLUMNS = [
 ]
 
 
-def _endpoint_data(analysed: pd.DataFrame, adtte: pd.DataFrame, code: str) -> pd.DataFrame:
+def endpoint_data(analysed: pd.DataFrame, adtte: pd.DataFrame, code: str) -> pd.DataFrame:
     """Analysed patients with the endpoint's AVAL, CNSR and EVENTTYPE (usable times only)."""
     d = analysed.merge(
         adtte[adtte["PARAMCD"] == code][["study_id", "AVAL", "CNSR", "EVENTTYPE"]],
@@ -259,8 +260,6 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
             )
             extra_tests = []
             if a.get("stratify_by"):
-                from cohortflow.stats.logrank import stratified_logrank
-
                 sl = stratified_logrank(
                     data.loc[m, "AVAL"].to_numpy(float),
                     (data.loc[m, "CNSR"] == 0).to_numpy(int),
@@ -271,8 +270,6 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                     (f"log-rank stratified by {a['stratify_by']}", sl.chi2, sl.df, sl.p)
                 )
             if a.get("trend"):
-                from cohortflow.stats.logrank import trend_test
-
                 tr = trend_test(
                     data.loc[m, "AVAL"].to_numpy(float),
                     (data.loc[m, "CNSR"] == 0).to_numpy(int),
@@ -322,26 +319,20 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                 )
             )
         if td:
-            from cohortflow.analyse.adapters import time_dependent
-
             extra = time_dependent(data, a, grouping, ep, label)
             surv_rows += [{**r, "study": study["id"]} for r in extra["survival"]]
             test_rows += [{**r, "study": study["id"]} for r in extra["tests"]]
     cox_rows, cif_rows = [], []
     for model in study.get("cox_models", []):
-        from cohortflow.analyse.adapters import cox_model
-
-        data = _endpoint_data(analysed, adtte, model["endpoint"])
+        data = endpoint_data(analysed, adtte, model["endpoint"])
         cox_rows += cox_model(data, model, study["endpoints"][model["endpoint"]], label)
     for a in study.get("cif_analyses", []):
-        from cohortflow.analyse.adapters import competing
-
         ep = study["endpoints"][a["endpoint"]]
         if not ep.get("competing"):
             raise CohortflowError(
                 f"cif analysis {a['id']}: endpoint {a['endpoint']} has no competing events"
             )
-        data = _endpoint_data(analysed, adtte, a["endpoint"])
+        data = endpoint_data(analysed, adtte, a["endpoint"])
         grouping = study.get("groupings", {}).get(a["by"]) if a.get("by") else None
         lab, order = strata(data, grouping, study.get("schemes", {}))
         out = competing(data, a, lab, order, ep, label)
@@ -350,8 +341,6 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
     resp = study.get("responses")
     rates = counts = pd.DataFrame()
     if resp:
-        from cohortflow.analyse.responses import response_counts, response_rates
-
         pop = cohort[cohort[resp["population"]]].reset_index(drop=True)
         rates = response_rates(pop, resp, label)
         counts = response_counts(pop, resp.get("order")).assign(data_label=label)

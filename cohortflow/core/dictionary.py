@@ -90,6 +90,8 @@ def conform(df: pd.DataFrame, table: str = "patients") -> pd.DataFrame:
 
 def pandera_schema(table: str = "patients", *, extra_ok: bool = False, ranges: bool = True) -> Any:
     """A pandera DataFrameSchema of a canonical table: dtypes, allowed values, ranges, required."""
+    # lazy: pandera costs 0.6 s of import (python -X importtime) and core.dictionary is
+    # imported by every Snakemake start-up; only schema checks need it
     import pandera.pandas as pa
 
     cols = {}

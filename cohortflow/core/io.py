@@ -14,6 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cohortflow.core.dictionary import dictionary_version
+
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     """Hex SHA-256 of a file's bytes."""
@@ -32,7 +34,6 @@ def write_parquet(
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(df, preserve_index=False)
     meta = dict(table.schema.metadata or {})
-    from cohortflow.core.dictionary import dictionary_version
 
     prov = {"schema_version": dictionary_version(), **dict(metadata or {})}
     meta[b"cohortflow"] = json.dumps(prov, sort_keys=True, default=str).encode()

@@ -8,15 +8,15 @@ import re
 EXCEL_ORIGIN = dt.date(1899, 12, 30)  # Excel 1900 date system (with its 1900 leap-year bug)
 DEFAULT_MISSING = frozenset({"", "na", "n/a", ".", "nan", "null"})
 
-_DMY = re.compile(r"^(\d{4})\s*[-./]\s*(\d{1,2})\s*[-./]\s*(\d{1,2})\.?(?:[ T]00:00(?::00)?)?$")
-_KOREAN = re.compile(r"^(\d{4})\s*년\s*(\d{1,2})\s*월\s*(\d{1,2})\s*일$")
-_YM = re.compile(r"^(\d{4})\s*[-./]\s*(\d{1,2})\.?$|^(\d{4})\s*년\s*(\d{1,2})\s*월$")
-_Y = re.compile(r"^(\d{4})(?:\s*년)?$")
+DATE_YMD = re.compile(r"^(\d{4})\s*[-./]\s*(\d{1,2})\s*[-./]\s*(\d{1,2})\.?(?:[ T]00:00(?::00)?)?$")
+DATE_KOREAN = re.compile(r"^(\d{4})\s*년\s*(\d{1,2})\s*월\s*(\d{1,2})\s*일$")
+DATE_YM = re.compile(r"^(\d{4})\s*[-./]\s*(\d{1,2})\.?$|^(\d{4})\s*년\s*(\d{1,2})\s*월$")
+DATE_Y = re.compile(r"^(\d{4})(?:\s*년)?$")
 _COMPACT = re.compile(r"^((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])$")
 #: Largest number read as an Excel serial date (2100-12-31); larger numbers are not dates.
 EXCEL_SERIAL_MAX = 73415
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 
 
 def is_missing(text: str | None, extra: frozenset[str] | set[str] = frozenset()) -> bool:
@@ -30,9 +30,9 @@ def is_missing(text: str | None, extra: frozenset[str] | set[str] = frozenset())
 def parse_number(text: str) -> float:
     """A float from text such as '33,900', '1.5', '2e3'; ValueError otherwise."""
     t = str(text).strip().replace("\u00a0", "")
-    if _THOUSANDS.match(t):
+    if THOUSANDS.match(t):
         t = t.replace(",", "")
-    if not _NUMBER.match(t):
+    if not NUMBER.match(t):
         raise ValueError(f"not a number: {text!r}")
     return float(t)
 
@@ -45,23 +45,23 @@ def parse_date(text: str, *, partial: str | None = "mid") -> tuple[dt.date, str 
     ``partial=None`` (no rule stated) a partial date is refused, never imputed.
     """
     t = str(text).strip()
-    if partial is None and (_YM.match(t) or (_Y.match(t) and 1900 <= int(t[:4]) <= 2100)):
+    if partial is None and (DATE_YM.match(t) or (DATE_Y.match(t) and 1900 <= int(t[:4]) <= 2100)):
         raise ValueError(
             f"partial date {text!r} and no imputation rule: state `partial_dates: mid` or "
             "`partial_dates: first` for this column in the site mapping"
         )
-    for rx in (_DMY, _KOREAN):
+    for rx in (DATE_YMD, DATE_KOREAN):
         m = rx.match(t)
         if m:
             y, mo, d = (int(g) for g in m.groups())
             return dt.date(y, mo, d), None
-    m = _YM.match(t)
+    m = DATE_YM.match(t)
     if m:
         g = [x for x in m.groups() if x is not None]
         y, mo = int(g[0]), int(g[1])
         day = 15 if partial == "mid" else 1
         return dt.date(y, mo, day), f"day imputed as {day} ({partial} rule)"
-    m = _Y.match(t)
+    m = DATE_Y.match(t)
     if m and 1900 <= int(m.group(1)) <= 2100:
         y = int(m.group(1))
         md = (7, 1) if partial == "mid" else (1, 1)
@@ -70,7 +70,7 @@ def parse_date(text: str, *, partial: str | None = "mid") -> tuple[dt.date, str 
     if m:  # YYYYMMDD, as hospital systems export: no Excel serial is this large
         y, mo, d = (int(g) for g in m.groups())
         return dt.date(y, mo, d), None
-    if _NUMBER.match(t):
+    if NUMBER.match(t):
         serial = float(t)
         if serial.is_integer() and 1 <= serial <= EXCEL_SERIAL_MAX:
             return EXCEL_ORIGIN + dt.timedelta(days=int(serial)), None

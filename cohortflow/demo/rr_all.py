@@ -37,6 +37,11 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
+import pandas as pd
+import pyreadstat
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+
 SEED = 20170925
 CUTOFF = dt.date(2016, 12, 31)
 RR_START = dt.date(2007, 1, 1)
@@ -1929,9 +1934,6 @@ def _split_group(name: str) -> tuple[str | None, str]:
 
 def _write_xlsx(path: Path, site: SiteFormat, rows: list[list[Any]]) -> None:
     """Write an XLSX with an Instructions sheet and a CRF sheet, then fix timestamps."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-
     fixed = dt.datetime(2017, 1, 1)
     wb = Workbook()
     info = wb.active
@@ -2036,8 +2038,6 @@ def pin_sav_timestamp(data: bytes) -> bytes:
 
 def _write_sav(path: Path, site: SiteFormat, members: Sequence[Patient]) -> None:
     """Write an SPSS .sav file with value and variable labels and a pinned header time."""
-    import pandas as pd
-    import pyreadstat
 
     def coded(var: str, value: Any) -> float:
         return math.nan if value is None else float(site.codes[var][value])

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from openpyxl import load_workbook
+from openpyxl.utils.cell import range_boundaries
 
 from cohortflow.core.errors import SubmissionError
 
@@ -264,8 +266,6 @@ _MERGE_RE = re.compile(rb"<(?:\w+:)?mergeCell\b[^>]*?\bref=\"([A-Z]+[0-9]+:[A-Z]
 def _merged_ranges(archive: zipfile.ZipFile, member: str) -> list[tuple[int, int, int, int]]:
     """(min_row, min_col, max_row, max_col) of every merged range of a sheet, found by
     streaming its XML in chunks (read-only openpyxl does not expose merged cells)."""
-    from openpyxl.utils.cell import range_boundaries
-
     refs: set[bytes] = set()
     tail = b""
     with archive.open(member) as src:
@@ -316,8 +316,6 @@ def read_xlsx(
 def _read_xlsx(
     path: Path, *, site: str, sheet: str | None, header_row: int, header_rows: int
 ) -> ReadResult:
-    from openpyxl import load_workbook
-
     first = header_row - header_rows + 1
     if first < 1:
         raise SubmissionError(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyreadstat
 
 from cohortflow.core.errors import SubmissionError
 from cohortflow.ingest.readers import ReadResult, cell_text, clean_header, text_frame
@@ -60,8 +61,6 @@ class _Meta:
 
 def _read_in_child(path: str, metadataonly: bool, send: Connection) -> None:
     """Child process: send (data, _Meta) or a one-line error text (never cell values)."""
-    import pyreadstat
-
     try:
         df, meta = pyreadstat.read_sav(
             path,

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import yaml
 
 from cohortflow.core import dictionary
@@ -149,8 +150,6 @@ def guess_xlsx_layout(path: str | Path, sheet: str | None = None) -> dict[str, A
     filled across most of the table's width with text only; a row just above it holding
     cells merged across several columns makes a two-row header (group titles over names).
     """
-    import openpyxl
-
     wb = openpyxl.load_workbook(path, data_only=True)
     if sheet is None:
         ws = max(

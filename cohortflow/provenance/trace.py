@@ -23,10 +23,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from cohortflow.analyse.adapters import DAYS_PER_MONTH, exposure_days
+from cohortflow.analyse.analysis import strata
+from cohortflow.classify.schemes import scheme_inputs
 from cohortflow.core import values
+from cohortflow.core.config import load_study
+from cohortflow.core.dictionary import columns, spec_of
 from cohortflow.core.errors import CohortflowError
+from cohortflow.core.expr import evaluate, names
+from cohortflow.core.io import read_parquet_metadata, sha256_file
+from cohortflow.harmonise.derive import completed_months, years_between
+from cohortflow.provenance.diff import study_tree
+from cohortflow.validate.checks import catalogue
+from cohortflow.validate.mapping import convert_value
 
 LINEAGE = ("source_sha256", "source_sheet", "source_row")
 RAW_ROW, RAW_SHEET = "_source_row", "_source_sheet"
@@ -117,8 +129,6 @@ def _count(v: Any) -> int | None:
 def _study_dirs(
     root: Path, study: str, results: Path | None, restricted: Path | None
 ) -> tuple[Path, Path]:
-    from cohortflow.provenance.diff import study_tree
-
     tree = study_tree(Path(results), study) if results else Path(root) / "results" / study
     rst = Path(restricted) if restricted else Path(root) / "restricted"
     return tree, rst / study
@@ -133,8 +143,6 @@ def _rel(path: Path, root: Path) -> str:
 
 def _tri(expr: str, frame: pd.DataFrame) -> str:
     """'true', 'false' or 'unknown' (inputs missing) of an expression on a one-row frame."""
-    from cohortflow.core.expr import evaluate
-
     try:
         r = evaluate(expr, frame)
     except CohortflowError:
@@ -145,8 +153,6 @@ def _tri(expr: str, frame: pd.DataFrame) -> str:
 
 
 def _names(expr: str) -> list[str]:
-    from cohortflow.core.expr import names
-
     return names(expr)
 
 
@@ -216,17 +222,17 @@ def _raw_row(raw_path: Path, row: pd.Series) -> dict[str, Any] | None:
 
 def _date_form(text: str) -> str:
     t = text.strip()
-    if values._DMY.match(t):
+    if values.DATE_YMD.match(t):
         sep = re.findall(r"[-./]", t)
         kind = {"-": "ISO", ".": "dotted", "/": "slashed"}.get(sep[0] if sep else "-", "")
         return f"full date, {kind} year-month-day".replace(" ,", ",")
-    if values._KOREAN.match(t):
+    if values.DATE_KOREAN.match(t):
         return "full date, Korean 'YYYY년 M월 D일'"
-    if values._YM.match(t):
+    if values.DATE_YM.match(t):
         return "partial date (year and month only)"
-    if values._Y.match(t):
+    if values.DATE_Y.match(t):
         return "partial date (year only)"
-    if values._NUMBER.match(t):
+    if values.NUMBER.match(t):
         return "Excel serial day number (days since 1899-12-30)"
     return "unrecognised date form"
 
@@ -235,9 +241,6 @@ def _describe_rule(
     variable: str, rule: dict[str, Any], text: str | None, unit_text: str | None
 ) -> tuple[list[str], Any]:
     """Steps that turn the raw cell into the canonical value, and the value they give."""
-    from cohortflow.core.dictionary import spec_of
-    from cohortflow.validate.mapping import convert_value
-
     spec = spec_of(variable)
     steps: list[str] = []
     missing = set(rule.get("missing", []))
@@ -271,7 +274,7 @@ def _describe_rule(
         steps.append(f"code {k!r} -> {v!r} (mapping `codes`, {len(codes)} codes)")
     elif kind in ("int", "float"):
         stripped = t.replace("\u00a0", "")
-        how = " (thousands separator removed)" if values._THOUSANDS.match(stripped) else ""
+        how = " (thousands separator removed)" if values.THOUSANDS.match(stripped) else ""
         steps.append(f"number read from {t!r} -> {_show(value)}{how}")
     elif kind == "bool":
         steps.append(f"{t!r} -> {value} (default yes/no codes)")
@@ -367,7 +370,6 @@ def _source_trace(
 
 def _recompute(variable: str, row: pd.Series) -> tuple[Any, str]:
     """A derived variable recomputed from the patient's harmonised inputs, with the arithmetic."""
-    from cohortflow.harmonise.derive import completed_months, years_between
 
     def s(col: str) -> pd.Series:
         return pd.Series([row.get(col)])
@@ -411,8 +413,6 @@ def _checks(
 ) -> dict[str, Any]:
     """Findings of this patient naming the variable(s), the row checks reading them and the
     cell checks applied while mapping (``cell_checks``): failed, passed or not evaluated."""
-    from cohortflow.validate.checks import catalogue
-
     fpath = study_dir / "validate" / f"{site}.findings.csv"
     failed: list[dict[str, Any]] = []
     if fpath.exists():
@@ -461,8 +461,6 @@ def _rules(
 ) -> dict[str, list[dict[str, Any]]]:
     """Risk schemes, eligibility criteria, endpoints, analyses and tables that read the
     variable (or a variable derived from it), with this patient's outcome where known."""
-    from cohortflow.classify.schemes import scheme_inputs
-
     vs = set(vars_)
     cohort_row = None
     cpath = study_dir / "analyse" / "cohort.parquet"
@@ -639,9 +637,6 @@ def trace_value(
     when the restricted copy holds the submission the value came from. The returned mapping is
     JSON-friendly and never holds a local patient ID.
     """
-    from cohortflow.core.config import load_study
-    from cohortflow.core.dictionary import columns, spec_of
-
     root = Path(root)
     study_dir, restricted_dir = _study_dirs(root, study, results, restricted)
     if variable in ("study_id", "site", "dates_imputed", *LINEAGE):
@@ -662,15 +657,11 @@ def trace_value(
     file_rel = meta.get("file") or mapping.get("file")
     on_disk = None
     if file_rel and (root / file_rel).exists():
-        from cohortflow.core.io import sha256_file
-
         on_disk = sha256_file(root / file_rel)
     raw_path = restricted_dir / "raw" / f"{site}.parquet"
     raw_rec, raw_note = None, None
     lineage_sha = _plain(row.get("source_sha256"))
     if raw_path.exists():
-        from cohortflow.core.io import read_parquet_metadata
-
         raw_sha = read_parquet_metadata(raw_path).get("source_sha256")
         if raw_sha and lineage_sha and raw_sha != lineage_sha:
             raw_note = (
@@ -922,10 +913,6 @@ def _analysis_patients(
 ) -> tuple[pd.DataFrame, pd.Series, dict[str, Any]]:
     """Patients of an analysis (as ``cohortflow.analyse.analysis.analyse`` selects them), their
     stratum label and what the analysis is (for landmark analyses, times are re-based)."""
-    from cohortflow.analyse.adapters import DAYS_PER_MONTH, exposure_days
-    from cohortflow.analyse.analysis import strata
-    from cohortflow.core.expr import evaluate
-
     base_id, mode, months = analysis_id, "plain", None
     m = re.fullmatch(r"(.+)_landmark_([0-9.]+)m", analysis_id)
     if m:
@@ -1130,10 +1117,6 @@ def _cell_flow(study_def: dict[str, Any], study_dir: Path, rec: dict[str, Any]) 
 def _cell_descriptive(
     study_def: dict[str, Any], study_dir: Path, table: str, rec: dict[str, Any], column: str
 ) -> dict[str, Any]:
-    import numpy as np
-
-    from cohortflow.core.expr import evaluate
-
     spec = study_def["tables"][table]
     item = next((i for i in spec["items"] if i["label"] == rec["item"]), None)
     if item is None:
@@ -1208,8 +1191,6 @@ def _cell_explanation(
     row = p[p["study_id"] == rec["study_id"]]
     explanation = [f"risk group of study ID {rec['study_id']} by {rec['scheme']}"]
     if scheme is not None and len(row):
-        from cohortflow.classify.schemes import scheme_inputs
-
         frame = row.reset_index(drop=True)
         for v in scheme_inputs(scheme):
             explanation.append(f"input {v} = {_show(frame.at[0, v]) if v in frame else '?'}")
@@ -1242,8 +1223,6 @@ def trace_cell(
     ``flow.csv``, ``classify/explanations.csv`` and the descriptive tables
     ``tables/<name>.csv``; the analysis data are read from the same result tree as the table.
     """
-    from cohortflow.core.config import load_study
-
     root = Path(root)
     table_csv = Path(table_csv)
     if not table_csv.is_absolute() and not table_csv.exists():

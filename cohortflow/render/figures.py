@@ -33,7 +33,7 @@ KM_AXES_LABEL = "km"
 AT_RISK_AXES_LABEL = "at-risk"
 
 # Okabe-Ito colour-blind-safe palette (black last)
-_PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 
 # candidate tick steps per unit, smallest first
 _NICE_STEPS: dict[str, tuple[float, ...]] = {
@@ -47,7 +47,7 @@ _MAX_TICK_INTERVALS = 8
 # inside legend positions tried in turn; if none is clear of the curves it goes on top
 _LEGEND_INSIDE = ("upper right", "lower left", "lower right", "center right", "lower center")
 
-_STYLE = {
+STYLE = {
     "font.family": "DejaVu Sans",
     "font.size": 9.0,
     "axes.titlesize": 11.0,
@@ -64,7 +64,7 @@ _SAVE_RC = {
 }
 
 
-def _nice_step(span: float, unit: str) -> float:
+def nice_step(span: float, unit: str) -> float:
     """A readable tick step giving at most ``_MAX_TICK_INTERVALS`` intervals over ``span``."""
     for step in _NICE_STEPS[unit]:
         if span / step <= _MAX_TICK_INTERVALS:
@@ -75,7 +75,8 @@ def _nice_step(span: float, unit: str) -> float:
     return float(next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw))
 
 
-def _tick_label(value: float) -> str:
+def tick_label(value: float) -> str:
+    """Axis tick text of a number: up to 10 significant digits, no trailing zeros."""
     return f"{value:.10g}"
 
 
@@ -84,8 +85,8 @@ def _validate_curves(
 ) -> list[tuple[str, np.ndarray, np.ndarray]]:
     if not curves:
         raise ValueError("km_figure needs at least one curve")
-    if len(curves) > len(_PALETTE):
-        raise ValueError(f"km_figure draws at most {len(_PALETTE)} curves, got {len(curves)}")
+    if len(curves) > len(PALETTE):
+        raise ValueError(f"km_figure draws at most {len(PALETTE)} curves, got {len(curves)}")
     out = []
     for label, pair in curves.items():
         if len(pair) != 2:
@@ -132,14 +133,14 @@ def km_figure(
 
     last = max(float(t.max()) for _, t, _ in fits) / per_unit
     x_right = float(xmax) if xmax is not None else (last if last > 0 else 1.0)
-    step = float(tick_step) if tick_step is not None else _nice_step(x_right, time_unit)
+    step = float(tick_step) if tick_step is not None else nice_step(x_right, time_unit)
     ticks = step * np.arange(0, math.floor(x_right / step * (1 + 1e-9)) + 1)
     if xmax is None and ticks[-1] < x_right:  # end the axis on a tick past the data
         ticks = np.append(ticks, ticks[-1] + step)
         x_right = float(ticks[-1])
 
     n_rows = len(fits)
-    with mpl.rc_context(_STYLE):
+    with mpl.rc_context(STYLE):
         fig = Figure(figsize=(7.0, 5.5), layout="constrained")
         FigureCanvasAgg(fig)
         risk_height = 0.3 + 0.22 * n_rows  # inches
@@ -150,7 +151,7 @@ def km_figure(
         handles: list[Line2D] = []
         obstacles: list[Line2D] = []
         for i, (label, _, km) in enumerate(fits):
-            colour = _PALETTE[i]
+            colour = PALETTE[i]
             tab = km.table
             x = tab["time"].to_numpy() / per_unit
             s = tab["survival"].to_numpy()
@@ -197,7 +198,7 @@ def km_figure(
         ax.set_title(title, loc="left")
         ax.set_xlim(0, x_right)
         ax.set_ylim(0, 1.05)
-        ax.set_xticks(ticks, labels=[_tick_label(v) for v in ticks])
+        ax.set_xticks(ticks, labels=[tick_label(v) for v in ticks])
         ax.set_yticks(np.linspace(0, 1, 6))
         if percent:
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{100 * v:.0f}%"))
@@ -208,8 +209,8 @@ def km_figure(
         ax_risk.set_ylim(-0.5, n_rows - 0.5)
         rows = [n_rows - 1 - i for i in range(n_rows)]
         ax_risk.set_yticks(rows, labels=[label for label, _, _ in fits])
-        for i, tick_label in enumerate(ax_risk.get_yticklabels()):
-            tick_label.set_color(_PALETTE[i])
+        for i, tick in enumerate(ax_risk.get_yticklabels()):
+            tick.set_color(PALETTE[i])
         ax_risk.tick_params(axis="y", length=0, pad=14)
         ax_risk.tick_params(axis="x", bottom=False, labelbottom=False)
         for spine in ax_risk.spines.values():
@@ -224,7 +225,7 @@ def km_figure(
                     str(count),
                     ha="center",
                     va="center",
-                    color=_PALETTE[i],
+                    color=PALETTE[i],
                     fontsize=8.5,
                     gid=f"at-risk:{i}",
                 )
@@ -237,11 +238,11 @@ def km_figure(
             bottom = (0.1 + 0.15 * n_lines) / 5.5
             fig.get_layout_engine().set(rect=(0, bottom, 1, 1 - bottom))
             fig.text(0.015, 0.012, footnote, ha="left", va="bottom", fontsize=7.5, color="0.3")
-        _place_legend(fig, ax, handles, obstacles)
+        place_legend(fig, ax, handles, obstacles)
     return fig
 
 
-def _clear_of(bbox: Bbox, obstacles: Sequence[Line2D]) -> bool:
+def clear_of(bbox: Bbox, obstacles: Sequence[Line2D]) -> bool:
     """Whether no curve segment or censor mark lies within ``bbox`` (display units)."""
     for artist in obstacles:
         path = artist.get_transform().transform_path(artist.get_path())
@@ -253,14 +254,14 @@ def _clear_of(bbox: Bbox, obstacles: Sequence[Line2D]) -> bool:
     return True
 
 
-def _place_legend(fig: Figure, ax: Axes, handles: list[Line2D], obstacles: list[Line2D]) -> None:
+def place_legend(fig: Figure, ax: Axes, handles: list[Line2D], obstacles: list[Line2D]) -> None:
     """Put the legend in the first inside corner clear of the data, else above the axes."""
     style = {"frameon": False, "handlelength": 1.8}
     renderer = fig.canvas.get_renderer()
     for loc in _LEGEND_INSIDE:
         legend = ax.legend(handles=handles, loc=loc, **style)
         fig.draw_without_rendering()  # lay out, so positions are final
-        if _clear_of(legend.get_window_extent(renderer).padded(4), obstacles):
+        if clear_of(legend.get_window_extent(renderer).padded(4), obstacles):
             return
     legend = ax.legend(
         handles=handles,

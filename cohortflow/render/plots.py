@@ -26,14 +26,14 @@ from matplotlib.ticker import FuncFormatter, NullLocator
 from matplotlib.transforms import blended_transform_factory
 
 from cohortflow.render.figures import (
-    _PALETTE,
-    _STYLE,
     AT_RISK_AXES_LABEL,
+    PALETTE,
+    STYLE,
     TIME_UNITS,
-    _clear_of,
-    _nice_step,
-    _place_legend,
-    _tick_label,
+    clear_of,
+    nice_step,
+    place_legend,
+    tick_label,
 )
 
 __all__ = [
@@ -155,7 +155,7 @@ def _time_ticks(
 ) -> tuple[np.ndarray, float]:
     """X ticks and right axis limit, as the Kaplan-Meier figure chooses them."""
     x_right = float(xmax) if xmax is not None else (x_last if x_last > 0 else 1.0)
-    step = float(tick_step) if tick_step is not None else _nice_step(x_right, unit)
+    step = float(tick_step) if tick_step is not None else nice_step(x_right, unit)
     ticks = step * np.arange(0, math.floor(x_right / step * (1 + 1e-9)) + 1)
     if xmax is None and ticks[-1] < x_right:  # end the axis on a tick past the data
         ticks = np.append(ticks, ticks[-1] + step)
@@ -180,8 +180,8 @@ def _validate_cif(
     """Curves as (label, times, values) after checking shape, range and monotonicity."""
     if not curves:
         raise ValueError("cif_figure needs at least one curve")
-    if len(curves) > len(_PALETTE):
-        raise ValueError(f"cif_figure draws at most {len(_PALETTE)} curves, got {len(curves)}")
+    if len(curves) > len(PALETTE):
+        raise ValueError(f"cif_figure draws at most {len(PALETTE)} curves, got {len(curves)}")
     out = []
     for label, pair in curves.items():
         if len(pair) != 2:
@@ -289,7 +289,7 @@ def cif_figure(
 
     rows = [label for label in labels if label in risk]
     height = 5.5 if rows else 4.8
-    with mpl.rc_context(_STYLE):
+    with mpl.rc_context(STYLE):
         fig = Figure(figsize=(_FIG_WIDTH, height), layout="constrained")
         FigureCanvasAgg(fig)
         if rows:
@@ -309,7 +309,7 @@ def cif_figure(
             (line,) = ax.plot(
                 np.repeat(x, 2)[1:],
                 np.repeat(v, 2)[:-1],
-                color=_PALETTE[i],
+                color=PALETTE[i],
                 linewidth=1.6,
                 label=label,
                 gid=f"cif:{i}",
@@ -322,7 +322,7 @@ def cif_figure(
         ax.set_title(title, loc="left")
         ax.set_xlim(0, x_right)
         ax.set_ylim(0, y_top * 1.05 if y_top == 1.0 else y_top)
-        ax.set_xticks(ticks, labels=[_tick_label(v) for v in ticks])
+        ax.set_xticks(ticks, labels=[tick_label(v) for v in ticks])
         ax.set_yticks(np.arange(0, y_top + y_step / 2, y_step))
         decimals = max(1, -math.floor(math.log10(y_step) + 1e-9))
         fmt = (lambda v, _p: f"{100 * v:.0f}%") if percent else (lambda v, _p: f"{v:.{decimals}f}")
@@ -358,8 +358,8 @@ def _draw_at_risk(
     ax_risk.set_ylim(-0.5, n_rows - 0.5)
     ys = [n_rows - 1 - k for k in range(n_rows)]
     ax_risk.set_yticks(ys, labels=rows)
-    for tick_label, label in zip(ax_risk.get_yticklabels(), rows, strict=True):
-        tick_label.set_color(_PALETTE[labels.index(label)])
+    for tick, label in zip(ax_risk.get_yticklabels(), rows, strict=True):
+        tick.set_color(PALETTE[labels.index(label)])
     ax_risk.tick_params(axis="y", length=0, pad=14)
     ax_risk.tick_params(axis="x", bottom=False, labelbottom=False)
     for spine in ax_risk.spines.values():
@@ -377,7 +377,7 @@ def _draw_at_risk(
                 str(count),
                 ha="center",
                 va="center",
-                color=_PALETTE[i],
+                color=PALETTE[i],
                 fontsize=8.5,
                 gid=f"at-risk:{i}",
             )
@@ -390,9 +390,9 @@ def _place_cif_legend(
     where the Kaplan-Meier figure would put it."""
     legend = ax.legend(handles=handles, loc="upper left", frameon=False, handlelength=1.8)
     fig.draw_without_rendering()
-    if _clear_of(legend.get_window_extent(fig.canvas.get_renderer()).padded(4), obstacles):
+    if clear_of(legend.get_window_extent(fig.canvas.get_renderer()).padded(4), obstacles):
         return
-    _place_legend(fig, ax, handles, obstacles)
+    place_legend(fig, ax, handles, obstacles)
 
 
 # --------------------------------------------------------------------------- swimmer
@@ -445,8 +445,8 @@ def _groups(df: pd.DataFrame) -> list[str] | None:
         levels = sorted(set(col.dropna().astype(str)))
     if col.isna().any():
         levels.append("Unknown")
-    if len(levels) > len(_PALETTE) - 1:
-        raise ValueError(f"swimmer_figure: at most {len(_PALETTE) - 1} groups, got {len(levels)}")
+    if len(levels) > len(PALETTE) - 1:
+        raise ValueError(f"swimmer_figure: at most {len(PALETTE) - 1} groups, got {len(levels)}")
     return levels
 
 
@@ -483,7 +483,7 @@ def swimmer_figure(
     marker_size = float(np.clip(0.62 * pitch_pts, 3.0, 7.5))
 
     groups = _groups(df)
-    with mpl.rc_context(_STYLE):
+    with mpl.rc_context(STYLE):
         fig = Figure(figsize=(_FIG_WIDTH, height), layout="constrained")
         FigureCanvasAgg(fig)
         ax = fig.add_subplot(label=SWIMMER_AXES_LABEL)
@@ -491,12 +491,12 @@ def swimmer_figure(
         ends = df["end"].to_numpy() / per_unit
         handles: list[Line2D | Patch] = []
         if groups is None:
-            colours = [_PALETTE[5]] * n
+            colours = [PALETTE[5]] * n
         else:
             names = df["group"].astype(object).where(df["group"].notna(), "Unknown").astype(str)
-            colours = [_PALETTE[groups.index(g)] for g in names]
+            colours = [PALETTE[groups.index(g)] for g in names]
             handles += [
-                Patch(facecolor=_PALETTE[k], alpha=0.55, label=g) for k, g in enumerate(groups)
+                Patch(facecolor=PALETTE[k], alpha=0.55, label=g) for k, g in enumerate(groups)
             ]
         ax.barh(y, ends, height=0.62, color=colours, alpha=0.55, linewidth=0, gid="swimmer:bars")
 
@@ -524,12 +524,12 @@ def swimmer_figure(
             )
 
         x_last = float(ends.max())
-        step = _nice_step(x_last if x_last > 0 else 1.0, time_unit)
+        step = nice_step(x_last if x_last > 0 else 1.0, time_unit)
         ticks = step * np.arange(0, math.floor(x_last / step * (1 + 1e-9)) + 1)
         if ticks[-1] < x_last or len(ticks) == 1:
             ticks = np.append(ticks, ticks[-1] + step)
         ax.set_xlim(0, float(ticks[-1]) * 1.04)  # room for the arrows at the far end
-        ax.set_xticks(ticks, labels=[_tick_label(v) for v in ticks])
+        ax.set_xticks(ticks, labels=[tick_label(v) for v in ticks])
         ax.set_ylim(n - 0.5, -0.5)
         if show_ids:
             ax.set_yticks(y, labels=[s[:_SHORT_ID] for s in df["study_id"]], fontsize=8)
@@ -691,7 +691,7 @@ def forest_figure(
     columns.append(("hr", "HR (95% CI)", hr_text))
     columns.append(("p", "p", [_fmt_p(p) if e else "" for p, e in zip(df["p"], est, strict=True)]))
 
-    with mpl.rc_context(_STYLE):
+    with mpl.rc_context(STYLE):
         font = FontProperties(size=mpl.rcParams["font.size"])
         bold = FontProperties(size=mpl.rcParams["font.size"], weight="bold")
         fig = Figure(figsize=(_FIG_WIDTH, 4.0))  # resized below once texts are measured
@@ -766,7 +766,7 @@ def forest_figure(
                     )
             if lo_lim <= h <= hi_lim:
                 ax.plot(
-                    [h], [ys[i]], marker="s", markersize=6.5, color=_PALETTE[0], linestyle="none",
+                    [h], [ys[i]], marker="s", markersize=6.5, color=PALETTE[0], linestyle="none",
                     zorder=3, gid=f"forest:hr:{i}",
                 )  # fmt: skip
 

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import logging
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
-from cohortflow.analyse.analysis import DAYS_PER_YEAR, strata  # noqa: I001
+from cohortflow.analyse.adapters import exposure_days
+from cohortflow.analyse.analysis import DAYS_PER_YEAR, endpoint_data, strata  # noqa: I001
 from cohortflow.core.errors import CohortflowError
+from cohortflow.core.expr import evaluate
 from cohortflow.core.io import write_csv
+from cohortflow.core.xlsx import write_xlsx
+from cohortflow.render.figures import PALETTE, km_figure, save_figure
+from cohortflow.render.plots import cif_figure, forest_figure, swimmer_figure
 from cohortflow.render.tables import (
     describe,
     difference_notes,
@@ -20,6 +27,8 @@ from cohortflow.render.tables import (
     md_table,
     to_markdown,
 )
+from cohortflow.stats.competing import cumulative_incidence
+from cohortflow.stats.timedep import curve_at, landmark, simon_makuch
 
 log = logging.getLogger("cohortflow")
 
@@ -288,9 +297,6 @@ def km_figures(
     stem: str,
 ) -> list[Path]:
     """Kaplan-Meier figure (PNG, PDF, SVG) of one configured analysis."""
-    from cohortflow.core.expr import evaluate
-    from cohortflow.render.figures import km_figure, save_figure
-
     a = next(x for x in study["analyses"] if x["id"] == analysis_id)
     data = cohort[cohort["analysed"]].merge(
         adtte[adtte["PARAMCD"] == a["endpoint"]][["study_id", "AVAL", "CNSR"]], on="study_id"
@@ -447,8 +453,6 @@ def write_model_tables(
 
 def write_workbook(csvs: dict[str, str], study: dict[str, Any], path: str) -> None:
     """One XLSX workbook of the study's tables (a sheet per table) for people."""
-    from cohortflow.core.xlsx import write_xlsx
-
     tables = {}
     for name, p in csvs.items():
         df = pd.read_csv(p) if Path(p).stat().st_size > 1 else pd.DataFrame()
@@ -472,19 +476,13 @@ def _step_survival_figure(
 ) -> Any:
     """Survival step curves given as (times in days, survival) with a number-at-risk table
     (used for Simon-Makuch curves, whose risk sets change at the exposure)."""
-    import textwrap
-
-    from matplotlib.figure import Figure
-
-    from cohortflow.render.figures import _PALETTE
-
     fig = Figure(figsize=(7, 5.8))
     ax = fig.add_axes((0.14, 0.36, 0.8, 0.56))
     risk = fig.add_axes((0.14, 0.12, 0.8, 0.14))
     ticks = list(at_risk.values())[0][0] if at_risk else []
     for k, (lab, (t, s)) in enumerate(curves.items()):
         ax.step(
-            np.asarray(t) / DAYS_PER_MONTH, s, where="post", color=_PALETTE[k], lw=1.8, label=lab
+            np.asarray(t) / DAYS_PER_MONTH, s, where="post", color=PALETTE[k], lw=1.8, label=lab
         )
     xmax = xmax_months or max((max(t) for t, _ in curves.values()), default=1) / DAYS_PER_MONTH
     ax.set_xlim(0, xmax)
@@ -501,7 +499,7 @@ def _step_survival_figure(
     risk.text(0, len(at_risk) - 0.3, "Number at risk", fontsize=9, va="bottom")
     for k, (lab, (tt, counts)) in enumerate(at_risk.items()):
         y = len(at_risk) - 1 - k
-        risk.text(-0.04 * xmax, y, lab, ha="right", va="center", fontsize=8.5, color=_PALETTE[k])
+        risk.text(-0.04 * xmax, y, lab, ha="right", va="center", fontsize=8.5, color=PALETTE[k])
         for x, c in zip(tt, counts, strict=True):
             if x / DAYS_PER_MONTH <= xmax + 1e-9:
                 risk.text(
@@ -511,7 +509,7 @@ def _step_survival_figure(
                     ha="center",
                     va="center",
                     fontsize=8.5,
-                    color=_PALETTE[k],
+                    color=PALETTE[k],
                 )
     fig.text(0.02, 0.01, textwrap.fill(footnote, 115), fontsize=7.5, color="0.3", va="bottom")
     return fig
@@ -531,20 +529,14 @@ def any_figure(
 ) -> list[Path]:
     """Figure ``name`` of a study: km_<analysis>[_landmark_<L>m|_simon_makuch], cif_<id>,
     forest_<model> or swimmer; PNG, PDF and SVG."""
-    from cohortflow.render.figures import km_figure, save_figure
-
     label = study.get("data_label", "")
     analysed = cohort[cohort["analysed"]].reset_index(drop=True)
     if name.startswith("km_") and ("_landmark_" in name or name.endswith("_simon_makuch")):
-        from cohortflow.analyse.analysis import _endpoint_data
-        from cohortflow.stats.timedep import curve_at, landmark, simon_makuch
-
         aid = name[3:].split("_landmark_")[0].removesuffix("_simon_makuch")
         a = next(x for x in study["analyses"] if x["id"] == aid)
         grouping = study["groupings"][a["by"]]
         ep = study["endpoints"][a["endpoint"]]
-        data = _endpoint_data(analysed, adtte, a["endpoint"])
-        from cohortflow.analyse.adapters import exposure_days
+        data = endpoint_data(analysed, adtte, a["endpoint"])
 
         t = data["AVAL"].to_numpy(float)
         e = (data["CNSR"] == 0).to_numpy(int)
@@ -612,13 +604,9 @@ def any_figure(
     if name.startswith("km_"):
         return km_figures(cohort, adtte, tests, study, name[3:], stem)
     if name.startswith("cif_"):
-        from cohortflow.analyse.analysis import _endpoint_data
-        from cohortflow.render.plots import cif_figure
-        from cohortflow.stats.competing import cumulative_incidence
-
         a = next(x for x in study.get("cif_analyses", []) if x["id"] == name[4:])
         ep = study["endpoints"][a["endpoint"]]
-        data = _endpoint_data(analysed, adtte, a["endpoint"])
+        data = endpoint_data(analysed, adtte, a["endpoint"])
         grouping = study.get("groupings", {}).get(a["by"]) if a.get("by") else None
         lab, order = strata(data, grouping, study.get("schemes", {}))
         curves = {}
@@ -650,14 +638,10 @@ def any_figure(
         )
         return save_figure(fig, Path(stem))
     if name.startswith("forest_"):
-        from cohortflow.render.plots import forest_figure
-
         rows = cox[(cox["model"] == name[7:])] if len(cox) else cox
         fitted = rows[rows["status"] == "fitted"]
         title = rows["title"].iloc[0] if len(rows) else name
         if fitted.empty:
-            from matplotlib.figure import Figure
-
             fig = Figure(figsize=(7, 2.5))
             msg = rows["status"].iloc[0] if len(rows) else "no model"
             fig.text(0.03, 0.6, title, fontsize=11)
@@ -684,8 +668,6 @@ def any_figure(
         )
         return save_figure(fig, Path(stem))
     if name == "swimmer":
-        from cohortflow.render.plots import swimmer_figure
-
         spec = study["swimmer"]
         ep = study["endpoints"][spec["endpoint"]]
         a = adtte[adtte["PARAMCD"] == spec["endpoint"]][["study_id", "AVAL", "CNSR"]]

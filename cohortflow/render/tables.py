@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import numpy as np
@@ -22,8 +23,6 @@ def _pct(k: int, n: int) -> float:
 
 def pct1(k: int, n: int) -> str:
     """Percentage with one decimal, rounded half up as journals print (4/64 -> 6.3)."""
-    from decimal import ROUND_HALF_UP, Decimal
-
     if not n:
         return "NA"
     return str((Decimal(100 * k) / Decimal(n)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))

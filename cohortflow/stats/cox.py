@@ -517,7 +517,7 @@ def fit_cox(
     )
 
 
-def _score_test_at_zero(
+def score_test_at_zero(
     start: np.ndarray,
     stop: np.ndarray,
     event: np.ndarray,

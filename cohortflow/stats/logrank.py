@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cohortflow.stats.cox import _score_test_at_zero
-from cohortflow.stats.survival import LogRankResult, _label, _validate
+from cohortflow.stats.cox import score_test_at_zero
+from cohortflow.stats.survival import LogRankResult, plain_value, validate_time_event
 
 __all__ = [
     "MANTEL_BYAR_METHODS",
@@ -99,11 +99,11 @@ def _codes(values: ArrayLike, n: int, name: str) -> tuple[list[Any], np.ndarray]
     if pd.isna(v).any():
         raise ValueError(f"{name} contains missing value(s)")
     try:
-        labels = sorted({_label(x) for x in v})
+        labels = sorted({plain_value(x) for x in v})
     except TypeError as exc:
         raise ValueError(f"{name} labels must be mutually sortable: {exc}") from None
     index = {lab: i for i, lab in enumerate(labels)}
-    return labels, np.array([index[_label(x)] for x in v], dtype=np.int64)
+    return labels, np.array([index[plain_value(x)] for x in v], dtype=np.int64)
 
 
 def _logrank_parts(
@@ -137,7 +137,7 @@ def _stratified_parts(
     time: ArrayLike, event: ArrayLike, group: ArrayLike, strata: ArrayLike | None
 ) -> tuple[list[Any], np.ndarray, np.ndarray, np.ndarray]:
     """Group labels and O, E, V summed over strata."""
-    t, e = _validate(time, event)
+    t, e = validate_time_event(time, event)
     labels, code = _codes(group, t.size, "group")
     k = len(labels)
     if strata is None:
@@ -292,7 +292,7 @@ def mantel_byar(
     """
     if method not in MANTEL_BYAR_METHODS:
         raise ValueError(f"method must be one of {MANTEL_BYAR_METHODS}, got {method!r}")
-    t1, e = _validate(stop, event)
+    t1, e = validate_time_event(stop, event)
     t0 = np.asarray(start, dtype=float)
     x = np.asarray(exposed, dtype=float)
     if t0.shape != t1.shape or x.shape != t1.shape:
@@ -312,7 +312,7 @@ def mantel_byar(
     if method == "exact":
         u, v = _hypergeometric_score(t0, t1, ev, x, s_code)
     else:
-        u, v = _score_test_at_zero(t0, t1, ev, x, s_code, method)
+        u, v = score_test_at_zero(t0, t1, ev, x, s_code, method)
     observed = float(e[x == 1].sum())
     if v > 0:
         statistic = u * u / v
@@ -352,7 +352,9 @@ def split_at_exposure(
     for col in (time_col, event_col, exposure_time_col) + ((id_col,) if id_col else ()):
         if col not in df.columns:
             raise ValueError(f"column {col!r} is not in the data")
-    t, e = _validate(df[time_col].to_numpy(dtype=float), df[event_col].to_numpy(dtype=float))
+    t, e = validate_time_event(
+        df[time_col].to_numpy(dtype=float), df[event_col].to_numpy(dtype=float)
+    )
     if (t <= 0).any():
         raise ValueError(
             f"{int((t <= 0).sum())} patient(s) have follow-up time <= 0; a (start, stop] "

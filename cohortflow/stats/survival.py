@@ -115,7 +115,8 @@ def _as_float_array(values: Any, name: str) -> np.ndarray:
     return arr
 
 
-def _validate(time: Any, event: Any) -> tuple[np.ndarray, np.ndarray]:
+def validate_time_event(time: Any, event: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Times and 0/1 event indicators as float arrays; ValueError on anything else."""
     t = _as_float_array(time, "time")
     e = _as_float_array(event, "event")
     if t.shape != e.shape:
@@ -141,7 +142,7 @@ def _z(alpha: float) -> float:
 # --------------------------------------------------------------------------- Kaplan-Meier
 
 
-def _confidence_limits(
+def confidence_limits(
     surv: np.ndarray, gw: np.ndarray, z: float, ci_method: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pointwise limits from survival and the Greenwood sum ``sum d/(n(n-d))``."""
@@ -185,7 +186,7 @@ def kaplan_meier(
     if ci_method not in CI_METHODS:
         raise ValueError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
     z = _z(alpha)
-    t, e = _validate(time, event)
+    t, e = validate_time_event(time, event)
 
     uniq, inverse = np.unique(t, return_inverse=True)
     n_event = np.bincount(inverse, weights=e, minlength=uniq.size).astype(np.int64)
@@ -209,7 +210,7 @@ def kaplan_meier(
     with np.errstate(invalid="ignore"):
         se = surv * np.sqrt(gw)
     se[surv == 0.0] = 0.0  # documented choice: S = 0 -> se 0, CI NaN
-    lower, upper = _confidence_limits(surv, gw, z, ci_method)
+    lower, upper = confidence_limits(surv, gw, z, ci_method)
 
     table = pd.DataFrame(
         {
@@ -331,7 +332,8 @@ def median_survival(km: KMResult) -> tuple[float, float, float]:
 # --------------------------------------------------------------------------- log-rank
 
 
-def _label(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """A group label as a plain Python value (numpy scalars unwrapped)."""
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -348,7 +350,7 @@ def logrank_test(
     chi2 and p are NaN and df is 0. Raises ``ValueError`` on invalid input or fewer
     than two groups.
     """
-    t, e = _validate(time, event)
+    t, e = validate_time_event(time, event)
     g = np.asarray(group, dtype=object)
     if g.ndim != 1 or g.shape[0] != t.shape[0]:
         raise ValueError(
@@ -357,13 +359,13 @@ def logrank_test(
     if pd.isna(g).any():
         raise ValueError("group contains missing value(s)")
     try:
-        labels = sorted({_label(v) for v in g})
+        labels = sorted({plain_value(v) for v in g})
     except TypeError as exc:
         raise ValueError(f"group labels must be mutually sortable: {exc}") from None
     if len(labels) < 2:
         raise ValueError(f"log-rank test needs at least 2 groups, got {len(labels)}")
     k = len(labels)
-    code = np.array([labels.index(_label(v)) for v in g])
+    code = np.array([labels.index(plain_value(v)) for v in g])
 
     event_times = np.unique(t[e == 1])
     # at risk per group (rows: event times, cols: groups) and events per group

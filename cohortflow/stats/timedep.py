@@ -45,7 +45,7 @@ from cohortflow.stats.survival import (
     CI_METHODS,
     KMResult,
     LogRankResult,
-    _confidence_limits,
+    confidence_limits,
     kaplan_meier,
     logrank_test,
 )
@@ -301,7 +301,7 @@ def _curve(
         gw = np.cumsum(np.where(d > 0, d / (n * (n - d)), 0.0))  # inf where d == n
         se = surv * np.sqrt(gw)
     se[surv == 0.0] = 0.0
-    lower, upper = _confidence_limits(surv, gw, z, ci_method)
+    lower, upper = confidence_limits(surv, gw, z, ci_method)
     table = pd.DataFrame(
         {
             "time": times,
