@@ -36,6 +36,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cohortflow.stats._inputs import as_float_array, time_event
+
 __all__ = [
     "CIF_CI_METHODS",
     "CIFResult",
@@ -106,38 +108,8 @@ class GrayResult:
 # --------------------------------------------------------------------------- inputs
 
 
-def _as_float_array(values: Any, name: str) -> np.ndarray:
-    try:
-        arr = np.asarray(values, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric: {exc}") from None
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    if np.isnan(arr).any():
-        raise ValueError(f"{name} contains {int(np.isnan(arr).sum())} missing (NaN) value(s)")
-    if np.isinf(arr).any():
-        raise ValueError(f"{name} contains infinite value(s)")
-    return arr
-
-
 def _validate(time: ArrayLike, event_type: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    t = _as_float_array(time, "time")
-    e = _as_float_array(event_type, "event_type")
-    if t.shape != e.shape:
-        raise ValueError(
-            f"time and event_type must have equal lengths, got {t.shape[0]} and {e.shape[0]}"
-        )
-    if t.size == 0:
-        raise ValueError("time and event_type are empty: at least one subject is needed")
-    if (t < 0).any():
-        raise ValueError(f"time contains {int((t < 0).sum())} negative value(s)")
-    bad = (e < 0) | (e != np.round(e))
-    if bad.any():
-        raise ValueError(
-            "event_type must be 0 (censored) or a positive integer cause, "
-            f"found {sorted(set(e[bad].tolist()))[:5]}"
-        )
-    return t, e.astype(np.int64)
+    return time_event(time, event_type, event_name="event_type", causes=True)
 
 
 def _check_cause(cause: int) -> int:
@@ -294,7 +266,7 @@ def cif_at(result: CIFResult, times: Sequence[float] | np.ndarray) -> pd.DataFra
     Beyond the largest observed time ``n_risk`` is 0 and the estimate columns are NaN
     (as ``cmprsk::timepoints``).
     """
-    tq = _as_float_array(list(np.asarray(times, dtype=float)), "times")
+    tq = as_float_array(list(np.asarray(times, dtype=float)), "times")
     if (tq < 0).any():
         raise ValueError("times must not be negative")
     tab = result.table

@@ -33,7 +33,13 @@ import pandas as pd
 from scipy import stats
 
 from cohortflow.stats.cox import score_test_at_zero
-from cohortflow.stats.survival import LogRankResult, plain_value, validate_time_event
+from cohortflow.stats.survival import (
+    LogRankResult,
+    group_codes,
+    logrank_parts,
+    logrank_result,
+    validate_time_event,
+)
 
 __all__ = [
     "MANTEL_BYAR_METHODS",
@@ -91,63 +97,21 @@ class ScoreTestResult:
 # --------------------------------------------------------------------------- log-rank parts
 
 
-def _codes(values: ArrayLike, n: int, name: str) -> tuple[list[Any], np.ndarray]:
-    """Sorted distinct labels and the integer code of each value."""
-    v = np.asarray(values, dtype=object)
-    if v.ndim != 1 or v.shape[0] != n:
-        raise ValueError(f"{name} must have the same length as time ({n}), got {v.shape[0]}")
-    if pd.isna(v).any():
-        raise ValueError(f"{name} contains missing value(s)")
-    try:
-        labels = sorted({plain_value(x) for x in v})
-    except TypeError as exc:
-        raise ValueError(f"{name} labels must be mutually sortable: {exc}") from None
-    index = {lab: i for i, lab in enumerate(labels)}
-    return labels, np.array([index[plain_value(x)] for x in v], dtype=np.int64)
-
-
-def _logrank_parts(
-    t: np.ndarray, e: np.ndarray, code: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Observed, expected and hypergeometric covariance of k groups (one stratum)."""
-    event_times = np.unique(t[e == 1])
-    at_risk = np.empty((event_times.size, k))
-    deaths = np.empty((event_times.size, k))
-    for j in range(k):
-        tj, ej = t[code == j], e[code == j]
-        at_risk[:, j] = tj.size - np.searchsorted(np.sort(tj), event_times, side="left")
-        ev_sorted = np.sort(tj[ej == 1])
-        deaths[:, j] = np.searchsorted(ev_sorted, event_times, side="right") - np.searchsorted(
-            ev_sorted, event_times, side="left"
-        )
-    n = at_risk.sum(axis=1)
-    d = deaths.sum(axis=1)
-    observed = deaths.sum(axis=0)
-    expected = (at_risk * (d / n)[:, None]).sum(axis=0)
-    var = np.zeros((k, k))
-    multi = n > 1
-    if multi.any():
-        frac = at_risk[multi] / n[multi, None]
-        w = d[multi] * (n[multi] - d[multi]) / (n[multi] - 1.0)
-        var = np.diag((w[:, None] * frac).sum(axis=0)) - np.einsum("t,ti,tj->ij", w, frac, frac)
-    return observed, expected, var
-
-
 def _stratified_parts(
     time: ArrayLike, event: ArrayLike, group: ArrayLike, strata: ArrayLike | None
 ) -> tuple[list[Any], np.ndarray, np.ndarray, np.ndarray]:
     """Group labels and O, E, V summed over strata."""
     t, e = validate_time_event(time, event)
-    labels, code = _codes(group, t.size, "group")
+    labels, code = group_codes(group, t.size, "group")
     k = len(labels)
     if strata is None:
         s_code = np.zeros(t.size, dtype=np.int64)
     else:
-        _, s_code = _codes(strata, t.size, "strata")
+        _, s_code = group_codes(strata, t.size, "strata")
     observed, expected, var = np.zeros(k), np.zeros(k), np.zeros((k, k))
     for s in np.unique(s_code):
         rows = s_code == s
-        o, x, v = _logrank_parts(t[rows], e[rows], code[rows], k)
+        o, x, v = logrank_parts(t[rows], e[rows], code[rows], k)
         observed += o
         expected += x
         var += v
@@ -171,22 +135,7 @@ def stratified_logrank(
     labels, observed, expected, var = _stratified_parts(time, event, group, strata)
     if len(labels) < 2:
         raise ValueError(f"log-rank test needs at least 2 groups, got {len(labels)}")
-    use = np.flatnonzero(expected > 0)
-    if use.size < 2:
-        chi2, df, p = math.nan, 0, math.nan
-    else:
-        diff = (observed - expected)[use][1:]
-        v = var[np.ix_(use, use)][1:, 1:]
-        df = int(np.linalg.matrix_rank(v))
-        chi2 = float(diff @ np.linalg.pinv(v) @ diff) if df > 0 else math.nan
-        p = float(stats.chi2.sf(chi2, df)) if df > 0 else math.nan
-    return LogRankResult(
-        chi2=float(chi2),
-        df=df,
-        p=p,
-        observed={lab: float(o) for lab, o in zip(labels, observed, strict=True)},
-        expected={lab: float(x) for lab, x in zip(labels, expected, strict=True)},
-    )
+    return logrank_result(labels, observed, expected, var)
 
 
 def _is_number(value: Any) -> bool:
@@ -307,7 +256,7 @@ def mantel_byar(
     if strata is None:
         s_code = np.zeros(t1.size, dtype=np.int64)
     else:
-        _, s_code = _codes(strata, t1.size, "strata")
+        _, s_code = group_codes(strata, t1.size, "strata")
     ev = e == 1
     if method == "exact":
         u, v = _hypergeometric_score(t0, t1, ev, x, s_code)

@@ -38,6 +38,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cohortflow.stats._inputs import as_float_array, time_event
+
 __all__ = [
     "CI_METHODS",
     "KMResult",
@@ -101,36 +103,9 @@ class LogRankResult:
 # --------------------------------------------------------------------------- inputs
 
 
-def _as_float_array(values: Any, name: str) -> np.ndarray:
-    try:
-        arr = np.asarray(values, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric: {exc}") from None
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    if np.isnan(arr).any():
-        raise ValueError(f"{name} contains {int(np.isnan(arr).sum())} missing (NaN) value(s)")
-    if np.isinf(arr).any():
-        raise ValueError(f"{name} contains infinite value(s)")
-    return arr
-
-
 def validate_time_event(time: Any, event: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Times and 0/1 event indicators as float arrays; ValueError on anything else."""
-    t = _as_float_array(time, "time")
-    e = _as_float_array(event, "event")
-    if t.shape != e.shape:
-        raise ValueError(
-            f"time and event must have equal lengths, got {t.shape[0]} and {e.shape[0]}"
-        )
-    if t.size == 0:
-        raise ValueError("time and event are empty: at least one subject is needed")
-    if (t < 0).any():
-        raise ValueError(f"time contains {int((t < 0).sum())} negative value(s)")
-    if not np.isin(e, (0.0, 1.0)).all():
-        bad = sorted(set(e[~np.isin(e, (0.0, 1.0))].tolist()))[:5]
-        raise ValueError(f"event must be 0 (censored) or 1 (event), found {bad}")
-    return t, e.astype(np.int64)
+    """Times and 0/1 event indicators as arrays; ValueError on anything else."""
+    return time_event(time, event)
 
 
 def _z(alpha: float) -> float:
@@ -240,7 +215,7 @@ def survival_at(km: KMResult, times: Sequence[float]) -> pd.DataFrame:
     NaN and ``n_risk`` is 0, except when the curve has already reached 0, where it stays 0
     (SE 0, CI as at the time it reached 0).
     """
-    tq = _as_float_array(list(times), "times")
+    tq = as_float_array(list(times), "times")
     if (tq < 0).any():
         raise ValueError("times must not be negative")
     tab = km.table
@@ -351,22 +326,36 @@ def logrank_test(
     than two groups.
     """
     t, e = validate_time_event(time, event)
-    g = np.asarray(group, dtype=object)
-    if g.ndim != 1 or g.shape[0] != t.shape[0]:
-        raise ValueError(
-            f"group must have the same length as time ({t.shape[0]}), got {g.shape[0]}"
-        )
-    if pd.isna(g).any():
-        raise ValueError("group contains missing value(s)")
-    try:
-        labels = sorted({plain_value(v) for v in g})
-    except TypeError as exc:
-        raise ValueError(f"group labels must be mutually sortable: {exc}") from None
+    labels, code = group_codes(group, t.size, "group")
     if len(labels) < 2:
         raise ValueError(f"log-rank test needs at least 2 groups, got {len(labels)}")
-    k = len(labels)
-    code = np.array([labels.index(plain_value(v)) for v in g])
+    return logrank_result(labels, *logrank_parts(t, e, code, len(labels)))
 
+
+def group_codes(values: Any, n: int, name: str) -> tuple[list[Any], np.ndarray]:
+    """Sorted distinct labels of ``n`` group values and the integer code of each value.
+
+    Raises ValueError when the length is not ``n``, a value is missing or the labels cannot
+    be sorted together.
+    """
+    v = np.asarray(values, dtype=object)
+    if v.ndim != 1 or v.shape[0] != n:
+        raise ValueError(f"{name} must have the same length as time ({n}), got {v.shape[0]}")
+    if pd.isna(v).any():
+        raise ValueError(f"{name} contains missing value(s)")
+    try:
+        labels = sorted({plain_value(x) for x in v})
+    except TypeError as exc:
+        raise ValueError(f"{name} labels must be mutually sortable: {exc}") from None
+    index = {lab: i for i, lab in enumerate(labels)}
+    return labels, np.array([index[plain_value(x)] for x in v], dtype=np.int64)
+
+
+def logrank_parts(
+    t: np.ndarray, e: np.ndarray, code: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The log-rank kernel: observed and expected events of k groups (codes 0..k-1) and their
+    hypergeometric covariance, summed over the distinct event times of one stratum."""
     event_times = np.unique(t[e == 1])
     # at risk per group (rows: event times, cols: groups) and events per group
     at_risk = np.empty((event_times.size, k))
@@ -391,7 +380,14 @@ def logrank_test(
         frac = at_risk[multi] / n[multi, None]
         w = d[multi] * (n[multi] - d[multi]) / (n[multi] - 1.0)
         var = np.einsum("t,ti,ij->ij", w, frac, np.eye(k)) - np.einsum("t,ti,tj->ij", w, frac, frac)
+    return observed, expected, var
 
+
+def logrank_result(
+    labels: list[Any], observed: np.ndarray, expected: np.ndarray, var: np.ndarray
+) -> LogRankResult:
+    """``chi2 = (O - E)' V^- (O - E)`` over the groups with expected > 0 (as R ``survdiff``);
+    NaN chi2 and p with df 0 when fewer than two such groups remain."""
     use = np.flatnonzero(expected > 0)
     if use.size < 2:
         chi2, df, p = math.nan, 0, math.nan
@@ -417,6 +413,6 @@ def number_at_risk(
     time: Sequence[float] | np.ndarray | pd.Series, at_times: Sequence[float] | np.ndarray
 ) -> list[int]:
     """Number of subjects still under observation (time >= t) at each of ``at_times``."""
-    t = np.sort(_as_float_array(time, "time"))
-    at = _as_float_array(list(np.asarray(at_times, dtype=float)), "at_times")
+    t = np.sort(as_float_array(time, "time"))
+    at = as_float_array(list(np.asarray(at_times, dtype=float)), "at_times")
     return [int(v) for v in t.size - np.searchsorted(t, at, side="left")]

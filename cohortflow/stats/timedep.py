@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cohortflow.stats._inputs import as_float_array, time_event
 from cohortflow.stats.survival import (
     CI_METHODS,
     KMResult,
@@ -84,42 +85,17 @@ _SM_COLUMNS = [
 # --------------------------------------------------------------------------- inputs
 
 
-def _float_array(values: Any, name: str, allow_nan: bool = False) -> np.ndarray:
-    try:
-        arr = np.asarray(
-            [np.nan if v is None or v is pd.NA else v for v in np.asarray(values, dtype=object)],
-            dtype=float,
-        )
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric: {exc}") from None
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    if not allow_nan and np.isnan(arr).any():
-        raise ValueError(f"{name} contains {int(np.isnan(arr).sum())} missing (NaN) value(s)")
-    if np.isinf(arr).any():
-        raise ValueError(f"{name} contains infinite value(s)")
-    if (arr[~np.isnan(arr)] < 0).any():
-        raise ValueError(f"{name} contains negative value(s)")
-    return arr
-
-
 def _validate(
     time: ArrayLike, event: ArrayLike, exposure_time: ArrayLike
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    t = _float_array(time, "time")
-    e = _float_array(event, "event")
-    x = _float_array(exposure_time, "exposure_time", allow_nan=True)
-    if not (t.shape == e.shape == x.shape):
+    x = as_float_array(exposure_time, "exposure_time", allow_nan=True, nonnegative=True)
+    t, e = time_event(time, event)
+    if t.shape != x.shape:
         raise ValueError(
             "time, event and exposure_time must have equal lengths, got "
             f"{t.shape[0]}, {e.shape[0]} and {x.shape[0]}"
         )
-    if t.size == 0:
-        raise ValueError("time is empty: at least one subject is needed")
-    if not np.isin(e, (0.0, 1.0)).all():
-        bad = sorted(set(e[~np.isin(e, (0.0, 1.0))].tolist()))[:5]
-        raise ValueError(f"event must be 0 (censored) or 1 (event), found {bad}")
-    return t, e.astype(np.int64), x
+    return t, e, x
 
 
 # --------------------------------------------------------------------------- landmark
@@ -364,7 +340,7 @@ def curve_at(curve: SimonMakuchCurve, times: Sequence[float] | np.ndarray) -> pd
     t), ``survival``, ``se``, ``lower``, ``upper`` (right-continuous). Beyond the last
     time of the curve the estimate columns are NaN unless the curve has reached 0.
     """
-    tq = _float_array(list(np.asarray(times, dtype=float)), "times")
+    tq = as_float_array(list(np.asarray(times, dtype=float)), "times", nonnegative=True)
     tab = curve.table
     t = tab["time"].to_numpy(dtype=float)
     idx = np.searchsorted(t, tq, side="right") - 1  # t[0] == 0
