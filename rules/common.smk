@@ -3,6 +3,7 @@ from pathlib import Path
 
 from cohortflow.core.codehash import ImportGraph
 from cohortflow.core.config import load_study
+from cohortflow.provenance.manifest import git_state
 
 RESULTS = config.get("results_dir", "results")
 RESTRICTED = config.get("restricted_dir", "restricted")
@@ -14,6 +15,10 @@ STUDIES = {
     )
     for s in config["studies"]
 }
+
+# Commit and clean/dirty tree now: a parameter of the manifest rule, so the manifest is
+# rewritten when either changes (its `git_dirty` reflects the tree of the run that wrote it).
+GIT_STATE = git_state(Path(workflow.basedir))
 
 
 # The code param of every job is code_hash(<its script>), the hash of the package modules

@@ -144,6 +144,7 @@ rule manifest:
         "../envs/cohortflow.yaml"
     params:
         code=code_hash("manifest"),
+        git=GIT_STATE,
         study=study_params,
         config_files=lambda wc: config_files(wc.study),
         superseded=lambda wc: superseded(wc.study),

@@ -64,3 +64,45 @@ def test_bundled_resubmission_listed_in_the_manifest(workflow_run):
     old = [e for e in man["superseded_submissions"] if e["site"] == "S01"]
     assert [e["path"] for e in old] == ["data/rr_all/S01/S01_2017-02-14.csv"]
     assert all(len(e["sha256"]) == 64 and e["used"] is False for e in old)
+
+
+def _study_copy(tmp_path, file_value):
+    """A copy of config/ whose infant_all site file is ``file_value``."""
+    import shutil
+
+    from cohortflow.config import load_study
+
+    root = tmp_path / "repo"
+    shutil.copytree(REPO_ROOT / "config", root / "config")
+    shutil.copytree(REPO_ROOT / "data/infant_all", root / "data/infant_all")
+    site = root / "config/sites/infant_all/SEV.yaml"
+    text = site.read_text(encoding="utf-8")
+    site.write_text(
+        text.replace("file: data/infant_all/SEV/SEV_2011-03-02.csv", f"file: {file_value}"),
+        encoding="utf-8",
+    )
+    return root, lambda: load_study("infant_all", root)
+
+
+@pytest.mark.parametrize("target", ["../../../../etc/passwd", "/etc/passwd", "config/config.yaml"])
+def test_submission_outside_the_data_folder_is_refused(tmp_path, target):
+    _, load = _study_copy(tmp_path, target)
+    with pytest.raises(CohortflowError, match=r"resolves outside the project's data folder"):
+        load()
+
+
+def test_symlink_out_of_the_data_folder_is_refused_unless_allowed(tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "SEV.csv").write_bytes(
+        (REPO_ROOT / "data/infant_all/SEV/SEV_2011-03-02.csv").read_bytes()
+    )
+    root, load = _study_copy(tmp_path, "data/infant_all/SEV/link.csv")
+    (root / "data/infant_all/SEV/link.csv").symlink_to(outside / "SEV.csv")
+    with pytest.raises(CohortflowError, match=r"link\.csv.*resolves outside"):
+        load()
+    study = root / "config/studies/infant_all.yaml"
+    study.write_text(
+        study.read_text(encoding="utf-8") + f"external_data_root: {outside}\n", encoding="utf-8"
+    )
+    assert load()["site_mappings"]["SEV"]["file"] == "data/infant_all/SEV/link.csv"

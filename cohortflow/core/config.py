@@ -99,6 +99,33 @@ def resolve_submission(mapping: dict[str, Any], where: str | Path = "site mappin
     mapping["superseded"] = [s for s in ordered if s is not chosen]
 
 
+#: The project's data folder: every submitted file must resolve (symlinks followed) inside it
+#: unless the study names an `external_data_root`.
+DATA_DIR = "data"
+
+
+def _refuse_outside_data(
+    mapping: dict[str, Any], root: Path, external: str | None, *, where: str | Path
+) -> None:
+    """CohortflowError when a submission (or REDCap dictionary) of a site mapping resolves
+    outside ``root/data`` and the study's ``external_data_root`` (submissions are untrusted
+    input; a mapping must not make the pipeline read arbitrary files such as /etc/passwd)."""
+    allowed = [(root / DATA_DIR).resolve()]
+    if external:
+        allowed.append((root / Path(external).expanduser()).resolve())
+    paths = [mapping["file"], *(s["file"] for s in mapping.get("submissions") or [])]
+    if mapping.get("reader", {}).get("dictionary"):
+        paths.append(mapping["reader"]["dictionary"])
+    for p in paths:
+        real = (root / p).resolve()
+        if not any(real.is_relative_to(a) for a in allowed):
+            raise CohortflowError(
+                f"{where}: file {p!r} resolves outside the project's data folder "
+                f"({DATA_DIR}/); refused. Copy the submission under {DATA_DIR}/<study>/<site>/ "
+                "or set `external_data_root:` in the study definition"
+            )
+
+
 def load_risk_scheme(scheme_id: str, root: Path = REPO_ROOT) -> dict[str, Any]:
     """A validated risk scheme from config/risk_schemes/<id>.yaml."""
     path = Path("config") / "risk_schemes" / f"{scheme_id}.yaml"
@@ -128,6 +155,7 @@ def load_study(
         m = load_site(mpath, root)
         if m["site"] != site:
             raise CohortflowError(f"{mpath}: site {m['site']!r} but the study lists it as {site!r}")
+        _refuse_outside_data(m, root, data.get("external_data_root"), where=mpath)
         data["site_mappings"][site] = m
     data["schemes"] = {s: load_risk_scheme(s, root) for s in data.get("risk_schemes", [])}
     for a in data["analyses"]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
+import stat
 from pathlib import Path
 
 from cohortflow.core.errors import CohortflowError
@@ -15,6 +17,19 @@ DEMO_KEY = b"cohortflow-public-demo-key--NOT-FOR-REAL-DATA"
 KEY_ENV = "COHORTFLOW_KEY"
 KEY_FILE_ENV = "COHORTFLOW_KEY_FILE"
 ID_HEX_DIGITS = 16
+#: Shortest accepted key (bytes): HMAC-SHA256 keys shorter than its 32-byte output weaken it
+#: and short ones can be guessed (`openssl rand -hex 32` gives 64).
+MIN_KEY_BYTES = 32
+log = logging.getLogger("cohortflow")
+
+
+def _checked(key: bytes, source: str) -> bytes:
+    if len(key) < MIN_KEY_BYTES:
+        raise CohortflowError(
+            f"the pseudonymisation key from {source} is {len(key)} bytes; at least "
+            f"{MIN_KEY_BYTES} are required (e.g. `openssl rand -hex 32 > ~/.cohortflow.key`)"
+        )
+    return key
 
 
 def load_key(*, demo: bool = False) -> bytes:
@@ -24,7 +39,7 @@ def load_key(*, demo: bool = False) -> bytes:
         return DEMO_KEY
     value = os.environ.get(KEY_ENV)
     if value:
-        return value.encode()
+        return _checked(value.encode(), KEY_ENV)
     path = os.environ.get(KEY_FILE_ENV)
     if path:
         p = Path(path)
@@ -36,9 +51,17 @@ def load_key(*, demo: bool = False) -> bytes:
                 f"{KEY_FILE_ENV} points inside the repository ({repo}): move the key file "
                 "outside it, where it cannot be committed or shipped with the code."
             )
+        if p.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            log.warning(
+                "%s: the key file %s can be read by group or others (mode %s); restrict it "
+                "with `chmod 600`",
+                KEY_FILE_ENV,
+                p,
+                oct(stat.S_IMODE(p.stat().st_mode)),
+            )
         data = p.read_bytes().strip()
         if data:
-            return data
+            return _checked(data, KEY_FILE_ENV)
     raise CohortflowError(
         "No pseudonymisation key: set COHORTFLOW_KEY, or COHORTFLOW_KEY_FILE to a file kept "
         "outside the repository (e.g. `openssl rand -hex 32 > ~/.cohortflow.key`). The key must "

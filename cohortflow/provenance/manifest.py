@@ -42,8 +42,18 @@ def code_version(root: Path = REPO_ROOT) -> dict[str, Any]:
         h.update(p.relative_to(root).as_posix().encode() + b"\0")
         h.update(p.read_bytes())
     out: dict[str, Any] = {"code_sha256": h.hexdigest(), "files": len(files)}
+    out.update(git_state(root))
+    return out
+
+
+def git_state(root: Path = REPO_ROOT) -> dict[str, Any]:
+    """The git commit of ``root`` and whether tracked files differ from it, now.
+
+    The workflow passes this as a parameter of the manifest rule, so a manifest is rewritten
+    when the commit or the tree's cleanliness changes (``git_dirty`` never goes stale).
+    """
     try:
-        out["git_commit"] = subprocess.run(
+        commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True, text=True
         ).stdout.strip()
         dirty = subprocess.run(
@@ -52,10 +62,9 @@ def code_version(root: Path = REPO_ROOT) -> dict[str, Any]:
             capture_output=True,
             text=True,
         ).stdout.strip()
-        out["git_dirty"] = bool(dirty)
     except (OSError, subprocess.CalledProcessError):
-        out["git_commit"] = None
-    return out
+        return {"git_commit": None}
+    return {"git_commit": commit, "git_dirty": bool(dirty)}
 
 
 def package_versions() -> dict[str, str]:
