@@ -70,7 +70,7 @@ def _study_copy(tmp_path, file_value):
     """A copy of config/ whose infant_all site file is ``file_value``."""
     import shutil
 
-    from cohortflow.config import load_study
+    from cohortflow.core.config import load_study
 
     root = tmp_path / "repo"
     shutil.copytree(REPO_ROOT / "config", root / "config")
