@@ -11,6 +11,7 @@ import math
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
@@ -21,6 +22,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import Bbox
 
+from cohortflow.core.formatting import percent_tick
 from cohortflow.stats.survival import CI_METHODS, kaplan_meier, number_at_risk
 
 __all__ = ["AT_RISK_AXES_LABEL", "KM_AXES_LABEL", "TIME_UNITS", "km_figure", "save_figure"]
@@ -80,19 +82,33 @@ def tick_label(value: float) -> str:
     return f"{value:.10g}"
 
 
+def curve_pairs(
+    curves: Mapping[str, tuple[Any, Any]], figure: str, pair: str
+) -> list[tuple[str, Any, Any]]:
+    """(label, first, second) of each curve of a figure, after the checks every curve figure
+    shares: at least one curve, no more than the palette has colours, pairs of two.
+
+    ``figure`` and ``pair`` name the figure function and the pair's parts in the messages.
+    """
+    if not curves:
+        raise ValueError(f"{figure} needs at least one curve")
+    if len(curves) > len(PALETTE):
+        raise ValueError(f"{figure} draws at most {len(PALETTE)} curves, got {len(curves)}")
+    out = []
+    for label, two in curves.items():
+        if len(two) != 2:
+            raise ValueError(f"curve {label!r} must be a ({pair}) pair")
+        out.append((str(label), two[0], two[1]))
+    return out
+
+
 def _validate_curves(
     curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
 ) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    if not curves:
-        raise ValueError("km_figure needs at least one curve")
-    if len(curves) > len(PALETTE):
-        raise ValueError(f"km_figure draws at most {len(PALETTE)} curves, got {len(curves)}")
-    out = []
-    for label, pair in curves.items():
-        if len(pair) != 2:
-            raise ValueError(f"curve {label!r} must be a (time_days, event) pair")
-        out.append((str(label), np.asarray(pair[0], dtype=float), np.asarray(pair[1])))
-    return out
+    return [
+        (label, np.asarray(t, dtype=float), np.asarray(e))
+        for label, t, e in curve_pairs(curves, "km_figure", "time_days, event")
+    ]
 
 
 def km_figure(
@@ -201,7 +217,7 @@ def km_figure(
         ax.set_xticks(ticks, labels=[tick_label(v) for v in ticks])
         ax.set_yticks(np.linspace(0, 1, 6))
         if percent:
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{100 * v:.0f}%"))
+            ax.yaxis.set_major_formatter(FuncFormatter(percent_tick))
         ax.set_xlabel(f"Time ({time_unit})")
         ax.set_ylabel(ylabel)
 

@@ -25,12 +25,14 @@ from matplotlib.path import Path as MplPath
 from matplotlib.ticker import FuncFormatter, NullLocator
 from matplotlib.transforms import blended_transform_factory
 
+from cohortflow.core.formatting import format_p, percent_tick
 from cohortflow.render.figures import (
     AT_RISK_AXES_LABEL,
     PALETTE,
     STYLE,
     TIME_UNITS,
     clear_of,
+    curve_pairs,
     nice_step,
     place_legend,
     tick_label,
@@ -178,16 +180,10 @@ def _validate_cif(
     curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
 ) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """Curves as (label, times, values) after checking shape, range and monotonicity."""
-    if not curves:
-        raise ValueError("cif_figure needs at least one curve")
-    if len(curves) > len(PALETTE):
-        raise ValueError(f"cif_figure draws at most {len(PALETTE)} curves, got {len(curves)}")
     out = []
-    for label, pair in curves.items():
-        if len(pair) != 2:
-            raise ValueError(f"curve {label!r} must be a (times, cif) pair")
-        t = np.asarray(pair[0], dtype=float).ravel()
-        v = np.asarray(pair[1], dtype=float).ravel()
+    for label, times, cif in curve_pairs(curves, "cif_figure", "times, cif"):
+        t = np.asarray(times, dtype=float).ravel()
+        v = np.asarray(cif, dtype=float).ravel()
         if t.size == 0 or t.size != v.size:
             raise ValueError(f"curve {label!r}: times and cif must be non-empty and equally long")
         if not (np.isfinite(t).all() and np.isfinite(v).all()):
@@ -196,7 +192,7 @@ def _validate_cif(
             raise ValueError(f"curve {label!r}: times must be non-negative and sorted")
         if (v < 0).any() or (v > 1).any() or (np.diff(v) < -1e-12).any():
             raise ValueError(f"curve {label!r}: cif must be non-decreasing within [0, 1]")
-        out.append((str(label), t, v))
+        out.append((label, t, v))
     return out
 
 
@@ -325,7 +321,7 @@ def cif_figure(
         ax.set_xticks(ticks, labels=[tick_label(v) for v in ticks])
         ax.set_yticks(np.arange(0, y_top + y_step / 2, y_step))
         decimals = max(1, -math.floor(math.log10(y_step) + 1e-9))
-        fmt = (lambda v, _p: f"{100 * v:.0f}%") if percent else (lambda v, _p: f"{v:.{decimals}f}")
+        fmt = percent_tick if percent else (lambda v, _p: f"{v:.{decimals}f}")
         ax.yaxis.set_major_formatter(FuncFormatter(fmt))
         ax.set_xlabel(xlabel or f"Time ({time_unit})")
         ax.set_ylabel(ylabel)
@@ -581,15 +577,6 @@ def _fmt_ratio(value: float) -> str:
     return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
 
 
-def _fmt_p(p: float) -> str:
-    """p as journals print it: <0.001, three decimals below 0.1, else two."""
-    if p is None or pd.isna(p):
-        return ""
-    if p < 0.001:
-        return "<0.001"
-    return f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
-
-
 def _wrap_label(label: str) -> str:
     """A forest-plot row label wrapped to ``_FOREST_LABEL_CHARS``, keeping its indent."""
     indent = label[: len(label) - len(label.lstrip(" "))]
@@ -689,7 +676,9 @@ def forest_figure(
         for h, lo, hi, e in zip(df["hr"], df["lower"], df["upper"], est, strict=True)
     ]
     columns.append(("hr", "HR (95% CI)", hr_text))
-    columns.append(("p", "p", [_fmt_p(p) if e else "" for p, e in zip(df["p"], est, strict=True)]))
+    columns.append(
+        ("p", "p", [format_p(p, "figure") if e else "" for p, e in zip(df["p"], est, strict=True)])
+    )
 
     with mpl.rc_context(STYLE):
         font = FontProperties(size=mpl.rcParams["font.size"])

@@ -15,6 +15,7 @@ from cohortflow.analyse.adapters import exposure_days
 from cohortflow.analyse.analysis import DAYS_PER_YEAR, endpoint_data, strata  # noqa: I001
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.expr import evaluate
+from cohortflow.core.formatting import format_p, format_scaled
 from cohortflow.core.io import write_csv
 from cohortflow.core.xlsx import write_xlsx
 from cohortflow.render.figures import PALETTE, km_figure, save_figure
@@ -77,27 +78,8 @@ def write_descriptive_table(
 
 def p_text(p: float) -> str:
     """'P = 0.046' or 'P < 0.0001'."""
-    t = fmt_p(p)
+    t = format_p(p)
     return f"P {t}" if t.startswith("<") else f"P = {t}"
-
-
-def fmt_p(p: float) -> str:
-    """P for tables: 3 decimals from 0.01, 4 from 0.001, then 2 significant digits; < 0.0001."""
-    if p is None or pd.isna(p):
-        return "NA"
-    return (
-        "< 0.0001"
-        if p < 0.0001
-        else f"{p:.2g}"
-        if p < 0.001
-        else f"{p:.3f}"
-        if p >= 0.01
-        else f"{p:.4f}"
-    )
-
-
-def _fmt(x: float, scale: float = 100.0, d: int = 1) -> str:
-    return "NA" if x is None or pd.isna(x) else f"{x * scale:.{d}f}"
 
 
 def survival_table(
@@ -109,8 +91,8 @@ def survival_table(
         pub = (
             ""
             if pd.isna(r["published_estimate"])
-            else _fmt(r["published_estimate"])
-            + ("" if pd.isna(r["published_se"]) else f" ± {_fmt(r['published_se'])}")
+            else format_scaled(r["published_estimate"])
+            + ("" if pd.isna(r["published_se"]) else f" ± {format_scaled(r['published_se'])}")
         )
         rows.append(
             {
@@ -120,10 +102,10 @@ def survival_table(
                 "Events": r["total_events"],
                 "Time (y)": f"{r['time_years']:g}",
                 "At risk": r["n_risk"],
-                "Estimate ± SE (%)": f"{_fmt(r['estimate'])} ± {_fmt(r['se'])}",
+                "Estimate ± SE (%)": f"{format_scaled(r['estimate'])} ± {format_scaled(r['se'])}",
                 "95% CI (%)": "NA"
                 if pd.isna(r["lower"])
-                else f"{_fmt(r['lower'])}-{_fmt(r['upper'])}",
+                else f"{format_scaled(r['lower'])}-{format_scaled(r['upper'])}",
                 "Published (%)": pub,
             }
         )
@@ -181,9 +163,9 @@ def write_survival_tables(
                 )
             st = strata_df[strata_df["analysis"] == aid]
             med = [
-                f"{r['stratum']}: median {_fmt(r['median_days'] / 30.4375, 1, 1)} months "
-                f"(95% CI {_fmt(r['median_lower'] / 30.4375, 1, 1)}-"
-                f"{_fmt(r['median_upper'] / 30.4375, 1, 1)})"
+                f"{r['stratum']}: median {format_scaled(r['median_days'] / 30.4375, 1, 1)} months "
+                f"(95% CI {format_scaled(r['median_lower'] / 30.4375, 1, 1)}-"
+                f"{format_scaled(r['median_upper'] / 30.4375, 1, 1)})"
                 if pd.notna(r["median_days"])
                 else f"{r['stratum']}: median not reached"
                 for r in st.to_dict("records")
@@ -384,8 +366,8 @@ def write_model_tables(
                 "Model": r["title"],
                 "Covariate": r["covariate"],
                 "HR (95% CI)": f"{r['hr']:.2f} ({r['lower']:.2f}-{r['upper']:.2f})",
-                "P": fmt_p(r["p"]),
-                "PH test P": fmt_p(r["ph_p"]),
+                "P": format_p(r["p"]),
+                "PH test P": format_p(r["ph_p"]),
                 "N / events": f"{int(r['n'])} / {int(r['events'])}",
                 "Status": "fitted",
             }
@@ -419,8 +401,12 @@ def write_model_tables(
             "Event": r["cause_label"],
             "N": r["n"],
             "Time (y)": f"{r['time_years']:g}",
-            "Cumulative incidence ± SE (%)": f"{_fmt(r['cif'])} ± {_fmt(r['se'])}",
-            "95% CI (%)": "NA" if pd.isna(r["lower"]) else f"{_fmt(r['lower'])}-{_fmt(r['upper'])}",
+            "Cumulative incidence ± SE (%)": (
+                f"{format_scaled(r['cif'])} ± {format_scaled(r['se'])}"
+            ),
+            "95% CI (%)": "NA"
+            if pd.isna(r["lower"])
+            else f"{format_scaled(r['lower'])}-{format_scaled(r['upper'])}",
         }
         for r in cif.to_dict("records")
     ]
@@ -663,7 +649,7 @@ def any_figure(
             footnote=(
                 f"Cox model, Efron ties; N = {int(fitted['n'].iloc[0])}, events = "
                 f"{int(fitted['events'].iloc[0])}; global PH test P = "
-                f"{fmt_p(float(fitted['ph_global_p'].iloc[0]))}. {label}"
+                f"{format_p(float(fitted['ph_global_p'].iloc[0]))}. {label}"
             ),
         )
         return save_figure(fig, Path(stem))
