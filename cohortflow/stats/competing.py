@@ -183,6 +183,32 @@ def cumulative_incidence(
     jitter. Raises ``ValueError`` for unequal lengths, empty input, NaN, negative times,
     invalid event codes, a non-positive ``cause``, an unknown ``ci_method`` or ``alpha``
     outside (0, 1). A ``cause`` that never occurs gives a CIF of 0 throughout.
+
+    Parameters
+    ----------
+    time : follow-up times (>= 0), one per subject.
+    event_type : 0 = censored, else the cause code (1, 2, ...).
+    cause : the cause whose cumulative incidence is estimated.
+    ci_method : ``"log-log"`` (default) or another of ``CIF_CI_METHODS``.
+    alpha : 1 - confidence level.
+
+    Returns
+    -------
+    CIFResult
+        ``table`` with one row per distinct time (and 0): at risk, events of ``cause``,
+        competing events, ``cif``, ``variance``, ``se``, ``lower``, ``upper``.
+
+    R equivalent: ``cmprsk::cuminc(time, event_type)`` (estimates and variances).
+
+    Example
+    -------
+    >>> time = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+    >>> event_type = [1, 2, 1, 0, 2, 1, 0, 1, 2, 0]
+    >>> r = cumulative_incidence(time, event_type, cause=1)
+    >>> cif_at(r, [5, 10])[["time", "cif", "se"]].round(4)
+       time     cif      se
+    0   5.0  0.2000  0.1344
+    1  10.0  0.4722  0.2063
     """
     if ci_method not in CIF_CI_METHODS:
         raise ValueError(f"ci_method must be one of {CIF_CI_METHODS}, got {ci_method!r}")

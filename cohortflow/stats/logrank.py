@@ -131,6 +131,30 @@ def stratified_logrank(
     left out), as R ``survdiff(Surv(time, event) ~ group + strata(strata))``. ``observed``
     and ``expected`` are summed over strata. With no events chi2 and p are NaN and df is 0.
     Raises ``ValueError`` on invalid input or fewer than two groups.
+
+    Parameters
+    ----------
+    time, event : follow-up times (>= 0) and 1 = event / 0 = censored.
+    group : group label of each subject.
+    strata : stratum label of each subject.
+
+    Returns
+    -------
+    LogRankResult
+        ``chi2``, ``df``, ``p`` and ``observed`` / ``expected`` summed over strata.
+
+    R equivalent: ``survival::survdiff(Surv(time, event) ~ group + strata(strata))``.
+
+    Example
+    -------
+    >>> time = [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161, 5, 5, 8, 8, 12, 16, 23, 27, 30,
+    ...         33, 43, 45]  # R survival::aml
+    >>> event = [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1]
+    >>> group = ["Maintained"] * 11 + ["Nonmaintained"] * 12
+    >>> strata = [1, 2] * 11 + [1]
+    >>> r = stratified_logrank(time, event, group, strata)
+    >>> round(r.chi2, 4), r.df, round(r.p, 4)
+    (2.7208, 1, 0.0991)
     """
     labels, observed, expected, var = _stratified_parts(time, event, group, strata)
     if len(labels) < 2:
@@ -157,6 +181,32 @@ def trend_test(
     strata). The result does not change when all scores are shifted by a constant. With no
     information (variance 0, e.g. no events) chi2 and p are NaN. Raises ``ValueError`` on
     invalid input, fewer than two groups, missing or non-finite scores, or all scores equal.
+
+    Parameters
+    ----------
+    time, event : follow-up times (>= 0) and 1 = event / 0 = censored.
+    group : ordered group label of each subject.
+    scores : score of each group label (default: the labels themselves, if numeric).
+    strata : optional stratum label of each subject.
+
+    Returns
+    -------
+    TrendResult
+        ``chi2`` (1 df), ``p``, the ``scores`` used, ``u``, ``variance``, ``observed`` and
+        ``expected`` per group.
+
+    R equivalent: ``survival::coxph(Surv(time, event) ~ score)``'s score test (with
+    ``+ strata(strata)`` when stratified); for two groups it equals ``survdiff``.
+
+    Example
+    -------
+    >>> time = [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161, 5, 5, 8, 8, 12, 16, 23, 27, 30,
+    ...         33, 43, 45]  # R survival::aml
+    >>> event = [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1]
+    >>> group = ["Maintained"] * 11 + ["Nonmaintained"] * 12
+    >>> r = trend_test(time, event, group, scores={"Maintained": 0, "Nonmaintained": 1})
+    >>> round(r.chi2, 4), round(r.p, 4)
+    (3.3964, 0.0653)
     """
     labels, observed, expected, var = _stratified_parts(time, event, group, strata)
     if len(labels) < 2:

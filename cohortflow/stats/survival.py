@@ -157,6 +157,33 @@ def kaplan_meier(
     ``event`` is 1 for an event and 0 for a censored observation. Raises
     ``ValueError`` for unequal lengths, empty input, NaN, negative times, event
     codes other than 0/1, an unknown ``ci_method`` or ``alpha`` outside (0, 1).
+
+    Parameters
+    ----------
+    time : follow-up times (>= 0, any unit), one per subject.
+    event : 1 = event, 0 = censored, one per subject.
+    ci_method : ``"log-log"`` (default), ``"log"`` or ``"plain"`` pointwise intervals.
+    alpha : 1 - confidence level of the intervals.
+
+    Returns
+    -------
+    KMResult
+        ``table`` with one row per distinct time (and time 0): ``time``, ``n_risk``,
+        ``n_event``, ``n_censor``, ``survival``, ``se`` (Greenwood), ``lower``, ``upper``;
+        plus ``n`` and ``events``.
+
+    R equivalent: ``survival::survfit(Surv(time, event) ~ 1, conf.type = "log-log")``.
+
+    Example
+    -------
+    >>> time = [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161]  # R survival::aml, Maintained
+    >>> event = [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0]
+    >>> km = kaplan_meier(time, event)
+    >>> km.table.loc[1:3, ["time", "n_risk", "survival", "se", "lower"]].round(4)
+       time  n_risk  survival      se   lower
+    1   9.0      11    0.9091  0.0867  0.5081
+    2  13.0      10    0.8182  0.1163  0.4474
+    3  18.0       8    0.7159  0.1397  0.3502
     """
     if ci_method not in CI_METHODS:
         raise ValueError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
@@ -214,6 +241,27 @@ def survival_at(km: KMResult, times: Sequence[float]) -> pd.DataFrame:
     Beyond the last observed time nothing is extrapolated: survival, se and CI are
     NaN and ``n_risk`` is 0, except when the curve has already reached 0, where it stays 0
     (SE 0, CI as at the time it reached 0).
+
+    Parameters
+    ----------
+    km : a ``kaplan_meier`` result.
+    times : times (>= 0, the unit of ``km``) to read the curve at.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per requested time, in the order given.
+
+    R equivalent: ``summary(survfit(...), times = times)``.
+
+    Example
+    -------
+    >>> time = [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161]  # R survival::aml, Maintained
+    >>> event = [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0]
+    >>> survival_at(kaplan_meier(time, event), [12, 24])[["time", "n_risk", "survival"]].round(4)
+       time  n_risk  survival
+    0  12.0      10    0.9091
+    1  24.0       6    0.6136
     """
     tq = as_float_array(list(times), "times")
     if (tq < 0).any():
@@ -293,6 +341,24 @@ def median_survival(km: KMResult) -> tuple[float, float, float]:
     (the midpoint of a flat stretch at exactly 0.5); the lower/upper limits are where
     the lower/upper confidence band drops to 0.5. NaN where not reached. The limits
     use the transform and ``alpha`` of ``km``.
+
+    Parameters
+    ----------
+    km : a ``kaplan_meier`` result.
+
+    Returns
+    -------
+    tuple of float
+        ``(median, lower, upper)``, NaN where the curve or band never reaches 0.5.
+
+    R equivalent: the ``median``, ``0.95LCL`` and ``0.95UCL`` of ``print(survfit(...))``.
+
+    Example
+    -------
+    >>> time = [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161]  # R survival::aml, Maintained
+    >>> event = [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0]
+    >>> median_survival(kaplan_meier(time, event))
+    (31.0, 13.0, nan)
     """
     tab = km.table
     x = np.concatenate(([0.0], tab["time"].to_numpy(dtype=float)))
@@ -324,6 +390,31 @@ def logrank_test(
     time) are left out of the statistic and of ``df``, as in R. With no events at all
     chi2 and p are NaN and df is 0. Raises ``ValueError`` on invalid input or fewer
     than two groups.
+
+    Parameters
+    ----------
+    time : follow-up times (>= 0), one per subject.
+    event : 1 = event, 0 = censored.
+    group : group label of each subject (any mutually sortable labels).
+
+    Returns
+    -------
+    LogRankResult
+        ``chi2``, ``df``, ``p`` and ``observed`` / ``expected`` events per group.
+
+    R equivalent: ``survival::survdiff(Surv(time, event) ~ group)``.
+
+    Example
+    -------
+    R's ``aml`` data: ``survdiff`` prints Chisq = 3.4 on 1 df, p = 0.07.
+
+    >>> time = [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161, 5, 5, 8, 8, 12, 16, 23, 27, 30,
+    ...         33, 43, 45]
+    >>> event = [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1]
+    >>> group = ["Maintained"] * 11 + ["Nonmaintained"] * 12
+    >>> r = logrank_test(time, event, group)
+    >>> round(r.chi2, 4), r.df, round(r.p, 4), r.observed
+    (3.3964, 1, 0.0653, {'Maintained': 7.0, 'Nonmaintained': 11.0})
     """
     t, e = validate_time_event(time, event)
     labels, code = group_codes(group, t.size, "group")
