@@ -19,7 +19,8 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES)
+	@# a stale lock of a killed run is removed and reported; incomplete outputs are rebuilt
+	$(BIN)/python -m cohortflow.core.recovery --cores $(CORES)
 	@echo "Outputs: results/<study>/ (tables/, figures/, manifest.json)"
 
 lint: $(STAMP)

@@ -207,10 +207,16 @@ def study_outputs(study):
 
 
 def all_outputs():
-    """The manifest of every configured study (each depends on all its outputs)."""
+    """The manifest and report of every configured study and, as targets of their own, every
+    output and intermediate (Snakemake does not rebuild a deleted intermediate file whose
+    consumers are up to date unless it is a target)."""
     out = [
         f"{RESULTS}/{s}/{f}" for s in STUDIES for f in ("manifest.json", "report.html")
     ]
+    for s in STUDIES:
+        out += study_outputs(s)
+        out += per_site(s, "ingest/{site}.json") + per_site(s, "validate/{site}.parquet")
+        out += [f"{RESTRICTED}/{s}/raw/{site}.parquet" for site in sites(s)]
     return out + [q for s in STUDIES for q in restricted_outputs(s)]
 
 

@@ -1,0 +1,126 @@
+"""A crash needs no manual recovery: after `kill -9` the next run completes by itself (stale
+lock removed and reported, incomplete outputs rebuilt) with outputs byte-identical to a clean
+run; a deleted intermediate output is rebuilt."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cohortflow.core.errors import CohortflowError
+from cohortflow.core.recovery import LOCK_DIR, OWNER_FILE, clear_stale_lock
+from tests.conftest import SNAKEMAKE, copy_repo
+
+
+def _lock(work: Path, processes: list[dict]) -> None:
+    (work / LOCK_DIR).mkdir(parents=True)
+    (work / LOCK_DIR / "0.input.lock").write_text("x")
+    (work / OWNER_FILE).write_text(json.dumps({"processes": processes}))
+
+
+def test_lock_of_a_dead_run_is_removed_and_reported(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    _lock(tmp_path, [{"pid": dead.pid, "start": "1"}])
+    note = clear_stale_lock(tmp_path)
+    assert note and "stale" in note and str(dead.pid) in note
+    assert not list((tmp_path / LOCK_DIR).glob("*.lock"))
+    assert clear_stale_lock(tmp_path) is None  # nothing left to remove
+
+
+def test_lock_of_a_live_run_is_respected(tmp_path):
+    from cohortflow.core.recovery import _start_time
+
+    me = {"pid": os.getpid(), "start": _start_time(os.getpid())}
+    _lock(tmp_path, [me])
+    with pytest.raises(CohortflowError, match=f"still working.*{os.getpid()}"):
+        clear_stale_lock(tmp_path)
+    assert list((tmp_path / LOCK_DIR).glob("*.lock"))
+
+
+def _env(work: Path) -> dict[str, str]:
+    env = dict(os.environ, PATH=f"{SNAKEMAKE.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.pop("COHORTFLOW_KEY", None)
+    env["PYTHONPATH"] = str(work.resolve())
+    return env
+
+
+def _run(work: Path) -> subprocess.CompletedProcess:
+    """`make run`'s command: the recovery wrapper around Snakemake."""
+    return subprocess.run(
+        [sys.executable, "-m", "cohortflow.core.recovery", "--cores", "2"],
+        cwd=work,
+        env=_env(work),
+        capture_output=True,
+        text=True,
+    )
+
+
+def _kill_when(work: Path, marker: str, timeout: float = 900) -> None:
+    """Start a run and `kill -9` its whole process group once ``marker`` (a glob under
+    results/) exists: a crash in the middle of the work."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cohortflow.core.recovery", "--cores", "2"],
+        cwd=work,
+        env=_env(work),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    t0 = time.monotonic()
+    while not list(work.glob(marker)) and proc.poll() is None:
+        assert time.monotonic() - t0 < timeout
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _digests(work: Path) -> dict[str, str]:
+    out = {}
+    for top in ("results", "restricted"):
+        for p in sorted((work / top).rglob("*")):
+            if p.is_file():
+                out[p.relative_to(work).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def _infant_only(work: Path) -> Path:
+    (work / "config/config.yaml").write_text("studies:\n  - infant_all\n", encoding="utf-8")
+    return work
+
+
+def test_kill_nine_at_three_points_recovers_byte_identical(tmp_path):
+    clean = _infant_only(copy_repo(tmp_path / "clean"))
+    proc = _run(clean)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    reference = _digests(clean)
+    assert any(k.endswith("analyse/survival.csv") for k in reference)
+
+    work = _infant_only(copy_repo(tmp_path / "work"))
+    # three crash points: while sites are ingested/validated, during the analysis, while
+    # tables and figures are rendered
+    for marker in (
+        "results/infant_all/ingest/*.json",
+        "results/infant_all/analyse/cohort.parquet",
+        "results/infant_all/tables/*",
+    ):
+        _kill_when(work, marker)
+        assert list((work / LOCK_DIR).glob("*.lock")), "the kill left no lock to recover from"
+    proc = _run(work)  # no --unlock, no manual step
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "removed a stale Snakemake lock" in proc.stderr
+    assert _digests(work) == reference
+
+    # a deleted intermediate output is rebuilt, identical
+    (work / "results/infant_all/analyse/survival.csv").unlink()
+    proc = _run(work)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert _digests(work) == reference
