@@ -93,13 +93,18 @@ def set_aside_table(reconciliations: list[str], data_label: str = "") -> pd.Data
                 "records_received": r["rows_read"],
                 "set_aside": r["rows_quarantined"],
                 "policy": r["policy"],
+                "site_set_aside": r.get("site_set_aside", ""),
             }
         )
-    df = pd.DataFrame(rows, columns=["site", "records_received", "set_aside", "policy"])
+    cols = ["site", "records_received", "set_aside", "policy", "site_set_aside"]
+    df = pd.DataFrame(rows, columns=cols)
     total = {
         "site": "All",
         "records_received": int(df["records_received"].sum()),
         "set_aside": int(df["set_aside"].sum()),
         "policy": df["policy"].iloc[0] if len(df) else "",
+        "site_set_aside": "; ".join(
+            f"{s}: {why}" for s, why in zip(df["site"], df["site_set_aside"], strict=True) if why
+        ),
     }
     return pd.concat([df, pd.DataFrame([total])], ignore_index=True).assign(data_label=data_label)

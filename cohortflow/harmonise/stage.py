@@ -89,6 +89,7 @@ def harmonise_site(
                 **({"(no local ID)": "local_id_present"} if vs.get("rows_set_aside") else {}),
             },
             "policy": policy,
+            **({"site_set_aside": vs["site_set_aside"]} if vs.get("site_set_aside") else {}),
         }
         if vs and rec["rows_read"] != rec["rows_harmonised"] + rec["rows_quarantined"]:
             raise CohortflowError(f"site {site}: rows read != harmonised + quarantined: {rec}")

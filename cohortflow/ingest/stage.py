@@ -6,27 +6,47 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from cohortflow.core import dictionary
 from cohortflow.core.errors import SubmissionError
 from cohortflow.core.identifiers import IdentifierColumn, scan
 from cohortflow.core.io import sha256_file, write_json, write_parquet
+from cohortflow.ingest.readers import ROW_COL, SHEET_COL, ReadResult
 from cohortflow.ingest.redcap import redcap_identifier_fields
 from cohortflow.ingest.submission import read_submission
 
 log = logging.getLogger("cohortflow")
 
 
+def _empty_result(submission: str, needed: set[str]) -> ReadResult | None:
+    """An empty table with the mapped columns for a file without any content (0 bytes or
+    only whitespace): read as zero data rows, so validation reports the site-level fatal
+    finding `site_has_data` instead of the run stopping on a missing header."""
+    path = Path(submission)
+    if not path.is_file() or path.stat().st_size > 1024:
+        return None
+    if path.read_bytes().removeprefix(b"\xef\xbb\xbf").strip():
+        return None
+    cols = [*sorted(needed), ROW_COL, SHEET_COL]
+    data = pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    data[ROW_COL] = data[ROW_COL].astype("int64")
+    return ReadResult(data, "empty file")
+
+
 def ingest_site(submission: str, mapping: dict[str, Any], raw_out: str, meta_out: str) -> None:
     """Lossless all-text copy of one submission (restricted area) and its reader facts."""
     site = mapping["site"]
-    res = read_submission(submission, mapping.get("reader"), site=site)
-    file = Path(submission).name
-    cols = set(res.data.columns)
     needed = (
         {mapping["local_id"]}
         | {r["source"] for r in mapping["columns"].values()}
         | {r["unit_source"] for r in mapping["columns"].values() if "unit_source" in r}
     )
+    res = _empty_result(submission, needed) or read_submission(
+        submission, mapping.get("reader"), site=site
+    )
+    file = Path(submission).name
+    cols = set(res.data.columns)
     absent = sorted(needed - cols)
     if absent:
         raise SubmissionError(

@@ -30,10 +30,12 @@ def set_aside_note(path: str | None) -> str:
         return ""
     t = pd.read_csv(path)
     tot = t[t["site"] == "All"].iloc[0]
+    sites = tot.get("site_set_aside")
+    whole = f" Whole site(s) set aside: {sites}." if isinstance(sites, str) and sites else ""
     return (
         f"{int(tot['set_aside'])} of {int(tot['records_received'])} submitted records were "
         f"set aside for fatal data-quality findings ({tot['policy']} policy) and are not "
-        "counted here; see dq/study.html."
+        f"counted here; see dq/study.html.{whole}"
     )
 
 

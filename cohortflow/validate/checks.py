@@ -99,7 +99,8 @@ def site_status(findings: pd.DataFrame, n_records: int, site: str) -> pd.DataFra
     for c in catalogue().values():
         f = findings[findings["check"] == c["name"]]
         failed = int(f["study_id"].fillna(f["source_row"].astype(str)).nunique()) if len(f) else 0
-        share = failed / n_records if n_records else 0.0
+        # a site-level finding on a submission without records (site_has_data) fails outright
+        share = failed / n_records if n_records else float(failed > 0)
         rows.append(
             {
                 "site": site,

@@ -55,6 +55,22 @@ def _locate_sources(findings: pd.DataFrame, mapping: dict[str, Any]) -> pd.DataF
     return out
 
 
+#: Why a site whose submission holds no data rows is set aside as a whole.
+NO_DATA = "submission holds no data rows (header only or empty)"
+
+
+def _no_data_finding(site: str, rows: int) -> pd.DataFrame:
+    """The site-level fatal finding of a submission without data rows (empty otherwise):
+    its patients must not disappear silently (quarantine: site set aside; strict: stop)."""
+    from cohortflow.validate.checks import FINDING_COLUMNS
+
+    if rows:
+        return pd.DataFrame(columns=FINDING_COLUMNS)
+    row = dict.fromkeys(FINDING_COLUMNS)
+    row.update(site=site, source_row=0, check="site_has_data", message=NO_DATA.capitalize())
+    return pd.DataFrame([row], columns=FINDING_COLUMNS)
+
+
 def validate_site(
     raw: str,
     ingest_meta: str,
@@ -93,6 +109,7 @@ def validate_site(
                 kept[list(dictionary.columns("patients"))], site, "validate", ranges=False
             ),
             run_row_checks(harmonise(kept), cutoff, site),
+            _no_data_finding(site, len(rawdf)),
         ],
         ignore_index=True,
     )
@@ -133,6 +150,7 @@ def validate_site(
         "rows_passed_on": int(keep.sum()),
         "rows_set_aside": int((~keep).sum()),
         "set_aside_reason": "local patient ID empty" if (~keep).any() else "",
+        **({"site_set_aside": NO_DATA} if len(rawdf) == 0 else {}),
         "findings_fatal": int((findings["severity"] == "fatal").sum()),
         "findings_warning": int((findings["severity"] == "warning").sum()),
         "checks_failed": sorted(status.loc[status["status"] == "fail", "check"]),

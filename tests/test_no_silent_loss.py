@@ -1,0 +1,82 @@
+"""Nothing is lost silently: a submission with zero data rows is a site-level fatal finding
+(quarantine: the site is set aside with its reason on every table; strict: the run stops)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from cohortflow.analyse.stage import set_aside_table
+from cohortflow.core.config import REPO_ROOT, load_site
+from cohortflow.core.errors import CohortflowError
+from cohortflow.harmonise.stage import merge_sites
+from cohortflow.ingest.stage import ingest_site
+from cohortflow.render.stage import set_aside_note
+from cohortflow.validate.stage import validate_site
+
+SEV = REPO_ROOT / "data/infant_all/SEV/SEV_2011-03-02.csv"
+
+
+def _validate(tmp_path, content: bytes):
+    mapping = load_site("config/sites/infant_all/SEV.yaml")
+    sub = tmp_path / "SEV.csv"
+    sub.write_bytes(content)
+    o = {k: str(tmp_path / f"{k}") for k in ("raw", "meta", "data", "f", "s", "st", "q")}
+    ingest_site(str(sub), mapping, o["raw"] + ".parquet", o["meta"] + ".json")
+    findings = validate_site(
+        o["raw"] + ".parquet",
+        o["meta"] + ".json",
+        mapping,
+        True,
+        o["data"] + ".parquet",
+        o["f"] + ".csv",
+        o["s"] + ".json",
+        status_out=o["st"] + ".csv",
+    )
+    summary = json.loads((tmp_path / "s.json").read_text())
+    status = pd.read_csv(tmp_path / "st.csv")
+    return findings, summary, status
+
+
+@pytest.mark.parametrize("kind", ["header only", "empty file", "whitespace only"])
+def test_zero_data_rows_is_a_site_level_fatal_finding(tmp_path, kind):
+    header = SEV.read_bytes().splitlines(keepends=True)[0]
+    content = {"header only": header, "empty file": b"", "whitespace only": b"\n \r\n"}[kind]
+    findings, summary, status = _validate(tmp_path, content)
+    hit = findings[findings["check"] == "site_has_data"]
+    assert len(hit) == 1 and hit["severity"].iloc[0] == "fatal"
+    assert summary["rows_read"] == 0 and "no data rows" in summary["site_set_aside"]
+    row = status[status["check"] == "site_has_data"].iloc[0]
+    assert row["status"] == "fail" and row["severity"] == "fatal"
+    # strict: the run stops before the merge, naming the site and the check
+    with pytest.raises(CohortflowError, match=r"SEV\s+site_has_data"):
+        merge_sites([], str(tmp_path / "m.parquet"), "", policy="strict",
+                    statuses=[str(tmp_path / "st.csv")])  # fmt: skip
+
+
+def test_site_set_aside_is_shown_on_every_table(tmp_path):
+    rec = tmp_path / "SEV.reconciliation.json"
+    rec.write_text(
+        json.dumps(
+            {"site": "SEV", "rows_read": 0, "rows_quarantined": 0, "policy": "quarantine",
+             "site_set_aside": "submission holds no data rows (header only or empty)"}
+        )
+    )  # fmt: skip
+    other = tmp_path / "S02.reconciliation.json"
+    other.write_text(
+        json.dumps({"site": "S02", "rows_read": 5, "rows_quarantined": 1, "policy": "quarantine"})
+    )
+    table = set_aside_table([str(rec), str(other)])
+    path = tmp_path / "set_aside.csv"
+    table.to_csv(path, index=False)
+    note = set_aside_note(str(path))
+    assert "1 of 5 submitted records" in note
+    assert "Whole site(s) set aside: SEV: submission holds no data rows" in note
+
+
+def test_bundled_submission_has_rows(tmp_path):
+    findings, summary, _ = _validate(tmp_path, SEV.read_bytes())
+    assert summary["rows_read"] == 9 and "site_set_aside" not in summary
+    assert not (findings["check"] == "site_has_data").any()
