@@ -80,3 +80,36 @@ def test_bundled_submission_has_rows(tmp_path):
     findings, summary, _ = _validate(tmp_path, SEV.read_bytes())
     assert summary["rows_read"] == 9 and "site_set_aside" not in summary
     assert not (findings["check"] == "site_has_data").any()
+
+
+def test_formula_without_cached_value_is_a_finding_not_alive(tmp_path):
+    """Today `=DATE(2007,12,14)` in a death date (saved without a computed value) is read
+    as missing and the patient counted alive; now it is a fatal finding on that record."""
+    import csv
+
+    from openpyxl import Workbook
+
+    rows = list(csv.reader(SEV.read_text(encoding="utf-8").splitlines()))
+    wb = Workbook()
+    ws = wb.active
+    for r in rows:
+        ws.append(r)
+    col = rows[0].index("death_date") + 1
+    ws.cell(2, col, "=DATE(2007,12,14)")  # patient 1: no death date in the bundled data
+    sub = tmp_path / "SEV.xlsx"
+    wb.save(sub)
+    mapping = load_site("config/sites/infant_all/SEV.yaml")
+    mapping["reader"] = {"format": "xlsx"}
+    raw, meta = str(tmp_path / "raw.parquet"), str(tmp_path / "meta.json")
+    ingest_site(str(sub), mapping, raw, meta)
+    assert json.loads((tmp_path / "meta.json").read_text())["formula_cells"] == [
+        {"row": 2, "column": "death_date", "cached": False}
+    ]
+    findings = validate_site(
+        raw, meta, mapping, True, str(tmp_path / "d.parquet"), str(tmp_path / "f.csv"),
+        str(tmp_path / "s.json"),
+    )  # fmt: skip
+    hit = findings[findings["check"] == "formula_without_value"]
+    assert len(hit) == 1
+    assert (hit["source_row"].iloc[0], hit["source_column"].iloc[0]) == (2, "death_date")
+    assert hit["severity"].iloc[0] == "fatal" and isinstance(hit["study_id"].iloc[0], str)

@@ -59,6 +59,32 @@ def _locate_sources(findings: pd.DataFrame, mapping: dict[str, Any]) -> pd.DataF
 NO_DATA = "submission holds no data rows (header only or empty)"
 
 
+def _formula_findings(
+    meta: dict[str, Any], df: pd.DataFrame, mapping: dict[str, Any]
+) -> pd.DataFrame:
+    """A fatal finding per mapped XLSX cell holding a formula without a cached result (the
+    reader leaves it empty; a death date must never turn into 'alive' silently)."""
+    from cohortflow.validate.checks import FINDING_COLUMNS
+
+    var_of = {r["source"]: v for v, r in mapping["columns"].items()}
+    cells = [c for c in meta.get("formula_cells", []) if not c["cached"] and c["column"] in var_of]
+    sid_of = dict(zip(df["source_row"], df["study_id"], strict=True))
+    rows = [
+        dict.fromkeys(FINDING_COLUMNS)
+        | {
+            "site": mapping["site"],
+            "study_id": sid_of.get(c["row"]),
+            "source_row": c["row"],
+            "source_column": c["column"],
+            "variable": var_of[c["column"]],
+            "check": "formula_without_value",
+            "message": "Formula without a stored result; its value is unknown",
+        }
+        for c in cells
+    ]
+    return pd.DataFrame(rows, columns=FINDING_COLUMNS)
+
+
 def _no_data_finding(site: str, rows: int) -> pd.DataFrame:
     """The site-level fatal finding of a submission without data rows (empty otherwise):
     its patients must not disappear silently (quarantine: site set aside; strict: stop)."""
@@ -110,6 +136,7 @@ def validate_site(
             ),
             run_row_checks(harmonise(kept), cutoff, site),
             _no_data_finding(site, len(rawdf)),
+            _formula_findings(meta, df, mapping),
         ],
         ignore_index=True,
     )
