@@ -13,7 +13,7 @@ import pandas as pd
 
 from cohortflow.core import dictionary
 from cohortflow.core.errors import CohortflowError
-from cohortflow.core.findings import pandera_findings
+from cohortflow.core.findings import FINDING_COLUMNS, pandera_findings
 from cohortflow.core.io import read_csv_or_empty, sha256_file, write_csv, write_json, write_parquet
 from cohortflow.core.pseudonym import load_key
 from cohortflow.harmonise.derive import harmonise
@@ -64,8 +64,6 @@ def _formula_findings(
 ) -> pd.DataFrame:
     """A fatal finding per mapped XLSX cell holding a formula without a cached result (the
     reader leaves it empty; a death date must never turn into 'alive' silently)."""
-    from cohortflow.validate.checks import FINDING_COLUMNS
-
     var_of = {r["source"]: v for v, r in mapping["columns"].items()}
     cells = [c for c in meta.get("formula_cells", []) if not c["cached"] and c["column"] in var_of]
     sid_of = dict(zip(df["source_row"], df["study_id"], strict=True))
@@ -88,8 +86,6 @@ def _formula_findings(
 def _no_data_finding(site: str, rows: int) -> pd.DataFrame:
     """The site-level fatal finding of a submission without data rows (empty otherwise):
     its patients must not disappear silently (quarantine: site set aside; strict: stop)."""
-    from cohortflow.validate.checks import FINDING_COLUMNS
-
     if rows:
         return pd.DataFrame(columns=FINDING_COLUMNS)
     row = dict.fromkeys(FINDING_COLUMNS)
