@@ -64,19 +64,22 @@ def _run(work: Path) -> subprocess.CompletedProcess:
     )
 
 
-def _kill_when(work: Path, marker: str, timeout: float = 900) -> None:
+def _kill_when(work: Path, marker: str, timeout: float = 1800) -> None:
     """Start a run and `kill -9` its whole process group once ``marker`` (a glob under
     results/) exists: a crash in the middle of the work."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cohortflow.core.recovery", "--cores", "2"],
-        cwd=work,
-        env=_env(work),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    err = work / "killed-run.err"
+    with err.open("w") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cohortflow.core.recovery", "--cores", "2"],
+            cwd=work,
+            env=_env(work),
+            stdout=subprocess.DEVNULL,
+            stderr=fh,
+            start_new_session=True,
+        )
     t0 = time.monotonic()
-    while not list(work.glob(marker)) and proc.poll() is None:
+    while not list(work.glob(marker)):
+        assert proc.poll() is None, f"run ended before {marker}: {err.read_text()[-3000:]}"
         assert time.monotonic() - t0 < timeout
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)

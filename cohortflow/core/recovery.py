@@ -22,13 +22,15 @@ OWNER_FILE = Path(".snakemake") / "cohortflow-run.json"
 
 
 def _start_time(pid: int) -> str | None:
-    """The kernel's start time of process ``pid`` (None if it does not exist): with the PID
-    it identifies a process even after the PID is reused."""
+    """The kernel's start time of running process ``pid`` (None if it does not exist or has
+    exited and awaits reaping, a zombie): with the PID it identifies a process even after
+    the PID is reused."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in ("Z", "X", "x") else fields[19]
 
 
 def _alive(proc: dict[str, object]) -> bool:
