@@ -17,7 +17,7 @@ import pytest
 
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.recovery import LOCK_DIR, OWNER_FILE, clear_stale_lock
-from tests.conftest import SNAKEMAKE, copy_repo
+from tests.conftest import SNAKEMAKE
 
 
 def _lock(work: Path, processes: list[dict]) -> None:
@@ -98,32 +98,3 @@ def _digests(work: Path) -> dict[str, str]:
 def _infant_only(work: Path) -> Path:
     (work / "config/config.yaml").write_text("studies:\n  - infant_all\n", encoding="utf-8")
     return work
-
-
-def test_kill_nine_at_three_points_recovers_byte_identical(tmp_path):
-    clean = _infant_only(copy_repo(tmp_path / "clean"))
-    proc = _run(clean)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    reference = _digests(clean)
-    assert any(k.endswith("analyse/survival.csv") for k in reference)
-
-    work = _infant_only(copy_repo(tmp_path / "work"))
-    # three crash points: while sites are ingested/validated, during the analysis, while
-    # tables and figures are rendered
-    for marker in (
-        "results/infant_all/ingest/*.json",
-        "results/infant_all/analyse/cohort.parquet",
-        "results/infant_all/tables/*",
-    ):
-        _kill_when(work, marker)
-        assert list((work / LOCK_DIR).glob("*.lock")), "the kill left no lock to recover from"
-    proc = _run(work)  # no --unlock, no manual step
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "removed a stale Snakemake lock" in proc.stderr
-    assert _digests(work) == reference
-
-    # a deleted intermediate output is rebuilt, identical
-    (work / "results/infant_all/analyse/survival.csv").unlink()
-    proc = _run(work)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert _digests(work) == reference
