@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 EXCEL_ORIGIN = dt.date(1899, 12, 30)  # Excel 1900 date system (with its 1900 leap-year bug)
 DEFAULT_MISSING = frozenset({"", "na", "n/a", ".", "nan", "null"})
@@ -115,6 +116,27 @@ def normalise_unit(unit: str) -> str:
 def to_10e9_per_l(value: float, unit: str) -> float:
     """Convert a cell count in ``unit`` to x10^9/L (1 x10^9/L = 1 x10^3/uL = 1,000/uL)."""
     return value * TO_10E9_PER_L[normalise_unit(unit)]
+
+
+def cell_count_unit(rule: dict[str, Any], row_unit: str | None) -> str | None:
+    """The unit text that applies to a mapped cell count: the row's own unit cell when the
+    mapping rule names a ``unit_source`` column, else the rule's fixed ``unit``."""
+    return row_unit if "unit_source" in rule else rule.get("unit")
+
+
+def convert_cell_count(value: float, unit: str | None) -> tuple[float, str]:
+    """``(value in x10^9/L, canonical unit)`` of a cell count written in ``unit``.
+
+    The one conversion the mapping applies and the trace explains. ValueError when the unit
+    is missing or unknown (never guessed).
+
+    >>> convert_cell_count(12500, "/uL")
+    (12.5, '/uL')
+    """
+    canon = normalise_unit(unit) if unit else None
+    if canon is None:
+        raise ValueError("WBC unit unknown: give `unit` or `unit_source`")
+    return value * TO_10E9_PER_L[canon], canon
 
 
 _TRANSLOCATION = re.compile(  # noqa: E501

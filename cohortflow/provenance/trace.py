@@ -283,16 +283,15 @@ def _describe_rule(
     else:
         steps.append(f"text kept as written -> {value!r}")
     if variable == "wbc" and value is not None:
-        if "unit_source" in rule:
-            unit, where = unit_text, f"column {rule['unit_source']!r} of the same row"
-        else:
-            unit, where = rule.get("unit"), "mapping `unit`"
+        unit = values.cell_count_unit(rule, unit_text)
+        where = (
+            f"column {rule['unit_source']!r} of the same row"
+            if "unit_source" in rule
+            else "mapping `unit`"
+        )
         try:
-            canon = values.normalise_unit(unit) if unit else None
-            if canon is None:
-                raise ValueError("no unit given")
+            new, canon = values.convert_cell_count(value, unit)
             factor = values.TO_10E9_PER_L[canon]
-            new = values.to_10e9_per_l(value, canon)
             steps.append(
                 f"unit {unit!r} ({where}) -> x10^9/L: {_show(value)} {canon} x {factor:g} = "
                 f"{_show(new)} x10^9/L"

@@ -214,17 +214,12 @@ def apply_mapping(
                         value=str(text),
                     )
             if var == "wbc":
-                unit = rule.get("unit")
-                if "unit_source" in rule:
-                    unit = rec.get(rule["unit_source"])
+                unit = values.cell_count_unit(rule, rec.get(rule.get("unit_source", "")))
                 out["wbc_raw"].append(None if values.is_missing(text, missing) else str(text))
                 if value is not None:
                     try:
-                        canon = values.normalise_unit(unit) if unit else None
-                        if canon is None:
-                            raise ValueError("WBC unit unknown: give `unit` or `unit_source`")
+                        value, canon = values.convert_cell_count(value, unit)
                         out["wbc_unit"].append(canon)
-                        value = values.to_10e9_per_l(value, canon)
                     except ValueError as exc:
                         findings.add(
                             sid, row, src, var, "unit_known", str(exc), value=str(unit or "")
