@@ -310,7 +310,8 @@ def fit_fine_gray(
     beta = np.zeros(p)
     ll0, score, info, _ = _sums(beta, data)
     ll = ll0
-    for iteration in range(1, _MAX_ITER + 1):
+    iterations = 0
+    for iterations in range(1, _MAX_ITER + 1):  # noqa: B007 - reported in the result
         try:
             step = np.linalg.solve(info, score)
         except np.linalg.LinAlgError:
@@ -368,6 +369,6 @@ def fit_fine_gray(
         n=int(len(df)),
         events=int((status == 1).sum()),
         competing=int((status == 2).sum()),
-        iterations=iteration,
+        iterations=iterations,
         alpha=float(alpha),
     )

@@ -175,10 +175,17 @@ def cumulative_incidence(
     cause: int = 1,
     ci_method: str = "log-log",
     alpha: float = 0.05,
+    *,
+    entry: ArrayLike | None = None,
 ) -> CIFResult:
     """Aalen-Johansen cumulative incidence of ``cause`` with ``cuminc``'s variance and CIs.
 
     ``event_type`` is 0 for censored and a positive integer cause code otherwise.
+    With ``entry`` (delayed entry) a subject is at risk at ``t`` only when
+    ``entry < t <= time``: the estimate then equals R's multi-state
+    ``survfit(Surv(entry, time, factor(event_type)) ~ 1)`` (``pstate``). ``cuminc`` has no
+    delayed entry; the variance is its formula evaluated on the (entry, time] risk sets, an
+    approximation not checked against R (R's multi-state survfit uses another variance).
     Deterministic: tied times are handled exactly (see the module docstring), never by
     jitter. Raises ``ValueError`` for unequal lengths, empty input, NaN, negative times,
     invalid event codes, a non-positive ``cause``, an unknown ``ci_method`` or ``alpha``
@@ -222,6 +229,16 @@ def cumulative_incidence(
     total = np.bincount(inverse, minlength=uniq.size).astype(float)
     n_censor = total - d1 - d2
     n_risk = np.cumsum(total[::-1])[::-1]
+    n_start = float(t.size)
+    if entry is not None:
+        s = _as_float_array(entry, "entry")
+        if s.shape != t.shape or (s < 0).any() or (s >= t).any():
+            raise ValueError(
+                "entry must have one non-negative value per subject, strictly before its time "
+                f"({int((s >= t).sum()) if s.shape == t.shape else 'wrong length'} violate it)"
+            )
+        n_risk = n_risk - (s.size - np.searchsorted(np.sort(s), uniq, side="left"))
+        n_start = float((s <= 0).sum())
 
     # all-cause Kaplan-Meier just before (s_prev) and at (s_now) each time
     s_now = np.cumprod(1.0 - (d1 + d2) / n_risk)
@@ -248,7 +265,7 @@ def cumulative_incidence(
     n_event, n_competing = d1, d2
     if uniq[0] > 0.0:  # a row for time 0 with nobody having left yet
         uniq = np.concatenate(([0.0], uniq))
-        n_risk = np.concatenate(([float(t.size)], n_risk))
+        n_risk = np.concatenate(([n_start], n_risk))
         n_event = np.concatenate(([0.0], n_event))
         n_competing = np.concatenate(([0.0], n_competing))
         n_censor = np.concatenate(([0.0], n_censor))

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -83,6 +83,8 @@ class KMResult:
     alpha: float
     n: int
     events: int
+    #: delayed entry: the sorted entry and exit times (None without entry)
+    entry_exit: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -146,17 +148,38 @@ def confidence_limits(
     return lower, upper
 
 
+def _validate_entry(entry: Any, t: np.ndarray) -> np.ndarray:
+    """Delayed-entry times: numeric, non-negative, one per subject, strictly before exit."""
+    s = _as_float_array(entry, "entry")
+    if s.shape != t.shape:
+        raise ValueError(f"entry must have the same length as time ({t.size}), got {s.size}")
+    if (s < 0).any():
+        raise ValueError(f"entry contains {int((s < 0).sum())} negative value(s)")
+    bad = int((s >= t).sum())
+    if bad:
+        raise ValueError(
+            f"{bad} subject(s) have entry >= exit time; a subject is at risk on (entry, exit], "
+            "so entry must be strictly before the event or censoring time"
+        )
+    return s
+
+
 def kaplan_meier(
     time: Sequence[float] | np.ndarray | pd.Series,
     event: Sequence[int] | np.ndarray | pd.Series,
     ci_method: str = "log-log",
     alpha: float = 0.05,
+    *,
+    entry: Sequence[float] | np.ndarray | pd.Series | None = None,
 ) -> KMResult:
     """Kaplan-Meier survival estimate with Greenwood standard errors and pointwise CIs.
 
-    ``event`` is 1 for an event and 0 for a censored observation. Raises
-    ``ValueError`` for unequal lengths, empty input, NaN, negative times, event
-    codes other than 0/1, an unknown ``ci_method`` or ``alpha`` outside (0, 1).
+    ``event`` is 1 for an event and 0 for a censored observation. With ``entry`` (delayed
+    entry, left truncation) a subject is at risk at ``t`` only when ``entry < t <= time``, as R
+    ``survfit(Surv(entry, time, event) ~ 1)``; the time-0 row then counts the subjects entered
+    at 0. Raises ``ValueError`` for unequal lengths, empty input, NaN, negative times, event
+    codes other than 0/1, an entry not before its exit time, an unknown ``ci_method`` or
+    ``alpha`` outside (0, 1).
 
     Parameters
     ----------
@@ -164,6 +187,7 @@ def kaplan_meier(
     event : 1 = event, 0 = censored, one per subject.
     ci_method : ``"log-log"`` (default), ``"log"`` or ``"plain"`` pointwise intervals.
     alpha : 1 - confidence level of the intervals.
+    entry : optional delayed-entry times (each strictly before its ``time``); keyword only.
 
     Returns
     -------
@@ -189,19 +213,23 @@ def kaplan_meier(
         raise ValueError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
     z = _z(alpha)
     t, e = validate_time_event(time, event)
+    s = None if entry is None else _validate_entry(entry, t)
 
     uniq, inverse = np.unique(t, return_inverse=True)
     n_event = np.bincount(inverse, weights=e, minlength=uniq.size).astype(np.int64)
     n_total = np.bincount(inverse, minlength=uniq.size).astype(np.int64)
     n_censor = n_total - n_event
-    # at risk at each time: everyone whose time is >= it
+    # at risk at each time: everyone whose time is >= it (and, with entry, entered before it)
     n_risk = np.cumsum(n_total[::-1])[::-1]
+    if s is not None:
+        s_sorted = np.sort(s)
+        n_risk = n_risk - (s.size - np.searchsorted(s_sorted, uniq, side="left"))
 
     if uniq[0] > 0.0:  # a row for time 0 with nobody having left yet
         uniq = np.concatenate(([0.0], uniq))
         n_event = np.concatenate(([0], n_event))
         n_censor = np.concatenate(([0], n_censor))
-        n_risk = np.concatenate(([t.size], n_risk))
+        n_risk = np.concatenate(([t.size if s is None else int((s <= 0).sum())], n_risk))
 
     d = n_event.astype(float)
     n = n_risk.astype(float)
@@ -228,14 +256,20 @@ def kaplan_meier(
         columns=_TABLE_COLUMNS,
     )
     return KMResult(
-        table=table, ci_method=ci_method, alpha=float(alpha), n=int(t.size), events=int(e.sum())
+        table=table,
+        ci_method=ci_method,
+        alpha=float(alpha),
+        n=int(t.size),
+        events=int(e.sum()),
+        entry_exit=None if s is None else (np.sort(s), np.sort(t)),
     )
 
 
 def survival_at(km: KMResult, times: Sequence[float]) -> pd.DataFrame:
     """The Kaplan-Meier step function evaluated at the given times.
 
-    Columns: ``time``, ``n_risk`` (subjects with follow-up >= t), ``events``
+    Columns: ``time``, ``n_risk`` (subjects with follow-up >= t; with delayed entry only
+    those entered before t, ``entry < t <= exit``, or at 0 for t = 0), ``events``
     (cumulative events up to and including t), ``survival``, ``se``, ``lower``,
     ``upper``. Values are right-continuous (an event at t is already counted at t).
     Beyond the last observed time nothing is extrapolated: survival, se and CI are
@@ -276,6 +310,12 @@ def survival_at(km: KMResult, times: Sequence[float]) -> pd.DataFrame:
     idx = np.searchsorted(t, tq, side="right") - 1  # last table time <= tq (t[0] == 0)
     first_ge = np.searchsorted(t, tq, side="left")  # first table time >= tq
     n_risk = np.where(first_ge < t.size, remaining_from[np.minimum(first_ge, t.size - 1)], 0)
+    if km.entry_exit is not None:  # delayed entry: entry < t <= exit
+        ent, ext = km.entry_exit
+        n_risk = (ext.size - np.searchsorted(ext, tq, side="left")) - (
+            ent.size - np.searchsorted(ent, tq, side="left")
+        )
+        n_risk = n_risk + np.where(tq == 0, np.searchsorted(ent, 0.0, side="right"), 0)
     beyond = (tq > t[-1]) & (tab["survival"].to_numpy()[-1] > 0)
 
     out = pd.DataFrame(
