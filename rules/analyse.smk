@@ -22,6 +22,7 @@ rule analyse:
         response_counts=f"{RESULTS}/{{study}}/analyse/response_counts.csv",
         cox=f"{RESULTS}/{{study}}/analyse/cox.csv",
         cif=f"{RESULTS}/{{study}}/analyse/cif.csv",
+        rmst=f"{RESULTS}/{{study}}/analyse/rmst.csv",
     log:
         f"{RESULTS}/{{study}}/logs/analyse.log",
     conda:

@@ -92,6 +92,11 @@ def figures(study):
             out.append(f"km_{a['id']}_simon_makuch")
     out += [f"cif_{c['id']}" for c in s.get("cif_analyses", [])]
     out += [f"forest_{m['id']}" for m in s.get("cox_models", [])]
+    out += [
+        f"forest_{c['id']}_fine_gray"
+        for c in s.get("cif_analyses", [])
+        if c.get("fine_gray")
+    ]
     if s.get("swimmer"):
         out.append("swimmer")
     return out
@@ -109,6 +114,7 @@ def workbook_inputs(wildcards):
             "response_rates": f"{base}/analyse/response_rates.csv",
             "cox": f"{base}/analyse/cox.csv",
             "competing_risks": f"{base}/analyse/cif.csv",
+            "rmst": f"{base}/analyse/rmst.csv",
             "flow": f"{base}/analyse/flow.csv",
             "set_aside": f"{base}/analyse/set_aside.csv",
         }
@@ -197,6 +203,9 @@ def study_outputs(study):
     out += [
         f"{RESULTS}/{study}/analyse/cox.csv",
         f"{RESULTS}/{study}/analyse/cif.csv",
+        f"{RESULTS}/{study}/analyse/rmst.csv",
+        f"{RESULTS}/{study}/tables/rmst.md",
+        f"{RESULTS}/{study}/tables/rmst.html",
         f"{RESULTS}/{study}/tables/cox.md",
         f"{RESULTS}/{study}/tables/cox.html",
         f"{RESULTS}/{study}/tables/competing_risks.md",

@@ -73,7 +73,10 @@ rule model_tables:
         cif=f"{RESULTS}/{{study}}/analyse/cif.csv",
         tests=f"{RESULTS}/{{study}}/analyse/tests.csv",
         set_aside=f"{RESULTS}/{{study}}/analyse/set_aside.csv",
+        rmst=f"{RESULTS}/{{study}}/analyse/rmst.csv",
     output:
+        rmst_md=f"{RESULTS}/{{study}}/tables/rmst.md",
+        rmst_html=f"{RESULTS}/{{study}}/tables/rmst.html",
         cox_md=f"{RESULTS}/{{study}}/tables/cox.md",
         cox_html=f"{RESULTS}/{{study}}/tables/cox.html",
         cr_md=f"{RESULTS}/{{study}}/tables/competing_risks.md",

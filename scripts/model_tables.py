@@ -13,6 +13,7 @@ run_stage(
     cif=smk.input.cif,
     tests=smk.input.tests,
     set_aside=smk.input.set_aside,
+    rmst=smk.input.rmst,
     study=smk.params.study,
     out_dir=str(Path(smk.output.cox_md).parent),
 )

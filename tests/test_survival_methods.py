@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cohortflow.competing import cumulative_incidence
-from cohortflow.cox import fit_cox
-from cohortflow.errors import CohortflowError
-from cohortflow.finegray import fit_fine_gray
-from cohortflow.rmst import compare_rmst, restricted_mean
-from cohortflow.survival import kaplan_meier, logrank_test, survival_at
-from cohortflow.wlogrank import WEIGHTS, weighted_logrank
+from cohortflow.core.errors import CohortflowError
+from cohortflow.stats.competing import cumulative_incidence
+from cohortflow.stats.cox import fit_cox
+from cohortflow.stats.finegray import fit_fine_gray
+from cohortflow.stats.rmst import compare_rmst, restricted_mean
+from cohortflow.stats.survival import kaplan_meier, logrank_test, survival_at
+from cohortflow.stats.wlogrank import WEIGHTS, weighted_logrank
 
 FIX = Path(__file__).parent / "fixtures"
 M16 = FIX / "methods16"

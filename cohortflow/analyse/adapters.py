@@ -176,6 +176,14 @@ def cox_model(
     d["event"] = (d["CNSR"] == 0).astype(int)
     covs = list(x.columns)
     start = None
+    if "ENTRY" in data:  # delayed entry: risk sets (entry, exit]
+        if model.get("time_dependent"):
+            raise CohortflowError(
+                f"Cox model {model['id']}: time-dependent covariates cannot be combined with "
+                "delayed entry"
+            )
+        d["entry"] = data.loc[d.index, "ENTRY"].to_numpy(float)
+        start = "entry"
     for td in model.get("time_dependent", []):
         d["_x"] = exposure_days(data.loc[d.index], td["date"], endpoint["origin"])
         d = split_at_exposure(d.drop(columns=["AVAL", "CNSR"]), "time", "event", "_x")
@@ -243,12 +251,15 @@ def competing(
     times_y = a.get("time_points_years", [1, 3, 5])
     et = data["EVENTTYPE"].fillna(0).astype(int).to_numpy()
     t = data["AVAL"].to_numpy(float)
+    entry = data["ENTRY"].to_numpy(float) if "ENTRY" in data else None
     names = {1: endpoint["events"][0]["description"], 2: endpoint["competing"][0]["description"]}
     rows, tests = [], []
     for s in order:
         m = (strata_labels == s).to_numpy()
         for cause in (1, 2):
-            res = cumulative_incidence(t[m], et[m], cause=cause)
+            res = cumulative_incidence(
+                t[m], et[m], cause=cause, entry=None if entry is None else entry[m]
+            )
             at = cif_at(res, [y * DAYS_PER_YEAR for y in times_y])
             for y, r in zip(times_y, at.to_dict("records"), strict=True):
                 rows.append(
@@ -271,7 +282,7 @@ def competing(
                     }
                 )
     valid = [s for s in order if s not in ("unknown", "unclassifiable")]
-    if len(valid) >= 2:
+    if len(valid) >= 2 and entry is None:  # Gray's test has no delayed-entry form
         m = strata_labels.isin(valid).to_numpy()
         g = gray_test(t[m], et[m], strata_labels[m].to_numpy(object), cause=1)
         tests.append(

@@ -12,11 +12,21 @@ from cohortflow.analyse.adapters import competing, cox_model, time_dependent
 from cohortflow.analyse.eligibility import eligibility, flow_table
 from cohortflow.analyse.endpoints import derive
 from cohortflow.analyse.responses import best_response, response_counts, response_rates
+from cohortflow.analyse.survmethods import (
+    MIN_AT_RISK,
+    RMST_COLUMNS,
+    entry_days,
+    fine_gray_rows,
+    rmst_rows,
+    small_risk_sets,
+    weighted_tests,
+)
 from cohortflow.classify.schemes import UNCLASSIFIABLE
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.expr import evaluate
 from cohortflow.stats.logrank import stratified_logrank, trend_test
 from cohortflow.stats.survival import kaplan_meier, logrank_test, median_survival, survival_at
+from cohortflow.stats.wlogrank import weighted_logrank
 
 log = logging.getLogger("cohortflow")
 DAYS_PER_YEAR = 365.25
@@ -101,6 +111,7 @@ COX_COLUMNS = [
     "lr_chi2",
     "lr_p",
     "n_dropped_missing",
+    "method",
 ]
 CIF_COLUMNS = [
     "data_label",
@@ -141,7 +152,7 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
         ],
         ignore_index=True,
     )
-    surv_rows, strata_rows, test_rows = [], [], []
+    surv_rows, strata_rows, test_rows, rmst_out = [], [], [], []
     label = study.get("data_label", "")
     for a in study["analyses"]:
         ep = study["endpoints"][a["endpoint"]]
@@ -171,9 +182,21 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                 int((~usable).sum()),
             )
         data = data[usable].reset_index(drop=True)
+        data = entry_days(data, ep, a["id"])
+        delayed = "ENTRY" in data
+        if delayed and (a.get("stratify_by") or a.get("trend") or a.get("rmst")):
+            raise CohortflowError(
+                f"analysis {a['id']}: endpoint {a['endpoint']} has delayed entry; stratified "
+                "and trend log-rank tests and RMST are not available with delayed entry"
+            )
         grouping = study.get("groupings", {}).get(a["by"]) if a.get("by") else None
         lab, order = strata(data, grouping, study.get("schemes", {}))
         td = bool(grouping and grouping.get("time_dependent"))
+        if delayed and td:
+            raise CohortflowError(
+                f"analysis {a['id']}: a time-dependent grouping cannot be combined with "
+                "delayed entry"
+            )
         if td and not a.get("allow_naive"):
             test_rows.append(
                 dict(
@@ -201,8 +224,20 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
             d = data[lab == s]
             t = d["AVAL"].to_numpy(float)
             e = (d["CNSR"] == 0).to_numpy(int)
-            km = kaplan_meier(t, e, ci_method=ci)
+            km = kaplan_meier(t, e, ci_method=ci, entry=d["ENTRY"] if delayed else None)
             med, mlo, mhi = median_survival(km)
+            if delayed:
+                smallest = small_risk_sets(km, [y * DAYS_PER_YEAR for y in times_y])
+                if smallest < MIN_AT_RISK:
+                    log.warning(
+                        "analysis %s, %s: delayed entry leaves only %d at risk at an event "
+                        "time before a printed estimate (fewer than %d): the estimate is "
+                        "unstable",
+                        a["id"],
+                        s,
+                        smallest,
+                        MIN_AT_RISK,
+                    )
             strata_rows.append(
                 dict(
                     data_label=label,
@@ -251,6 +286,15 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                     )
                 )
         test_strata = [s for s in order if s not in ("unknown", UNCLASSIFIABLE)]
+        base = dict(
+            data_label=label,
+            study=study["id"],
+            analysis=a["id"],
+            endpoint=a["endpoint"],
+            grouping=a.get("by", ""),
+        )
+        if a.get("rmst"):
+            rmst_out += rmst_rows(data, lab, test_strata, a, grouping, base)
         if len(test_strata) >= 2:
             m = lab.isin(test_strata)
             lr = logrank_test(
@@ -258,6 +302,13 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                 (data.loc[m, "CNSR"] == 0).to_numpy(int),
                 lab[m].to_numpy(object),
             )
+            if delayed:  # log-rank on (entry, exit] risk sets
+                lr = weighted_logrank(
+                    data.loc[m, "AVAL"].to_numpy(float),
+                    (data.loc[m, "CNSR"] == 0).to_numpy(int),
+                    lab[m].to_numpy(object),
+                    entry=data.loc[m, "ENTRY"].to_numpy(float),
+                )
             extra_tests = []
             if a.get("stratify_by"):
                 sl = stratified_logrank(
@@ -302,6 +353,9 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                     )
                 )
             pub_p = [p.get("p_value") for p in a.get("published", []) if "p_value" in p]
+            weighted = weighted_tests(
+                data, lab, test_strata, a, base, pub_p[0] if pub_p else np.nan
+            )
             test_rows.append(
                 dict(
                     data_label=label,
@@ -315,29 +369,39 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                     df=lr.df,
                     p=lr.p,
                     published_p=pub_p[0] if pub_p else np.nan,
-                    note=a.get("note", ""),
+                    note=a.get("note", "")
+                    + (" Risk sets (entry, exit]: delayed entry." if delayed else ""),
                 )
             )
+            test_rows += weighted
         if td:
             extra = time_dependent(data, a, grouping, ep, label)
             surv_rows += [{**r, "study": study["id"]} for r in extra["survival"]]
             test_rows += [{**r, "study": study["id"]} for r in extra["tests"]]
     cox_rows, cif_rows = [], []
     for model in study.get("cox_models", []):
-        data = endpoint_data(analysed, adtte, model["endpoint"])
-        cox_rows += cox_model(data, model, study["endpoints"][model["endpoint"]], label)
+        ep = study["endpoints"][model["endpoint"]]
+        data = entry_days(endpoint_data(analysed, adtte, model["endpoint"]), ep, model["id"])
+        cox_rows += [{**r, "method": "cox"} for r in cox_model(data, model, ep, label)]
     for a in study.get("cif_analyses", []):
         ep = study["endpoints"][a["endpoint"]]
         if not ep.get("competing"):
             raise CohortflowError(
                 f"cif analysis {a['id']}: endpoint {a['endpoint']} has no competing events"
             )
-        data = endpoint_data(analysed, adtte, a["endpoint"])
+        data = entry_days(endpoint_data(analysed, adtte, a["endpoint"]), ep, a["id"])
         grouping = study.get("groupings", {}).get(a["by"]) if a.get("by") else None
         lab, order = strata(data, grouping, study.get("schemes", {}))
         out = competing(data, a, lab, order, ep, label)
         cif_rows += out["cif"]
         test_rows += [{**r, "study": study["id"]} for r in out["tests"]]
+        if a.get("fine_gray"):
+            if "ENTRY" in data:
+                raise CohortflowError(
+                    f"cif analysis {a['id']}: Fine-Gray regression with delayed entry is not "
+                    "available (crr has none)"
+                )
+            cox_rows += fine_gray_rows(data, a, ep, label)
     resp = study.get("responses")
     rates = counts = pd.DataFrame()
     if resp:
@@ -364,5 +428,6 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
         "tests": pd.DataFrame(test_rows, columns=TEST_COLUMNS),
         "cox": pd.DataFrame(cox_rows, columns=COX_COLUMNS),
         "cif": pd.DataFrame(cif_rows, columns=CIF_COLUMNS),
+        "rmst": pd.DataFrame(rmst_out, columns=RMST_COLUMNS),
         "flow": flow_table(cohort, study.get("eligibility", {})).assign(data_label=label),
     }

@@ -76,6 +76,7 @@ def analyse_study(
         "eligibility",
         "cox",
         "cif",
+        "rmst",
     ):
         if name in outputs:
             write_csv(res[name], outputs[name])

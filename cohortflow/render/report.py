@@ -18,7 +18,7 @@ from cohortflow.core.expr import evaluate
 from cohortflow.core.formatting import format_p, format_scaled
 from cohortflow.core.io import write_csv
 from cohortflow.core.xlsx import write_xlsx
-from cohortflow.render.figures import PALETTE, km_figure, save_figure
+from cohortflow.render.figures import KM_AXES_LABEL, PALETTE, km_figure, save_figure
 from cohortflow.render.plots import cif_figure, forest_figure, swimmer_figure
 from cohortflow.render.tables import (
     describe,
@@ -29,6 +29,7 @@ from cohortflow.render.tables import (
     to_markdown,
 )
 from cohortflow.stats.competing import cumulative_incidence
+from cohortflow.stats.survival import kaplan_meier
 from cohortflow.stats.timedep import curve_at, landmark, simon_makuch
 
 log = logging.getLogger("cohortflow")
@@ -311,6 +312,12 @@ def km_figures(
     extra = []
     if a.get("ci_bands"):
         extra.append(f"Shaded: pointwise 95% CI ({a.get('ci_method', 'log-log')} transform).")
+    shade = bool((a.get("rmst") or {}).get("shade"))
+    if shade:
+        extra.append(
+            f"Shaded: area under each curve up to {a['rmst']['tau_years']:g} years = its "
+            "restricted mean survival time (tables/rmst.md)."
+        )
     if len(tests):
         for r in tests[
             (tests["analysis"] == analysis_id) & (tests["test"] != "log-rank (unweighted)")
@@ -332,7 +339,25 @@ def km_figures(
         ci_bands=bool(a.get("ci_bands")),
         ci_method=a.get("ci_method", "log-log"),
     )
+    if shade:
+        shade_rmst(fig, curves, a["rmst"]["tau_years"] * DAYS_PER_YEAR, scale)
     return save_figure(fig, Path(stem))
+
+
+def shade_rmst(
+    fig: Any, curves: dict[str, tuple[np.ndarray, np.ndarray]], tau_days: float, scale: float
+) -> None:
+    """Shade the area under each Kaplan-Meier curve up to ``tau_days`` (its RMST) on the
+    survival axes of a :func:`cohortflow.figures.km_figure`, in the curve's colour."""
+    ax = next(x for x in fig.axes if x.get_label() == KM_AXES_LABEL)
+    lines = [ln for ln in ax.get_lines() if not str(ln.get_label()).startswith("_")]
+    for line, (t, e) in zip(lines, curves.values(), strict=False):
+        tab = kaplan_meier(t, e).table
+        keep = tab["time"].to_numpy() <= tau_days
+        x = np.append(tab["time"].to_numpy()[keep], tau_days) / scale
+        y = np.append(tab["survival"].to_numpy()[keep], tab["survival"].to_numpy()[keep][-1])
+        ax.fill_between(x, 0, y, step="post", color=line.get_color(), alpha=0.1, linewidth=0)
+    ax.axvline(tau_days / scale, color="0.4", linestyle=":", linewidth=1)
 
 
 def _nan_to_none(x: Any) -> Any:
@@ -382,6 +407,7 @@ def write_model_tables(
         "(as R cox.zph). A model is refused when events are too few for its parameters "
         "(default 5 per parameter). Time-dependent covariates (e.g. HSCT) are coded by "
         "splitting follow-up at the exposure.",
+        *FINE_GRAY_NOTE[: int("method" in cox and (cox["method"] == "fine-gray").any())],
         label,
     ]
     text = [
@@ -434,6 +460,89 @@ def write_model_tables(
     (out / "competing_risks.md").write_text("\n".join(ctext) + "\n", encoding="utf-8")
     (out / "competing_risks.html").write_text(
         frame_to_html(cshown, f"{study['title']}: competing risks", cfoot), encoding="utf-8"
+    )
+
+
+FINE_GRAY_NOTE = [
+    "Fine-Gray models: the HR column is the subdistribution hazard ratio (sHR) of the event "
+    "with the competing event kept in the risk set (weighted by the censoring distribution), "
+    "as R cmprsk::crr; 95 % CI and P from crr's sandwich variance; Breslow ties. An sHR "
+    "describes the cumulative incidence, not the biological event rate: a covariate can raise "
+    "the sHR by lowering the competing event's rate. Refused as the Cox models are (default "
+    "5 events of the cause per parameter)."
+]
+
+
+def write_rmst_table(rmst: pd.DataFrame, study: dict[str, Any], out_dir: str) -> None:
+    """rmst.md / rmst.html: restricted mean survival time per group, differences and ratios."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    label = study.get("data_label", "")
+    titles = {a["id"]: a["title"] for a in study["analyses"]}
+    rows = []
+    for r in rmst.to_dict("records") if len(rmst) else []:
+        est = r.get("estimate")
+        if r["status"] != "estimated":
+            shown = f"{r['status']}: {r['note']}"
+            ci = p = ""
+        elif r["kind"] == "ratio":
+            shown = f"{est:.2f}"
+            ci = f"{r['lower']:.2f} to {r['upper']:.2f}"
+            p = fmt_p(r["p"])
+        else:
+            shown = f"{est:.1f}"
+            ci = f"{r['lower']:.1f} to {r['upper']:.1f}"
+            p = fmt_p(r["p"]) if r["kind"] == "difference" else ""
+        rows.append(
+            {
+                "Analysis": titles.get(r["analysis"], r["analysis"]),
+                "Horizon (y)": f"{r['tau_years']:g}",
+                "Row": {"group": "RMST", "difference": "Difference", "ratio": "Ratio"}.get(
+                    r["kind"], "RMST"
+                ),
+                "Group": r["stratum"],
+                "N / events by tau": ""
+                if pd.isna(r.get("n"))
+                else f"{int(r['n'])} / {int(r['events'])}",
+                "Estimate": shown + ("" if r["kind"] == "ratio" else f" {r['unit']}")
+                if r["status"] == "estimated"
+                else shown,
+                "95% CI": ci,
+                "P": p,
+            }
+        )
+    cols = [
+        "Analysis",
+        "Horizon (y)",
+        "Row",
+        "Group",
+        "N / events by tau",
+        "Estimate",
+        "95% CI",
+        "P",
+    ]
+    shown = pd.DataFrame(rows, columns=cols)
+    foot = [
+        "Restricted mean survival time (RMST): the mean event-free time up to the horizon, the "
+        "area under the Kaplan-Meier curve (R print(survfit(...), rmean = tau)), with R's "
+        "standard error and Wald 95 % CI. Differences and ratios are each group against the "
+        "first listed (normal approximation; ratio on the log scale). RMST stays interpretable "
+        "when hazards are not proportional; it says nothing about survival beyond the horizon. "
+        "A horizon beyond a group's last follow-up is refused (the curve is unknown there).",
+        "Not computed by HSCT: transplantation happens after the time origin, so a plain RMST "
+        "comparison by HSCT is biased by immortal time, like the naive Kaplan-Meier comparison.",
+        label,
+    ]
+    text = [
+        f"# {study['title']}: restricted mean survival time",
+        "",
+        md_table(shown) if len(shown) else "No RMST analyses configured.\n",
+        *[f"{f}  " for f in foot if f],
+    ]
+    (out / "rmst.md").write_text("\n".join(text) + "\n", encoding="utf-8")
+    (out / "rmst.html").write_text(
+        frame_to_html(shown, f"{study['title']}: restricted mean survival time", foot),
+        encoding="utf-8",
     )
 
 
@@ -643,11 +752,19 @@ def any_figure(
                 "p": fitted["p"],
             }
         )
+        fine_gray = "method" in fitted and (fitted["method"] == "fine-gray").any()
         fig = forest_figure(
             fr,
             title=title,
+            xlabel="Subdistribution hazard ratio (log scale)"
+            if fine_gray
+            else "Hazard ratio (log scale)",
             footnote=(
-                f"Cox model, Efron ties; N = {int(fitted['n'].iloc[0])}, events = "
+                f"Fine-Gray model (R cmprsk::crr): subdistribution hazard ratios with the "
+                f"competing event in the risk set; N = {int(fitted['n'].iloc[0])}, events of "
+                f"the cause = {int(fitted['events'].iloc[0])}. {label}"
+                if fine_gray
+                else f"Cox model, Efron ties; N = {int(fitted['n'].iloc[0])}, events = "
                 f"{int(fitted['events'].iloc[0])}; global PH test P = "
                 f"{format_p(float(fitted['ph_global_p'].iloc[0]))}. {label}"
             ),

@@ -18,6 +18,7 @@ from cohortflow.render.report import (
     write_flow,
     write_model_tables,
     write_response_tables,
+    write_rmst_table,
     write_survival_tables,
     write_workbook,
 )
@@ -108,13 +109,16 @@ def report_model_tables(
     study: dict[str, Any],
     out_dir: str,
     set_aside: str | None = None,
+    rmst: str | None = None,
 ) -> None:
-    """Cox and competing-risks tables for people (Markdown, HTML)."""
+    """Cox, Fine-Gray, competing-risks and RMST tables for people (Markdown, HTML)."""
     study = _with_set_aside(study, set_aside)
 
     write_model_tables(
         read_csv_or_empty(cox), read_csv_or_empty(cif), read_csv_or_empty(tests), study, out_dir
     )
+    if rmst:
+        write_rmst_table(read_csv_or_empty(rmst), study, out_dir)
 
 
 def report_workbook(csvs: dict[str, str], study: dict[str, Any], out: str) -> None:

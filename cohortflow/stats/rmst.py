@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cohortflow.survival import kaplan_meier
+from cohortflow.stats.survival import kaplan_meier
 
 __all__ = ["RMSTComparison", "RMSTResult", "compare_rmst", "restricted_mean"]
 
@@ -123,7 +123,7 @@ def restricted_mean(
     Raises
     ------
     ValueError
-        Invalid input (see :func:`cohortflow.survival.kaplan_meier`), ``tau <= 0`` or not
+        Invalid input (see :func:`cohortflow.stats.survival.kaplan_meier`), ``tau <= 0`` or not
         finite, or ``tau`` beyond the largest follow-up time without ``extend``.
 
     Example

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cohortflow.errors import CohortflowError
+from cohortflow.core.errors import CohortflowError
 
 __all__ = ["FineGrayResult", "fit_fine_gray"]
 

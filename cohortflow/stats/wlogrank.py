@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cohortflow.survival import kaplan_meier
+from cohortflow.stats.survival import kaplan_meier
 
 __all__ = ["WEIGHTS", "WEIGHT_LABELS", "WeightedLogRankResult", "weighted_logrank"]
 
