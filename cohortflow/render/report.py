@@ -488,11 +488,11 @@ def write_rmst_table(rmst: pd.DataFrame, study: dict[str, Any], out_dir: str) ->
         elif r["kind"] == "ratio":
             shown = f"{est:.2f}"
             ci = f"{r['lower']:.2f} to {r['upper']:.2f}"
-            p = fmt_p(r["p"])
+            p = format_p(r["p"])
         else:
             shown = f"{est:.1f}"
             ci = f"{r['lower']:.1f} to {r['upper']:.1f}"
-            p = fmt_p(r["p"]) if r["kind"] == "difference" else ""
+            p = format_p(r["p"]) if r["kind"] == "difference" else ""
         rows.append(
             {
                 "Analysis": titles.get(r["analysis"], r["analysis"]),

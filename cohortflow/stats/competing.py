@@ -231,7 +231,7 @@ def cumulative_incidence(
     n_risk = np.cumsum(total[::-1])[::-1]
     n_start = float(t.size)
     if entry is not None:
-        s = _as_float_array(entry, "entry")
+        s = as_float_array(entry, "entry")
         if s.shape != t.shape or (s < 0).any() or (s >= t).any():
             raise ValueError(
                 "entry must have one non-negative value per subject, strictly before its time "

@@ -150,7 +150,7 @@ def confidence_limits(
 
 def _validate_entry(entry: Any, t: np.ndarray) -> np.ndarray:
     """Delayed-entry times: numeric, non-negative, one per subject, strictly before exit."""
-    s = _as_float_array(entry, "entry")
+    s = as_float_array(entry, "entry")
     if s.shape != t.shape:
         raise ValueError(f"entry must have the same length as time ({t.size}), got {s.size}")
     if (s < 0).any():
