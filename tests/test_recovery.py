@@ -98,3 +98,26 @@ def _digests(work: Path) -> dict[str, str]:
 def _infant_only(work: Path) -> Path:
     (work / "config/config.yaml").write_text("studies:\n  - infant_all\n", encoding="utf-8")
     return work
+
+
+def test_git_state_follows_the_tree_and_is_a_manifest_param(tmp_path):
+    """`git_dirty` is computed when the workflow is planned and passed to the manifest rule
+    as a param, so a manifest written on a dirty tree is rewritten once the tree is clean."""
+    from cohortflow.provenance.manifest import git_state
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "a.txt").write_text("1")
+    git("add", "a.txt")
+    git("-c", "user.email=t@example.org", "-c", "user.name=t", "commit", "-qm", "one")
+    assert git_state(tmp_path)["git_dirty"] is False
+    (tmp_path / "a.txt").write_text("2")
+    assert git_state(tmp_path)["git_dirty"] is True
+    git("-c", "user.email=t@example.org", "-c", "user.name=t", "commit", "-qam", "two")
+    clean = git_state(tmp_path)
+    assert clean["git_dirty"] is False and len(clean["git_commit"]) == 40
+    rules = (Path(__file__).resolve().parents[1] / "rules/report.smk").read_text()
+    manifest_rule = rules.split("rule manifest:", 1)[1].split("\nrule ", 1)[0]
+    assert "git=GIT_STATE" in manifest_rule.split("params:", 1)[1]
