@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import faulthandler
 import math
 import multiprocessing
 import os
@@ -61,6 +62,7 @@ class _Meta:
 
 def _read_in_child(path: str, metadataonly: bool, send: Connection) -> None:
     """Child process: send (data, _Meta) or a one-line error text (never cell values)."""
+    faulthandler.disable()  # a crash here is reported by the parent, not dumped to stderr
     try:
         df, meta = pyreadstat.read_sav(
             path,
