@@ -42,6 +42,14 @@ def site_mapping(wildcards):
     return STUDIES[wildcards.study]["site_mappings"][wildcards.site]
 
 
+def previous_submission(wildcards):
+    """The site's submission before the one in use ([] if none): a resubmission is compared
+    with it (patients missing now, values emptied)."""
+    m = site_mapping(wildcards)
+    earlier = [s for s in m["superseded"] if s["date"] < (m["submission_date"] or "")]
+    return [max(earlier, key=lambda s: s["date"])["file"]] if earlier else []
+
+
 def submission_file(wildcards):
     """The submitted file named by the site's mapping."""
     return site_mapping(wildcards)["file"]

@@ -6,6 +6,7 @@ rule validate:
         raw=f"{RESTRICTED}/{{study}}/raw/{{site}}.parquet",
         meta=f"{RESULTS}/{{study}}/ingest/{{site}}.json",
         checks="config/checks.yaml",
+        previous=previous_submission,
     output:
         data=f"{RESULTS}/{{study}}/validate/{{site}}.parquet",
         findings=f"{RESULTS}/{{study}}/validate/{{site}}.findings.csv",

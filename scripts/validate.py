@@ -18,4 +18,5 @@ run_stage(
     status_out=smk.output.status,
     summary_out=smk.output.summary,
     queries_stem=smk.output.queries_csv[: -len(".csv")],
+    previous=(list(smk.input.previous) or [None])[0],
 )

@@ -113,3 +113,45 @@ def test_formula_without_cached_value_is_a_finding_not_alive(tmp_path):
     assert len(hit) == 1
     assert (hit["source_row"].iloc[0], hit["source_column"].iloc[0]) == (2, "death_date")
     assert hit["severity"].iloc[0] == "fatal" and isinstance(hit["study_id"].iloc[0], str)
+
+
+def test_resubmission_dropping_patients_and_values_is_reported(tmp_path):
+    """Today a resubmission without 3 patients loses them silently; now each is a warning
+    with its study ID (the message says how many), local IDs only in the restricted query
+    listing, and a value given before and empty now (a death date) is a warning."""
+    import csv
+
+    rows = list(csv.reader(SEV.read_text(encoding="utf-8").splitlines()))
+    head, body = rows[0], rows[1:]
+    death = head.index("death_date")
+    with_death = next(i for i, r in enumerate(body) if r[death])
+    kept = [r for i, r in enumerate(body) if i == with_death or i >= 3][:6]
+    dropped_ids = [r[0] for r in body if r not in kept]
+    assert len(dropped_ids) == 3
+    kept = [list(r) for r in kept]
+    kept[0][death] = ""  # the death date of a patient still sent is emptied
+    new = tmp_path / "SEV_new.csv"
+    with new.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([head, *kept])
+    mapping = load_site("config/sites/infant_all/SEV.yaml")
+    raw, meta = str(tmp_path / "raw.parquet"), str(tmp_path / "meta.json")
+    ingest_site(str(new), mapping, raw, meta)
+    findings = validate_site(
+        raw, meta, mapping, True, str(tmp_path / "d.parquet"), str(tmp_path / "f.csv"),
+        str(tmp_path / "s.json"), queries_stem=str(tmp_path / "q"), previous=str(SEV),
+    )  # fmt: skip
+    miss = findings[findings["check"] == "resubmission_patient_missing"]
+    assert len(miss) == 3 and miss["severity"].eq("warning").all()
+    assert miss["study_id"].str.fullmatch(r"[0-9a-f]{16}").all()
+    assert miss["message"].str.contains("3 patient").all()
+    gone = findings[findings["check"] == "resubmission_value_removed"]
+    assert list(gone["source_column"]) == ["death_date"]
+    # shareable findings carry study IDs; the local IDs are only in the restricted listing
+    shared = pd.read_csv(tmp_path / "f.csv", dtype=str, keep_default_na=False)
+    listing = pd.read_csv(tmp_path / "q.csv", dtype=str, keep_default_na=False)
+    lq = listing[listing["check"] == "resubmission_patient_missing"]
+    assert sorted(lq["local_patient_id"]) == sorted(dropped_ids)
+    assert "local_patient_id" not in shared.columns
+    assert set(shared.loc[shared["check"] == "resubmission_patient_missing", "study_id"]) == set(
+        miss["study_id"]
+    )

@@ -12,11 +12,13 @@ from typing import Any
 import pandas as pd
 
 from cohortflow.core import dictionary
-from cohortflow.core.errors import CohortflowError
+from cohortflow.core.errors import CohortflowError, SubmissionError
 from cohortflow.core.findings import FINDING_COLUMNS, pandera_findings
 from cohortflow.core.io import read_csv_or_empty, sha256_file, write_csv, write_json, write_parquet
-from cohortflow.core.pseudonym import load_key
+from cohortflow.core.pseudonym import load_key, study_id
 from cohortflow.harmonise.derive import harmonise
+from cohortflow.ingest.readers import ROW_COL
+from cohortflow.ingest.submission import read_submission
 from cohortflow.validate.checks import (
     DUPLICATE_KEY,
     annotate,
@@ -83,6 +85,62 @@ def _formula_findings(
     return pd.DataFrame(rows, columns=FINDING_COLUMNS)
 
 
+def _resubmission_findings(
+    rawdf: pd.DataFrame, previous: str | None, mapping: dict[str, Any], key: bytes
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Findings comparing a resubmission with the site's previous submission: a warning per
+    patient of the previous file missing now (its study ID; the message says how many) and
+    per mapped value given before and empty now. Also study ID -> local ID of the missing
+    patients, for the site's restricted query listing only."""
+    if not previous:
+        return pd.DataFrame(columns=FINDING_COLUMNS), {}
+    site, local = mapping["site"], mapping["local_id"]
+    prev = read_submission(previous, mapping.get("reader"), site=site).data
+    if local not in prev.columns:
+        raise SubmissionError(
+            f"the previous submission lacks the local ID column {local!r}; cannot compare",
+            site=site,
+            file=Path(previous).name,
+        )
+    prev = prev[prev[local].notna()].drop_duplicates(local).set_index(local)
+    cur = rawdf[rawdf[local].notna()].drop_duplicates(local).set_index(local)
+    missing = sorted(set(prev.index) - set(cur.index))
+    sids = {study_id(key, site, loc): loc for loc in missing}
+    rows = [
+        dict.fromkeys(FINDING_COLUMNS)
+        | {
+            "site": site,
+            "study_id": sid,
+            "source_row": 0,
+            "source_column": local,
+            "check": "resubmission_patient_missing",
+            "message": f"Patient of the previous submission missing now ({len(missing)} "
+            f"patient(s) of {Path(previous).name} are not in this file)",
+        }
+        for sid in sids
+    ]
+    common = cur.index.intersection(prev.index)
+    var_of = {r["source"]: v for v, r in mapping["columns"].items()}
+    cols = [c for c in var_of if c in prev.columns and c in cur.columns]
+    gone = prev.loc[common, cols].notna() & cur.loc[common, cols].isna()
+    removed = gone.stack()
+    removed = removed[removed]
+    rows += [
+        dict.fromkeys(FINDING_COLUMNS)
+        | {
+            "site": site,
+            "study_id": study_id(key, site, loc),
+            "source_row": int(cur.at[loc, ROW_COL]),
+            "source_column": col,
+            "variable": var_of[col],
+            "check": "resubmission_value_removed",
+            "message": f"Given in {Path(previous).name}, empty now",
+        }
+        for loc, col in removed.index
+    ]
+    return pd.DataFrame(rows, columns=FINDING_COLUMNS), sids
+
+
 def _no_data_finding(site: str, rows: int) -> pd.DataFrame:
     """The site-level fatal finding of a submission without data rows (empty otherwise):
     its patients must not disappear silently (quarantine: site set aside; strict: stop)."""
@@ -106,6 +164,7 @@ def validate_site(
     status_out: str | None = None,
     queries_stem: str | None = None,
     key: bytes | None = None,
+    previous: str | None = None,
 ) -> pd.DataFrame:
     """Map, pseudonymise and check one site against the check catalogue.
 
@@ -124,6 +183,7 @@ def validate_site(
     keep = df["study_id"].notna()
     kept = df[keep].reset_index(drop=True)
     site = mapping["site"]
+    dropped, dropped_local = _resubmission_findings(rawdf, previous, mapping, key)
     findings = pd.concat(
         [
             mapped.findings,
@@ -133,6 +193,7 @@ def validate_site(
             run_row_checks(harmonise(kept), cutoff, site),
             _no_data_finding(site, len(rawdf)),
             _formula_findings(meta, df, mapping),
+            dropped,
         ],
         ignore_index=True,
     )
@@ -164,7 +225,7 @@ def validate_site(
             sid: loc
             for sid, loc in zip(df["study_id"], mapped.local_ids, strict=True)
             if isinstance(sid, str)
-        }
+        } | dropped_local
         write_site_queries(findings, local_of, queries_stem)
     summary = {
         "site": site,
