@@ -1,5 +1,6 @@
 # cohortflow: `make run` runs every bundled study; `make test` runs the whole test suite.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# the first supported interpreter found (3.11 is what CI uses; 3.12 and 3.13 are accepted)
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -11,7 +12,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 setup: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "cohortflow needs Python 3.11, found " + sys.version' 
+	@$(PYTHON) cohortflow/core/pyversion.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@# the cohortflow package is used in place (like an editable install, without a build step)

@@ -1,4 +1,4 @@
-"""Command line: `python -m cohortflow {onboard,check,release,trace,diff} ...`."""
+"""Command line: `python -m cohortflow {onboard,check-mapping,check,release,trace,diff} ...`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,17 @@ import sys
 from pathlib import Path
 
 from cohortflow.core.errors import CohortflowError
+
+ONBOARD_EXAMPLE = """\
+example (the same site as `check-mapping --help` and the README's "Adding a site"):
+  python -m cohortflow onboard data/new/S10_export.xlsx --site S10 --study rr_all \\
+      -o config/sites/rr_all/S10.yaml
+  # the draft opens with DECIDE FIRST (flagged matches, TODO codes, variables the study
+  # needs that no column gave); each variable carries its confidence and evidence, each
+  # code its count and where its meaning came from (e.g. learned from S04.yaml)
+  python -m cohortflow check-mapping --study rr_all --site S10 \\
+      --mapping config/sites/rr_all/S10.yaml
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,9 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     takes a few milliseconds.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("trace", "diff"):
+    own_parsers = {
+        "trace": "cohortflow.provenance.trace",
+        "diff": "cohortflow.provenance.diff",
+        "check-mapping": "cohortflow.onboard.check",
+    }
+    if argv and argv[0] in own_parsers:
         # lazy: see the docstring
-        module = importlib.import_module(f"cohortflow.provenance.{argv[0]}")
+        module = importlib.import_module(own_parsers[argv[0]])
         try:
             return int(module.main(argv[1:]))
         except CohortflowError as exc:
@@ -29,9 +45,19 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     parser = argparse.ArgumentParser(prog="python -m cohortflow")
     sub = parser.add_subparsers(dest="command", required=True)
-    ob = sub.add_parser("onboard", help="draft a site mapping from a sample file")
+    ob = sub.add_parser(
+        "onboard",
+        help="draft a site mapping from a sample file",
+        description="Draft a site mapping from a sample file: every match and code comes "
+        "with a confidence and its evidence, learned from the study's other sites.",
+        epilog=ONBOARD_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ob.add_argument("file")
     ob.add_argument("--site", required=True, help="site code, e.g. S10")
+    ob.add_argument(
+        "--study", help="study the site joins: learn from its mappings, aim at what it needs"
+    )
     ob.add_argument("-o", "--out", required=True, help="where to write the draft YAML")
     ob.add_argument("--format", choices=["csv", "xlsx", "sav", "redcap"])
     ob.add_argument("--sheet")
@@ -54,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         "--verify", metavar="FREEZE_ID", help="check an existing freeze against its RELEASE.json"
     )
     for name, helptext in (
+        ("check-mapping", "check a site mapping against its file and study before any run"),
         ("trace", "where a value or table cell came from"),
         ("diff", "compare two freezes or a freeze and the working results"),
     ):
@@ -74,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
                 }.items()
                 if v
             }
-            out = write_draft(args.file, args.out, site=args.site, reader=reader or None)
+            out = write_draft(
+                args.file, args.out, site=args.site, reader=reader or None, study=args.study
+            )
             print(f"draft mapping written to {out}; review it before use")
         elif args.command == "release":
             # lazy: see the docstring

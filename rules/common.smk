@@ -7,12 +7,9 @@ from cohortflow.provenance.manifest import git_state
 
 RESULTS = config.get("results_dir", "results")
 RESTRICTED = config.get("restricted_dir", "restricted")
+STUDIES_DIR = config.get("studies_dir", "config/studies")
 STUDIES = {
-    s: load_study(
-        s,
-        root=Path(workflow.basedir),
-        studies_dir=config.get("studies_dir", "config/studies"),
-    )
+    s: load_study(s, root=Path(workflow.basedir), studies_dir=STUDIES_DIR)
     for s in config["studies"]
 }
 
@@ -30,6 +27,13 @@ CODE = ImportGraph(Path(workflow.basedir))
 def code_hash(script):
     """SHA-256 (first 16 hex digits) of the package modules scripts/<script>.py runs."""
     return CODE.script_hash(f"scripts/{script}.py")
+
+
+def study_need_labels(study):
+    """What a study needs from every site (required and recommended variables)."""
+    from cohortflow.onboard.needs import study_needs
+
+    return [f"{n.level}: {n.label}" for n in study_needs(STUDIES[study])]
 
 
 def sites(study):

@@ -1,9 +1,33 @@
-# Ingest: one job per site; a lossless all-text copy kept in the restricted area.
+# Ingest: one job per site, after the check of the site's mapping against its file; a
+# lossless all-text copy kept in the restricted area.
+
+
+rule check_mapping:
+    input:
+        submission=submission_file,
+    output:
+        report=f"{RESULTS}/{{study}}/mapping/{{site}}.check.txt",
+    log:
+        f"{RESULTS}/{{study}}/logs/check_mapping/{{site}}.log",
+    conda:
+        "../envs/cohortflow.yaml"
+    params:
+        code=code_hash("check_mapping"),
+        # re-run when the mapping's content or what the study needs changes (not on edits
+        # of comments; the data jobs after it re-run only then)
+        mapping=site_mapping,
+        needs=lambda wc: study_need_labels(wc.study),
+        mapping_file=lambda wc: STUDIES[wc.study]["sites"][wc.site],
+        studies_dir=STUDIES_DIR,
+    script:
+        "../scripts/check_mapping.py"
 
 
 rule ingest:
     input:
         submission=submission_file,
+        # the centre's mapping is checked first: its mistakes never become site queries
+        mapping_check=f"{RESULTS}/{{study}}/mapping/{{site}}.check.txt",
     output:
         raw=f"{RESTRICTED}/{{study}}/raw/{{site}}.parquet",
         meta=f"{RESULTS}/{{study}}/ingest/{{site}}.json",

@@ -25,10 +25,39 @@ COPY_IGNORE = shutil.ignore_patterns(
 )
 
 
-def copy_repo(dest: Path) -> Path:
-    """A copy of the working tree (code, config, data) without generated files."""
+#: Sites of the bundled infant study (rr_all's come from its generator).
+INFANT_SITES = {"SEV": "config/sites/infant_all/SEV.yaml"}
+
+
+def bundled_demo(work: Path) -> Path:
+    """Reset the bundled studies' sites in a copy to the demo as shipped: rr_all's generated
+    mappings and sites, the infant site. The suite's expected numbers are about the demo, so a
+    site a user adds (or a mapping a user edits) does not change what the workflow tests run."""
+    import re
+
+    from cohortflow.demo import rr_all
+
+    rr_all.write_mappings(work / "config" / "sites" / "rr_all")
+    sites = {
+        "rr_all": {c: f"config/sites/rr_all/{c}.yaml" for c in rr_all.SITES},
+        "infant_all": INFANT_SITES,
+    }
+    for study, listed in sites.items():
+        path = work / "config" / "studies" / f"{study}.yaml"
+        block = "sites:\n" + "".join(f"  {k}: {v}\n" for k, v in listed.items())
+        text, n = re.subn(
+            r"^sites:\n(?:[ \t]+.*\n|#.*\n)+", block, path.read_text("utf-8"), count=1, flags=re.M
+        )
+        assert n == 1, f"no sites: block in {path}"
+        path.write_text(text, encoding="utf-8")
+    return work
+
+
+def copy_repo(dest: Path, *, as_shipped: bool = True) -> Path:
+    """A copy of the working tree (code, config, data) without generated files; with
+    ``as_shipped`` the bundled studies' sites are the demo's (see ``bundled_demo``)."""
     shutil.copytree(REPO, dest, ignore=COPY_IGNORE)
-    return dest
+    return bundled_demo(dest) if as_shipped else dest
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -81,7 +81,8 @@ def test_reviewed_mapping_runs_through_the_stages(tmp_path):
     assert list(h["wbc"].round(3)) == [33.9, 1180.0, None] or (
         h["wbc"].iloc[0] == 33.9 and h["wbc"].iloc[1] == 1180.0 and pd.isna(h["wbc"].iloc[2])
     )
-    assert list(h["kmt2a_status"]) == ["rearranged", "germline", "unknown"]
+    # 46,XX[20] alone: no rearrangement seen by karyotype, not germline (no FISH/PCR)
+    assert list(h["kmt2a_status"]) == ["rearranged", "not_seen_by_karyotype", "unknown"]
     assert h.loc[0, "last_followup_date"] == pd.Timestamp("2016-11-15")
     assert h.loc[0, "dates_imputed"] == "last_followup_date: day imputed as 15 (mid rule)"
     assert h.loc[0, "diagnosis_date"] == pd.Timestamp("2011-02-28")
@@ -98,7 +99,10 @@ def test_reviewed_mapping_runs_through_the_stages(tmp_path):
 
 
 def _site_mapping(site: str) -> dict:
-    return yaml.safe_load((REPO / f"config/sites/rr_all/{site}.yaml").read_text("utf-8"))
+    """The demo's reviewed mapping as generated (not the committed file a user may edit)."""
+    from cohortflow.demo import rr_all
+
+    return yaml.safe_load(rr_all.mapping_yaml(site))
 
 
 def test_draft_of_a_file_with_a_row_number_and_a_patient_number():

@@ -1,5 +1,10 @@
 """The synthetic R/R ALL submission (data/rr_all) is reproducible and matches the seed-001 counts.
 
+Everything here reads a FRESH generation in a temporary directory (files and mappings), never
+the committed config/sites/rr_all mappings a user is expected to edit (adding a site, fixing a
+code): those edits cannot break these tests. The committed demo data files are only checked to
+be the generator's output, file by file (a user's added site folder is not the generator's).
+
 The counts are recomputed from the raw site files with a minimal reader written here, independent
 of the pipeline's readers: pandas for the CSVs (UTF-8 with BOM, semicolon, CP949, tab), a small
 REDCap flattener (plain pandas, same naming rules as the pipeline's REDCap reader), openpyxl for
@@ -27,9 +32,12 @@ import yaml
 from cohortflow.demo import rr_all
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "data" / "rr_all"
-MAPPINGS = ROOT / "config" / "sites" / "rr_all"
-SITES = [f"S0{k}" for k in range(1, 10)]
+COMMITTED_DATA = ROOT / "data" / "rr_all"
+#: The fresh generation (a temporary repository-like tree), set by the `generated` fixture.
+GEN = Path("/nonexistent")
+DATA = GEN / "data" / "rr_all"
+MAPPINGS = GEN / "config" / "sites" / "rr_all"
+SITES = list(rr_all.SITES)
 MISSING = {"", "na", "n/a", ".", "nan", "none", "null"}
 CUTOFF = dt.date(2016, 12, 31)
 EXCEL_ORIGIN = dt.date(1899, 12, 30)
@@ -57,12 +65,19 @@ def _files(root: Path) -> dict[str, bytes]:
     }
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("rr_all")
-    rr_all.generate(out / "data")
-    rr_all.write_mappings(out / "mappings")
+def _generate(out: Path) -> Path:
+    rr_all.generate(out / "data" / "rr_all")
+    rr_all.write_mappings(out / "config" / "sites" / "rr_all", data_dir="data/rr_all")
     return out
+
+
+@pytest.fixture(scope="module", autouse=True)
+def generated(tmp_path_factory) -> Path:
+    """A fresh generation; every helper below reads it (not the committed files)."""
+    global GEN, DATA, MAPPINGS
+    GEN = _generate(tmp_path_factory.mktemp("rr_all"))
+    DATA, MAPPINGS = GEN / "data" / "rr_all", GEN / "config" / "sites" / "rr_all"
+    return GEN
 
 
 @pytest.fixture(scope="module")
@@ -76,18 +91,26 @@ def _mapping(site: str) -> dict:
 
 def _file_in_use(mapping: dict) -> Path:
     if "submissions" in mapping:
-        return ROOT / max(mapping["submissions"], key=lambda s: s["date"])["file"]
-    return ROOT / mapping["file"]
+        return GEN / max(mapping["submissions"], key=lambda s: s["date"])["file"]
+    return GEN / mapping["file"]
 
 
-def test_generated_files_are_byte_identical_to_committed(generated):
-    committed = _files(DATA)
-    assert set(committed) == COMMITTED
-    assert _files(generated / "data") == committed
+def test_generation_is_reproducible(generated, tmp_path):
+    again = _generate(tmp_path)
+    assert set(_files(generated / "data" / "rr_all")) == COMMITTED
+    for part in ("data/rr_all", "config/sites/rr_all"):
+        assert _files(again / part) == _files(generated / part), part
 
 
-def test_mappings_are_the_generated_ones_and_valid(generated):
-    assert _files(generated / "mappings") == _files(MAPPINGS)
+def test_committed_demo_files_are_the_generated_ones(generated):
+    """Each generated data file is committed byte for byte (other files may be added)."""
+    committed = _files(COMMITTED_DATA)
+    fresh = _files(generated / "data" / "rr_all")
+    for name, blob in fresh.items():
+        assert committed.get(name) == blob, f"data/rr_all/{name} differs from the generator"
+
+
+def test_mappings_are_valid(generated):
     assert sorted(p.stem for p in MAPPINGS.glob("*.yaml")) == SITES
     import jsonschema
 
@@ -249,7 +272,7 @@ def _read_raw(site: str) -> tuple[dict, pd.DataFrame]:
     if reader["format"] == "csv":
         df = _read_csv(site, path, mapping)
     elif reader["format"] == "redcap":
-        df = _flatten_redcap(path, ROOT / reader["dictionary"])
+        df = _flatten_redcap(path, GEN / reader["dictionary"])
     elif reader["format"] == "xlsx":
         df = _read_xlsx(path, reader)
     else:
@@ -458,7 +481,7 @@ def test_s01_resubmission():
     subs = mapping["submissions"]
     assert "file" not in mapping and [s["date"] for s in subs] == ["2017-02-14", "2017-03-20"]
     old, new = (
-        pd.read_csv(ROOT / s["file"], encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        pd.read_csv(GEN / s["file"], encoding="utf-8-sig", dtype=str, keep_default_na=False)
         for s in subs
     )
     assert old.shape == new.shape and list(old.columns) == list(new.columns)
@@ -477,7 +500,7 @@ def test_s01_resubmission():
 
 def test_s03_redcap_export_and_dictionary():
     mapping = _mapping("S03")
-    dd = pd.read_csv(ROOT / mapping["reader"]["dictionary"], dtype=str, keep_default_na=False)
+    dd = pd.read_csv(GEN / mapping["reader"]["dictionary"], dtype=str, keep_default_na=False)
     assert tuple(dd.columns) == rr_all.REDCAP_DICTIONARY_COLUMNS
     assert dd.iloc[0]["Variable / Field Name"] == "record_id" == mapping["local_id"]
     assert (dd["Identifier?"] == "").all()  # no identifier fields, record_id included
@@ -500,7 +523,7 @@ def test_s03_redcap_export_and_dictionary():
     first = tx[(tx.record_id == second.record_id) & (tx.redcap_repeat_instance == "1")].iloc[0]
     outcome = ex[(ex.record_id == second.record_id) & (ex.redcap_event_name == "followup_arm_1")]
     assert first.tx_date < second.tx_date <= outcome.iloc[0].death_date
-    flat = _flatten_redcap(_file_in_use(mapping), ROOT / mapping["reader"]["dictionary"])
+    flat = _flatten_redcap(_file_in_use(mapping), GEN / mapping["reader"]["dictionary"])
     assert {"tx_date#1", "tx_date#2", "agents", "agents___1", "death_date", "sex"} <= set(
         flat.columns
     )

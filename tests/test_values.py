@@ -114,10 +114,13 @@ def test_unknown_unit_is_an_error_not_a_guess():
         ("46,XX,t(9;11)(p22;q23)[15]/46,XX[5]", "rearranged", "t(9;11)(p22;q23)"),
         ("dupMLL(11q23)", "ptd", None),
         ("MLL-PTD", "ptd", None),
-        ("46,XY[20]", "germline", None),
-        ("46,XX", "germline", None),
-        ("-", "germline", None),
-        ("46,XY,t(9;22)(q34;q11.2)[20]", "germline", None),
+        # a normal karyotype does not establish germline (cryptic rearrangements: FISH/PCR)
+        ("46,XY[20]", "not_seen_by_karyotype", None),
+        ("46,XX", "not_seen_by_karyotype", None),
+        ("normal", "not_seen_by_karyotype", None),
+        ("-", "unknown", None),  # in a karyotype column '-' may be 'not done'
+        ("negative", "germline", None),
+        ("46,XY,t(9;22)(q34;q11.2)[20]", "not_seen_by_karyotype", None),
         ("", "unknown", None),
         (None, "unknown", None),
         ("see report", "unknown", None),
@@ -150,3 +153,45 @@ def test_mapping_imputes_partial_dates_only_by_a_stated_rule():
     )
     with pytest.raises(ValueError, match="partial_dates: mid"):
         convert_value("2009-05", spec, {})
+
+
+@pytest.mark.parametrize(
+    ("karyotype", "fish", "pcr", "status", "partner"),
+    [
+        ("46,XX[20]", None, None, "not_seen_by_karyotype", None),  # never germline alone
+        ("46,XX[20]", "negative", None, "germline", None),
+        ("46,XX[20]", None, "negative", "germline", None),
+        ("46,XX[20]", "rearranged", None, "rearranged", None),  # cryptic: FISH finds it
+        ("46,XY[20]", None, "rearranged", "rearranged", None),
+        ("46,XY,t(4;11)(q21;q23)[20]", "negative", None, "rearranged", "t(4;11)(q21;q23)"),
+        (None, None, "ptd", "ptd", None),
+        ("dupMLL(11q23)", "negative", None, "ptd", None),
+        (None, "negative", "ptd", "ptd", None),
+        (None, None, None, "unknown", None),
+        ("see report", None, None, "unknown", None),
+        (None, "negative", None, "germline", None),
+    ],
+)
+def test_kmt2a_status_combines_karyotype_fish_and_pcr(karyotype, fish, pcr, status, partner):
+    assert values.kmt2a_status(karyotype, fish, pcr) == (status, partner)
+
+
+@pytest.mark.parametrize(
+    ("karyotype", "group"),
+    [
+        ("46,XX[20]", "diploid"),
+        ("46,XY", "diploid"),
+        ("45,XX,-7[10]", "hypodiploid"),
+        ("55,XY,+4,+6,+10,+21,+21[15]/46,XY[5]", "hyperdiploid"),
+        ("47~50,XX,+21[cp8]", "hyperdiploid"),
+        ("46,XY,t(9;22)(q34;q11.2)[20]", "t(9;22)"),
+        ("46,XX,der(19)t(1;19)(q23;p13)[12]", "t(1;19)"),
+        ("46,XY,t(4;11)(q21;q23)[20]", "other"),
+        ("46,XX,del(9)(p21)[8]", "other"),
+        ("not done", None),
+        ("-", None),
+        (None, None),
+    ],
+)
+def test_cytogenetics_group_from_karyotype(karyotype, group):
+    assert values.cytogenetics_group(karyotype) == group

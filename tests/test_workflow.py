@@ -133,6 +133,7 @@ def test_rerun_nothing_then_one_site_change(workflow_run, tmp_path):
     jobs = planned_jobs(work)
     per_site = sorted((r, w["site"]) for r, w in jobs if "site" in w and r != "query_listing")
     assert per_site == [
+        ("check_mapping", "S02"),
         ("dq_site", "S02"),
         ("harmonise", "S02"),
         ("ingest", "S02"),

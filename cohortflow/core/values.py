@@ -143,9 +143,11 @@ _TRANSLOCATION = re.compile(  # noqa: E501
     r"t\(\s*([0-9XY]+)\s*;\s*([0-9XY]+)\s*\)\s*\(\s*([pq][0-9.]+)\s*;\s*([pq][0-9.]+)\s*\)", re.I
 )
 _PTD = re.compile(r"dup\s*\(?\s*mll|mll\s*[-_ ]?ptd|kmt2a\s*[-_ ]?ptd|\bptd\b|dup\s*mll", re.I)
-_GERMLINE = re.compile(  # noqa: E501
-    r"^(-|neg(ative)?|none|not detected|germline|normal|wild[- ]?type|46,\s*x[xy](\[\d+\])?)$", re.I
-)
+#: A submitted statement of a negative KMT2A test (FISH/PCR): germline.
+_GERMLINE = re.compile(r"^(neg(ative)?|not detected|germline|wild[- ]?type)$", re.I)
+#: A normal karyotype: no rearrangement SEEN (cryptic ones need FISH/PCR), not germline.
+_NORMAL_KARYOTYPE = re.compile(r"^(normal|46,\s*x[xy](\[\d+\])?)$", re.I)
+NOT_SEEN = "not_seen_by_karyotype"
 _TRANSLOCATION_NO_BANDS = re.compile(r"t\(\s*([0-9XY]+)\s*;\s*([0-9XY]+)\s*\)(?!\s*\()", re.I)
 #: Chromosomes whose translocation with 11 is, without bands given, a KMT2A rearrangement:
 #: 4 (AFF1), 9 (MLLT3), 19 (MLLT1/ELL), 10 (MLLT10), 6 (AFDN).
@@ -189,10 +191,12 @@ def parse_kmt2a(text: str | None) -> tuple[str, str | None]:
     Returns (status, partner): status is 'rearranged' (a translocation involving 11q23, partner
     given as the ISCN translocation; "t(4;11)" without bands for the classic partner chromosomes
     4, 9, 19, 10 and 6; or a fusion name such as MLL-AF4 / KMT2A-AFF1, partner "KMT2A::AFF1"),
-    'ptd' (partial tandem duplication, dupMLL: NOT rearranged), 'germline' (normal karyotype,
-    "MLL negative", "KMT2A not rearranged") or 'unknown' (missing or unparseable).
+    'ptd' (partial tandem duplication, dupMLL: NOT rearranged), 'germline' (a submitted
+    negative test: "MLL negative", "KMT2A not rearranged", "negative"), 'not_seen_by_karyotype'
+    (a normal karyotype, or one without an 11q23 abnormality: cryptic rearrangements need FISH
+    or PCR, DOMAIN.md section 3) or 'unknown' (missing, '-', or unparseable).
     """
-    if text is None or str(text).strip() == "":
+    if text is None or str(text).strip() in ("", "-"):
         return "unknown", None
     t = str(text).strip()
     if _MLL_NEGATIVE.search(t):
@@ -218,6 +222,61 @@ def parse_kmt2a(text: str | None) -> tuple[str, str | None]:
         return "rearranged", None
     if _GERMLINE.match(t):
         return "germline", None
+    if _NORMAL_KARYOTYPE.match(t):
+        return NOT_SEEN, None
     if re.match(r"^\d{2,3},\s*[xy]", t, re.I) and not _involves_chr11(t):
-        return "germline", None
+        return NOT_SEEN, None
     return "unknown", None
+
+
+def kmt2a_status(
+    karyotype: str | None, fish: str | None = None, pcr: str | None = None
+) -> tuple[str, str | None]:
+    """KMT2A status and partner combining karyotype, break-apart FISH and molecular results.
+
+    Any method showing a rearrangement wins (partner from the karyotype, or "KMT2A" when only
+    FISH/PCR show it); then a PTD (PCR or karyotype text); then a negative FISH or PCR, or a
+    submitted negative finding, gives 'germline'; a karyotype alone without an 11q23
+    rearrangement gives 'not_seen_by_karyotype' (never 'germline'); else 'unknown'.
+    """
+    k_status, k_partner = parse_kmt2a(karyotype)
+    fish = None if fish is None or str(fish) in ("", "nan", "<NA>") else str(fish)
+    pcr = None if pcr is None or str(pcr) in ("", "nan", "<NA>") else str(pcr)
+    if k_status == "rearranged":
+        return k_status, k_partner
+    if "rearranged" in (fish, pcr):
+        return "rearranged", None
+    if k_status == "ptd" or pcr == "ptd":
+        return "ptd", None
+    if k_status == "germline" or "negative" in (fish, pcr):
+        return "germline", None
+    return k_status, None
+
+
+_MODAL = re.compile(r"^\s*(\d{2,3})(?:\s*[~-]\s*\d{2,3})?\s*,\s*([^,\[/]+)", re.I)
+
+
+def cytogenetics_group(karyotype: str | None) -> str | None:
+    """Initial cytogenetics group of an ISCN karyotype (first clone), or None if not ISCN.
+
+    t(9;22) and t(1;19) first; then the modal number: < 46 hypodiploid, > 46 hyperdiploid;
+    46 with only the sex chromosomes diploid; any other abnormality 'other'.
+    """
+    if karyotype is None or str(karyotype).strip() in ("", "-"):
+        return None
+    t = str(karyotype).strip()
+    if re.search(r"t\(\s*9\s*;\s*22\s*\)", t):
+        return "t(9;22)"
+    if re.search(r"t\(\s*1\s*;\s*19\s*\)", t):
+        return "t(1;19)"
+    first = t.split("/")[0]
+    m = _MODAL.match(first)
+    if not m:
+        return None
+    n = int(m.group(1))
+    if n < 46:
+        return "hypodiploid"
+    if n > 46:
+        return "hyperdiploid"
+    rest = re.sub(r"\[\d+\]", "", first[m.end(2) :]).strip(" ,")
+    return "diploid" if re.fullmatch(r"x[xy]", m.group(2).strip(), re.I) and not rest else "other"

@@ -2414,6 +2414,9 @@ def mapping_yaml(code: str, data_dir: str = "data/rr_all") -> str:
         extra = sorted(t for t in tokens if t.lower() not in DEFAULT_MISSING)
         if extra:
             parts.append(f"missing: [{', '.join(_yaml_scalar(t) for t in extra)}]")
+        if var == "induction_response" and code == DUPLICATE_SITE:
+            # the planted duplicate's response is the site's data error, not a missing code
+            parts.append(f"query: [{_yaml_scalar(DUPLICATE_RESPONSE)}]")
         lines.append(f"  {var}: {{{', '.join(parts)}}}")
     return "\n".join(lines) + "\n"
 

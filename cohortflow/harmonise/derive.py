@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from cohortflow.core import dictionary
-from cohortflow.core.values import parse_kmt2a
+from cohortflow.core.values import cytogenetics_group, kmt2a_status
 
 
 def completed_months(birth: pd.Series, when: pd.Series) -> pd.Series:
@@ -64,12 +64,23 @@ def harmonise(mapped: pd.DataFrame) -> pd.DataFrame:
     df["relapse_timing"] = relapse_timing(
         df["diagnosis_date"], df["relapse_date"], df["end_of_therapy_date"]
     )
-    # karyotype strings repeat: parse each distinct one once
-    karyotype = df["karyotype"].astype(object).where(df["karyotype"].notna(), None)
-    parsed = {k: parse_kmt2a(None if k is None else str(k)) for k in karyotype.unique()}
-    df["kmt2a_status"] = [parsed[k][0] for k in karyotype]
-    df["kmt2a_partner"] = [parsed[k][1] for k in karyotype]
+    # (karyotype, FISH, PCR) combinations repeat: combine each distinct one once
+    tests = [df[c].astype(object).where(df[c].notna(), None) for c in KMT2A_INPUTS]
+    keys = list(zip(*tests, strict=True))
+    status = {k: kmt2a_status(*k) for k in dict.fromkeys(keys)}
+    df["kmt2a_status"] = [status[k][0] for k in keys]
+    df["kmt2a_partner"] = [status[k][1] for k in keys]
+    # cytogenetics_group not given: derived from an ISCN karyotype (None if not ISCN)
+    given = df["cytogenetics_group"].notna()
+    if (~given & df["karyotype"].notna()).any():
+        groups = {k: cytogenetics_group(k) for k in tests[0][~given].unique()}
+        derived = tests[0].map(groups)
+        df["cytogenetics_group"] = df["cytogenetics_group"].astype(object).where(given, derived)
     return dictionary.conform(df)
+
+
+#: Inputs of the KMT2A status, in the order ``values.kmt2a_status`` takes them.
+KMT2A_INPUTS = ["karyotype", "kmt2a_fish", "kmt2a_pcr"]
 
 
 LINEAGE = ["source_sha256", "source_sheet", "source_row"]

@@ -37,6 +37,7 @@ from cohortflow.core.expr import evaluate, names
 from cohortflow.core.io import read_parquet_metadata, sha256_file
 from cohortflow.harmonise.derive import completed_months, years_between
 from cohortflow.provenance.diff import study_tree
+from cohortflow.provenance.rendered import locate
 from cohortflow.validate.checks import catalogue
 from cohortflow.validate.mapping import convert_value
 
@@ -67,8 +68,14 @@ DERIVED: dict[str, tuple[list[str], str]] = {
         "BFM: very early < 18 completed months from diagnosis; early >= 18 months and < 6 "
         "months after the end of therapy; late >= 6 months after the end of therapy",
     ),
-    "kmt2a_status": (["karyotype"], "KMT2A status parsed from the karyotype"),
-    "kmt2a_partner": (["karyotype"], "KMT2A translocation partner parsed from the karyotype"),
+    "kmt2a_status": (
+        ["karyotype", "kmt2a_fish", "kmt2a_pcr"],
+        "KMT2A status combining karyotype, FISH and PCR",
+    ),
+    "kmt2a_partner": (
+        ["karyotype", "kmt2a_fish", "kmt2a_pcr"],
+        "KMT2A translocation partner parsed from the karyotype",
+    ),
     "wbc_raw": (["wbc"], "the WBC cell exactly as submitted"),
     "wbc_unit": (["wbc"], "unit of the WBC cell (mapping `unit` or `unit_source`), normalised"),
 }
@@ -385,9 +392,12 @@ def _recompute(variable: str, row: pd.Series) -> tuple[Any, str]:
         days = (pd.Timestamp(e) - pd.Timestamp(b)).days
         return _plain(v), f"{days} days / 365.25"
     if variable in ("kmt2a_status", "kmt2a_partner"):
-        k = row.get("karyotype")
-        st, partner = values.parse_kmt2a(None if _is_missing(k) else str(k))
-        return (st if variable == "kmt2a_status" else partner), f"karyotype {_show(k)}"
+        k, fish, pcr = (row.get(c) for c in ("karyotype", "kmt2a_fish", "kmt2a_pcr"))
+        st, partner = values.kmt2a_status(
+            *(None if _is_missing(v) else str(v) for v in (k, fish, pcr))
+        )
+        how = f"karyotype {_show(k)}, FISH {_show(fish)}, PCR {_show(pcr)}"
+        return (st if variable == "kmt2a_status" else partner), how
     if variable == "prednisone_response":
         b = row.get("pb_blasts_day8")
         if _is_missing(b):
@@ -1228,6 +1238,8 @@ def trace_cell(
         table_csv = root / table_csv
     if not table_csv.is_file():
         raise CohortflowError(f"no such output table: {table_csv}")
+    if table_csv.suffix.lower() in (".md", ".html", ".htm"):  # the CSV it was rendered from
+        table_csv, row, column = locate(table_csv, row, column, load_study(study, root))
     t = pd.read_csv(table_csv, keep_default_na=False, dtype=str)
     if not 1 <= row <= len(t):
         raise CohortflowError(f"{table_csv} has data rows 1-{len(t)}, not {row}")
@@ -1320,7 +1332,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--restricted", help="restricted folder (default: <root>/restricted)")
     parser.add_argument("--study-id", "--patient", dest="study_id", help="the patient's study ID")
     parser.add_argument("--variable", help="canonical variable, e.g. wbc")
-    parser.add_argument("--table", help="an output CSV, e.g. results/rr_all/analyse/survival.csv")
+    parser.add_argument(
+        "--table",
+        help="an output table: CSV (e.g. results/rr_all/analyse/survival.csv) or the Markdown/"
+        "HTML it was rendered as (results/rr_all/tables/table1.md, survival.html)",
+    )
     parser.add_argument("--row", type=int, help="1-based data row of --table")
     parser.add_argument("--column", help="column of --table")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")

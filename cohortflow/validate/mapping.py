@@ -29,6 +29,9 @@ DEFAULT_BOOL_CODES = {
     "무": False,
 }
 
+#: Cell counts given in a site's unit (`unit` or `unit_source`), stored in x10^9/L.
+CELL_COUNTS = ("wbc", "platelets")
+
 
 @dataclass
 class Mapped:
@@ -213,21 +216,21 @@ def apply_mapping(
                         str(exc),
                         value=str(text),
                     )
-            if var == "wbc":
+            if var in CELL_COUNTS:
                 unit = values.cell_count_unit(rule, rec.get(rule.get("unit_source", "")))
-                out["wbc_raw"].append(None if values.is_missing(text, missing) else str(text))
+                canon = None
                 if value is not None:
                     try:
                         value, canon = values.convert_cell_count(value, unit)
-                        out["wbc_unit"].append(canon)
                     except ValueError as exc:
                         findings.add(
                             sid, row, src, var, "unit_known", str(exc), value=str(unit or "")
                         )
-                        out["wbc_unit"].append(None)
                         value = None
-                else:
-                    out["wbc_unit"].append(None)
+                if var == "wbc":
+                    raw_text = None if values.is_missing(text, missing) else str(text)
+                    out["wbc_raw"].append(raw_text)
+                    out["wbc_unit"].append(canon)
             out[var].append(value)
         out["dates_imputed"].append("; ".join(imputed) or None)
     df = pd.DataFrame(out)

@@ -1,0 +1,15 @@
+"""Snakemake entry point: check one site's mapping against its file before any data job."""
+
+from cohortflow.core.runner import run_stage
+from cohortflow.onboard.stage import check_site
+
+smk = snakemake  # noqa: F821
+run_stage(
+    smk,
+    check_site,
+    mapping_file=smk.params.mapping_file,
+    submission=smk.input.submission,
+    study=smk.wildcards.study,
+    studies_dir=smk.params.studies_dir,
+    out=smk.output.report,
+)
