@@ -126,12 +126,14 @@ def test_rr_all_needs_are_computed_from_its_definition():
     study = study_for_check("rr_all")
     needs = {n.label: n for n in study_needs(study)}
     required = required_variables(study)
-    assert len(required) == 18
+    assert len(required) == 19
     assert "cytogenetics_group | karyotype" in required  # table 1, derivable from a karyotype
     assert {"birth_date", "diagnosis_date"} <= set(required)  # eligibility age, derived
     assert "induction_response" in required  # best_response of the responses table
     assert needs["wbc"].level == "recommended"  # only the informational NCI/Rome scheme
-    assert needs["relapse_date"].level == "recommended"  # endpoint REL_HSCT: no analysis
+    assert needs["relapse_date"].level == "required"  # endpoint REL_HSCT: CIF after HSCT
+    study["cif_analyses"] = []  # without the CIF no analysis uses REL_HSCT
+    assert {n.label: n for n in study_needs(study)}["relapse_date"].level == "recommended"
     # a study that drops table 1 no longer needs height
     study["tables"].pop("table1")
     assert "height_cm" not in required_variables(study)

@@ -2388,6 +2388,8 @@ def mapping_yaml(code: str, data_dir: str = "data/rr_all") -> str:
     lines.append(f"local_id: {_yaml_scalar(site.headers['local_id'])}")
     drop = [site.headers[k] for k in IDENTIFIER_KEYS if k in site.headers]
     lines.append(f"drop: [{', '.join(_yaml_scalar(c) for c in drop)}]")
+    # seed 001 reports no relapse dates after HSCT: no site collects them (REL_HSCT is empty)
+    lines.append("not_collected: [relapse_date]")
     lines.append(f"notes: >-\n  {site.quirks}")
     lines.append("columns:")
     for var, header in site.headers.items():

@@ -170,11 +170,24 @@ def _needs(
     if study is None:
         return []
     mapped = set(mapping["columns"])
+    declared = set(mapping.get("not_collected", []))
     out = []
     for need in study_needs(study):
         if need.met(mapped):
             continue
         uses = ", ".join(need.used_by[:3]) + (", ..." if len(need.used_by) > 3 else "")
+        if declared & set(need.any_of):
+            out.append(
+                Problem(
+                    file,
+                    lines.line("not_collected"),
+                    need.label,
+                    "not_collected",
+                    f"declared not collected; study {study['id']} uses it in {uses}",
+                    "warning",
+                )
+            )
+            continue
         out.append(
             Problem(
                 file,
