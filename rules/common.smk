@@ -3,6 +3,7 @@ from pathlib import Path
 
 from cohortflow.core.codehash import ImportGraph
 from cohortflow.core.config import load_study
+from cohortflow.render.figure_names import figure_stems
 from cohortflow.provenance.manifest import git_state
 
 RESULTS = config.get("results_dir", "results")
@@ -91,27 +92,7 @@ def per_site(study, pattern):
 
 def figures(study):
     """Names of the figures of a study (besides the CONSORT diagram)."""
-    s = STUDIES[study]
-    out = []
-    for a in s["analyses"]:
-        g = s.get("groupings", {}).get(a.get("by", ""), {})
-        if not g.get("time_dependent") or a.get("allow_naive"):
-            out.append(f"km_{a['id']}")
-        if g.get("time_dependent"):
-            out += [
-                f"km_{a['id']}_landmark_{m:g}m" for m in a.get("landmarks_months", [6])
-            ]
-            out.append(f"km_{a['id']}_simon_makuch")
-    out += [f"cif_{c['id']}" for c in s.get("cif_analyses", [])]
-    out += [f"forest_{m['id']}" for m in s.get("cox_models", [])]
-    out += [
-        f"forest_{c['id']}_fine_gray"
-        for c in s.get("cif_analyses", [])
-        if c.get("fine_gray")
-    ]
-    if s.get("swimmer"):
-        out.append("swimmer")
-    return out
+    return figure_stems(STUDIES[study])
 
 
 def workbook_inputs(wildcards):

@@ -18,6 +18,7 @@ from cohortflow.core.expr import evaluate
 from cohortflow.core.formatting import format_p, format_scaled
 from cohortflow.core.io import write_csv
 from cohortflow.core.xlsx import write_xlsx
+from cohortflow.render.figure_names import parse_figure
 from cohortflow.render.figures import KM_AXES_LABEL, PALETTE, km_figure, save_figure
 from cohortflow.render.plots import cif_figure, forest_figure, swimmer_figure
 from cohortflow.render.tables import (
@@ -626,8 +627,12 @@ def any_figure(
     forest_<model> or swimmer; PNG, PDF and SVG."""
     label = study.get("data_label", "")
     analysed = cohort[cohort["analysed"]].reset_index(drop=True)
-    if name.startswith("km_") and ("_landmark_" in name or name.endswith("_simon_makuch")):
-        aid = name[3:].split("_landmark_")[0].removesuffix("_simon_makuch")
+    try:
+        figure = parse_figure(study, name)
+    except ValueError:
+        raise CohortflowError(f"unknown figure {name!r}") from None
+    if figure.kind in ("landmark", "simon_makuch"):
+        aid = figure.id
         a = next(x for x in study["analyses"] if x["id"] == aid)
         grouping = study["groupings"][a["by"]]
         ep = study["endpoints"][a["endpoint"]]
@@ -638,8 +643,8 @@ def any_figure(
         x = exposure_days(data, grouping["time_dependent"], ep["origin"])
         names = grouping.get("exposure_labels", ["exposed", "unexposed"])
         xmax_y = a.get("xmax_years")
-        if "_landmark_" in name:
-            months = float(name.split("_landmark_")[1].removesuffix("m"))
+        if figure.kind == "landmark":
+            months = float(figure.months)
             ld = landmark(t, e, x, months * DAYS_PER_MONTH).table
             curves = {
                 f"{lab} by {months:g} months": (
@@ -696,10 +701,10 @@ def any_figure(
             xmax_months=(xmax_y or 8) * 12,
         )
         return save_figure(fig, Path(stem))
-    if name.startswith("km_"):
-        return km_figures(cohort, adtte, tests, study, name[3:], stem)
-    if name.startswith("cif_"):
-        a = next(x for x in study.get("cif_analyses", []) if x["id"] == name[4:])
+    if figure.kind == "km":
+        return km_figures(cohort, adtte, tests, study, figure.id, stem)
+    if figure.kind == "cif":
+        a = next(x for x in study.get("cif_analyses", []) if x["id"] == figure.id)
         ep = study["endpoints"][a["endpoint"]]
         data = endpoint_data(analysed, adtte, a["endpoint"])
         grouping = study.get("groupings", {}).get(a["by"]) if a.get("by") else None
@@ -732,8 +737,8 @@ def any_figure(
             footnote=" ".join(x for x in [a.get("note", ""), label] if x) or None,
         )
         return save_figure(fig, Path(stem))
-    if name.startswith("forest_"):
-        rows = cox[(cox["model"] == name[7:])] if len(cox) else cox
+    if figure.kind == "forest":
+        rows = cox[(cox["model"] == figure.id)] if len(cox) else cox
         fitted = rows[rows["status"] == "fitted"]
         title = rows["title"].iloc[0] if len(rows) else name
         if fitted.empty:
@@ -770,7 +775,7 @@ def any_figure(
             ),
         )
         return save_figure(fig, Path(stem))
-    if name == "swimmer":
+    if figure.kind == "swimmer":
         spec = study["swimmer"]
         ep = study["endpoints"][spec["endpoint"]]
         a = adtte[adtte["PARAMCD"] == spec["endpoint"]][["study_id", "AVAL", "CNSR"]]

@@ -18,6 +18,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from cohortflow.render.figure_names import figure_order
+
 __all__ = [
     "REPORT_NAME",
     "build_run_report",
@@ -132,25 +134,6 @@ def figure_caption(study: dict[str, Any], stem: str) -> str:
         return f"Swimmer plot: {swimmer.get('title') or 'patient timelines'}"
     words = stem.replace("_", " ").strip()
     return words[:1].upper() + words[1:]
-
-
-def figure_order(study: dict[str, Any], stems: list[str]) -> list[str]:
-    """``stems`` in reading order: CONSORT, per analysis its KM, landmark and Simon-Makuch
-    figures, then cumulative incidence, forest plots, the swimmer plot, then others by name."""
-    expected = ["consort"]
-    for a in study.get("analyses") or []:
-        aid = a.get("id", "")
-        expected += [f"km_{aid}"]
-        expected += [f"km_{aid}_landmark_{m:g}m" for m in a.get("landmarks_months") or []]
-        expected += [
-            s for s in sorted(stems) if s.startswith(f"km_{aid}_landmark_") and s not in expected
-        ]
-        expected += [f"km_{aid}_simon_makuch"]
-    expected += [f"cif_{c.get('id', '')}" for c in study.get("cif_analyses") or []]
-    expected += [f"forest_{m.get('id', '')}" for m in study.get("cox_models") or []]
-    expected += ["swimmer"]
-    rank = {s: i for i, s in reversed(list(enumerate(expected)))}
-    return sorted(set(stems), key=lambda s: (rank.get(s, len(rank)), s))
 
 
 def _png_size(data: bytes) -> tuple[int, int] | None:
