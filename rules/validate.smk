@@ -24,6 +24,7 @@ rule validate:
         demo_key=demo_key,
         data_label=lambda wc: STUDIES[wc.study].get("data_label", ""),
         cutoff=lambda wc: STUDIES[wc.study]["cutoff_date"],
+        identifiers=lambda wc: STUDIES[wc.study].get("identifiers", "remove"),
     script:
         "../scripts/validate.py"
 

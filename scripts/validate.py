@@ -13,6 +13,7 @@ run_stage(
     demo_key=smk.params.demo_key,
     data_label=smk.params.data_label,
     cutoff=smk.params.cutoff,
+    identifiers=smk.params.identifiers,
     data_out=smk.output.data,
     findings_out=smk.output.findings,
     status_out=smk.output.status,

@@ -72,6 +72,7 @@ PLANTED = {
     "P26": {"death": "2008-03-01", "lfu": "2008-07-01"},
     "P27": {"lfu": "2007-01-01"},
     "P28": {"lfu": "2017-06-01"},
+    "P29": {"wbc": "01012345678"},  # a phone number typed into the WBC field
 }
 EXPECTED = {
     ("P02", "type_conformance"),
@@ -104,6 +105,7 @@ EXPECTED = {
     ("P26", "hsct_before_death"),
     ("P27", "followup_not_before_events"),
     ("P28", "nothing_after_cutoff"),
+    ("P29", "identifier_removed"),
 }
 MAPPING = {
     "site": "Q01",
@@ -235,13 +237,15 @@ def test_quarantine_reconciles_and_strict_stops(tmp_path):
         validate_summary=str(tmp_path / "s.json"),
     )
     rec = json.loads(rec_path.read_text())
-    assert rec["rows_read"] == len(PLANTED) == 30
+    assert rec["rows_read"] == len(PLANTED) == 31
     assert rec["rows_read"] == rec["rows_harmonised"] + rec["rows_quarantined"]
     fatal_ids = {i for i, c in EXPECTED if catalogue()[c]["severity"] == "fatal" and i not in ("",)}
     # P05 sent twice: both records share a study ID and are set aside together
     assert rec["rows_quarantined"] == len(fatal_ids) + 1 + 1
     kept = pd.read_parquet(tmp_path / "h.parquet")
-    assert len(kept) == rec["rows_harmonised"] == 5  # P01, P07, P14, P28 and P11 remain
+    # P01, P07, P14, P28, P11 and P29 (its phone-number WBC removed, a warning) remain
+    assert len(kept) == rec["rows_harmonised"] == 6
+    assert kept["wbc_raw"].isin(["[removed: phone number]"]).sum() == 1
     q = pd.read_parquet(tmp_path / "q.parquet")
     assert "wbc_range" in set(";".join(q["quarantine_reasons"]).replace("; ", ";").split(";"))
     with pytest.raises(CohortflowError) as exc:
@@ -254,7 +258,7 @@ def test_quarantine_reconciles_and_strict_stops(tmp_path):
         )
     msg = str(exc.value)
     assert "strict policy" in msg and "Q01" in msg and "blasts_range" in msg
-    assert "1 of 30 records" in msg
+    assert "1 of 31 records" in msg
     assert not (tmp_path / "m.parquet").exists()
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cohortflow.core.cellsafe import csv_frame
 from cohortflow.core.dictionary import dictionary_version
 
 
@@ -49,10 +50,11 @@ def read_parquet_metadata(path: str | Path) -> dict[str, Any]:
 
 
 def write_csv(df: pd.DataFrame, path: str | Path) -> None:
-    """Write a CSV (UTF-8, LF line ends, no index) with stable float formatting."""
+    """Write a CSV (UTF-8, LF line ends, no index) with stable float formatting; text that a
+    spreadsheet would run as a formula is neutralised (``cellsafe.csv_frame``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
+    csv_frame(df).to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
 
 
 def write_json(obj: Any, path: str | Path) -> None:

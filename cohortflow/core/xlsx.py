@@ -26,6 +26,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.xml.constants import ARC_CORE
 from openpyxl.xml.functions import tostring
 
+from cohortflow.core.cellsafe import xlsx_text
 from cohortflow.core.io import atomic_write
 
 __all__ = [
@@ -118,18 +119,18 @@ def _write_sheet(
     columns = [str(c) for c in frame.columns]
     row = 1
     if title:
-        ws.cell(row=1, column=1, value=title).font = Font(bold=True, size=13)
+        xlsx_text(ws.cell(row=1, column=1, value=title)).font = Font(bold=True, size=13)
         row = 3
     header_row = row
     for j, name in enumerate(columns, start=1):
-        cell = ws.cell(row=header_row, column=j, value=name)
+        cell = xlsx_text(ws.cell(row=header_row, column=j, value=name))
         cell.font = Font(bold=True)
         cell.alignment = Alignment(vertical="bottom", wrap_text=False)
     widths = [len(name) for name in columns]
     for i, values in enumerate(frame.itertuples(index=False, name=None), start=header_row + 1):
         for j, value in enumerate(values, start=1):
             stored = _cell_value(value)
-            cell = ws.cell(row=i, column=j, value=stored)
+            cell = xlsx_text(ws.cell(row=i, column=j, value=stored))
             if isinstance(stored, dt.datetime):
                 cell.number_format = (
                     "yyyy-mm-dd" if stored.time() == dt.time() else "yyyy-mm-dd hh:mm"
@@ -142,7 +143,8 @@ def _write_sheet(
     row = header_row + len(frame) + 2
     for note in footnotes:
         if note:
-            ws.cell(row=row, column=1, value=str(note)).font = Font(italic=True, color="444444")
+            note_cell = xlsx_text(ws.cell(row=row, column=1, value=str(note)))
+            note_cell.font = Font(italic=True, color="444444")
             row += 1
     for j, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(j)].width = min(

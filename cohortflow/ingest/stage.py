@@ -10,7 +10,7 @@ import pandas as pd
 
 from cohortflow.core import dictionary
 from cohortflow.core.errors import SubmissionError
-from cohortflow.core.identifiers import IdentifierColumn, scan
+from cohortflow.core.identifiers import IdentifierColumn, safe_header, scan
 from cohortflow.core.io import sha256_file, write_json, write_parquet
 from cohortflow.ingest.readers import ROW_COL, SHEET_COL, ReadResult
 from cohortflow.ingest.redcap import redcap_identifier_fields
@@ -47,15 +47,17 @@ def ingest_site(submission: str, mapping: dict[str, Any], raw_out: str, meta_out
     )
     file = Path(submission).name
     cols = set(res.data.columns)
+    # identifiers first: a file without its header row has a patient's values as headers
+    _refuse_identifiers(res, mapping, submission)
     absent = sorted(needed - cols)
     if absent:
         raise SubmissionError(
-            f"mapped column(s) {absent} not in the file; the file has {sorted(cols)}. Fix the "
-            "site mapping or ask the site for the expected layout",
+            f"mapped column(s) {absent} not in the file; the file has "
+            f"{_headers_for_message(list(res.data.columns), mapping['local_id'])}. Fix the site "
+            "mapping or ask the site for the expected layout",
             site=site,
             file=file,
         )
-    _refuse_identifiers(res, mapping, submission)
     dropped = [c for c in mapping.get("drop", []) if c in cols]
     data = res.data.drop(columns=dropped)
     digest = sha256_file(submission)
@@ -90,10 +92,23 @@ def ingest_site(submission: str, mapping: dict[str, Any], raw_out: str, meta_out
     )
 
 
+def _headers_for_message(columns: list[Any], local_id: str) -> str:
+    """The file's headers for an error message, or only their number when the first row may
+    be a patient's values (the local-ID header is missing or a header looks like a value)."""
+    cols = [c for c in columns if not str(c).startswith("_")]
+    shown = [safe_header(c, k) for k, c in enumerate(cols, start=1)]
+    if local_id in cols and not any(s.startswith("column ") for s in shown):
+        return "[" + ", ".join(shown) + "]"
+    return (
+        f"{len(cols)} columns whose headers are not shown: the first row does not look like "
+        "a header row (is it missing?) and may hold a patient's values"
+    )
+
+
 def _refuse_identifiers(res: Any, mapping: dict[str, Any], submission: str) -> None:
     """Stop when a column looks like a direct identifier and the mapping does not drop it."""
     coded = {r["source"] for r in mapping["columns"].values() if r.get("codes")}
-    found = scan(res.data, exempt={mapping["local_id"]}, coded=coded)
+    found = scan(res.data, exempt={mapping["local_id"]}, coded=coded, embedded=False)
     if res.reader == "redcap" and mapping.get("reader", {}).get("dictionary"):
         flagged = {f.column for f in found}
         for field in redcap_identifier_fields(Path(mapping["reader"]["dictionary"])):
@@ -107,12 +122,16 @@ def _refuse_identifiers(res: Any, mapping: dict[str, Any], submission: str) -> N
                     found.append(IdentifierColumn(c, "REDCap identifier field", "dictionary"))
     undropped = [f for f in found if f.column not in set(mapping.get("drop", []))]
     if undropped:
-        listing = "; ".join(f"{f.column!r} ({f.kind}, recognised by {f.how})" for f in undropped)
+        position = {c: k for k, c in enumerate(res.data.columns, start=1)}
+        names = [safe_header(f.column, position[f.column]) for f in undropped]
+        listing = "; ".join(
+            f"{n} ({f.kind}, recognised by {f.how})" for n, f in zip(names, undropped, strict=True)
+        )
         raise SubmissionError(
             f"refused: column(s) holding direct identifiers: {listing}. Identifiers must not "
             "leave the ingestion step: list these columns under `drop:` in the site mapping "
             "(values are not shown here)",
             site=mapping["site"],
             file=Path(submission).name,
-            column=", ".join(f.column for f in undropped),
+            column=", ".join(n.strip("'") for n in names),
         )

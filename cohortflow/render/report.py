@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 from cohortflow.analyse.adapters import exposure_days
 from cohortflow.analyse.analysis import DAYS_PER_YEAR, endpoint_data, strata  # noqa: I001
+from cohortflow.core.cellsafe import csv_restore
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.expr import evaluate
 from cohortflow.core.formatting import format_p, format_scaled
@@ -551,7 +552,7 @@ def write_workbook(csvs: dict[str, str], study: dict[str, Any], path: str) -> No
     """One XLSX workbook of the study's tables (a sheet per table) for people."""
     tables = {}
     for name, p in csvs.items():
-        df = pd.read_csv(p) if Path(p).stat().st_size > 1 else pd.DataFrame()
+        df = csv_restore(pd.read_csv(p)) if Path(p).stat().st_size > 1 else pd.DataFrame()
         tables[name] = df.drop(columns=["data_label", "study"], errors="ignore")
     write_xlsx(
         tables,

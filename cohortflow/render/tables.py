@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import html
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from cohortflow.core.cellsafe import html_text, md_cell
 from cohortflow.core.expr import evaluate
 
 TABLE_COLUMNS = [
@@ -216,14 +216,14 @@ def display_rows(table: pd.DataFrame) -> list[dict[str, str]]:
 def to_markdown(table: pd.DataFrame, title: str, head: str, footnotes: list[str]) -> str:
     """Markdown rendering: item, level, value (and the published value where configured)."""
     has_pub = table["published_n"].notna().any()
-    cols = ["Characteristic", "", head] + (["Published"] if has_pub else [])
+    cols = ["Characteristic", "", md_cell(head)] + (["Published"] if has_pub else [])
     lines = [f"## {title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     last = None
     for r in display_rows(table):
         item = r["item"] if r["item"] != last else ""
         last = r["item"]
         cells = [item, r["level"], r["value"]] + ([r["published"]] if has_pub else [])
-        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+        lines.append("| " + " | ".join(md_cell(c) for c in cells) + " |")
     diffs = difference_notes(table)
     if diffs:
         footnotes = [*footnotes, "Differences from the publication:", *[f"- {d}" for d in diffs]]
@@ -233,18 +233,18 @@ def to_markdown(table: pd.DataFrame, title: str, head: str, footnotes: list[str]
 
 def frame_to_html(df: pd.DataFrame, title: str, footnotes: list[str]) -> str:
     """A standalone, styled HTML page holding one table."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    head = "".join(f"<th>{html_text(str(c))}</th>" for c in df.columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        "<tr>" + "".join(f"<td>{html_text(str(v))}</td>" for v in row) + "</tr>"
         for row in df.astype(object).where(df.notna(), "").itertuples(index=False)
     )
-    notes = "".join(f"<p class='fn'>{html.escape(f)}</p>" for f in footnotes if f)
+    notes = "".join(f"<p class='fn'>{html_text(f)}</p>" for f in footnotes if f)
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>"
-        f"{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
+        f"{html_text(title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
         "table{border-collapse:collapse}td,th{border-bottom:1px solid #ccc;padding:4px 10px;"
         "text-align:left}th{border-bottom:2px solid #333}.fn{font-size:90%;color:#444}"
-        f"</style></head><body><h2>{html.escape(title)}</h2><table><thead><tr>{head}</tr>"
+        f"</style></head><body><h2>{html_text(title)}</h2><table><thead><tr>{head}</tr>"
         f"</thead><tbody>{body}</tbody></table>{notes}</body></html>\n"
     )
 
@@ -252,7 +252,7 @@ def frame_to_html(df: pd.DataFrame, title: str, footnotes: list[str]) -> str:
 def md_table(df: pd.DataFrame) -> str:
     """A DataFrame as a GitHub-flavoured Markdown table (no extra dependency)."""
     cols = list(df.columns)
-    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
+    lines = ["| " + " | ".join(map(md_cell, cols)) + " |", "|" + "---|" * len(cols)]
     for row in df.astype(object).where(df.notna(), "").itertuples(index=False):
-        lines.append("| " + " | ".join(str(v) for v in row) + " |")
+        lines.append("| " + " | ".join(md_cell(v) for v in row) + " |")
     return "\n".join(lines) + "\n"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from cohortflow.core.cellsafe import html_text
 from cohortflow.core.io import write_csv
 
 _STYLE = (
@@ -22,21 +22,19 @@ _STYLE = (
 def _table(df: pd.DataFrame, row_class: list[str] | None = None) -> str:
     if df.empty:
         return "<p class='note'>None.</p>"
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    head = "".join(f"<th>{html_text(str(c))}</th>" for c in df.columns)
     rows = []
     for k, row in enumerate(df.astype(object).where(df.notna(), "").itertuples(index=False)):
         cls = f" class='{row_class[k]}'" if row_class and row_class[k] else ""
-        rows.append(
-            f"<tr{cls}>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
-        )
+        rows.append(f"<tr{cls}>" + "".join(f"<td>{html_text(str(v))}</td>" for v in row) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
 def _page(title: str, body: str, label: str) -> str:
     return (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-        f"</title><style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
-        f"<p class='note'>{html.escape(label)}</p>{body}</body></html>\n"
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html_text(title)}"
+        f"</title><style>{_STYLE}</style></head><body><h1>{html_text(title)}</h1>"
+        f"<p class='note'>{html_text(label)}</p>{body}</body></html>\n"
     )
 
 
@@ -153,7 +151,7 @@ def study_report(
     matrix = matrix[(matrix.drop(columns=["check"]) > 0).any(axis=1)] if len(matrix) else matrix
     policy = reconciliations[0]["policy"] if reconciliations else "quarantine"
     body = (
-        f"<p>Policy: <b>{html.escape(policy)}</b>. "
+        f"<p>Policy: <b>{html_text(policy)}</b>. "
         f"{total['set aside']} of {total['rows read']} records set aside.</p>"
         "<h2>Sites</h2>"
         + _table(summary)

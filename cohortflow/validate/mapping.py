@@ -9,6 +9,7 @@ import pandas as pd
 
 from cohortflow.core import dictionary, values
 from cohortflow.core.findings import FINDING_COLUMNS
+from cohortflow.core.identifiers import detect_kind, marker
 from cohortflow.core.pseudonym import study_id
 from cohortflow.ingest.readers import ROW_COL, SHEET_COL
 
@@ -124,7 +125,7 @@ def convert_value(text: str, spec: dict[str, Any], rule: dict[str, Any]) -> tupl
                 continue
             if codes:
                 if token.lower() not in codes:
-                    raise ValueError(f"item {token!r} not in the code list")
+                    raise ValueError("an item is not in the code list")
                 out.append(str(codes[token.lower()]))
             else:
                 out.append(token)
@@ -132,6 +133,18 @@ def convert_value(text: str, spec: dict[str, Any], rule: dict[str, Any]) -> tupl
     if codes and t.lower() in codes:
         return str(codes[t.lower()]), None
     return t, None
+
+
+def withhold_value(message: str, value: Any) -> str:
+    """``message`` without the cell value it quotes (findings are shareable; the value is
+    shown only in the site's restricted query listing)."""
+    if value is None:
+        return message
+    text = str(value)
+    for form in (repr(text), repr(text.strip()), text.strip()):
+        if form and form not in ("''", '""'):
+            message = message.replace(form, "the value")
+    return message
 
 
 def apply_mapping(
@@ -213,7 +226,7 @@ def apply_mapping(
                         "code_in_list"
                         if rule.get("codes") or spec["type"] in ("bool", "category")
                         else "type_conformance",
-                        str(exc),
+                        withhold_value(str(exc), text),
                         value=str(text),
                     )
             if var in CELL_COUNTS:
@@ -224,7 +237,13 @@ def apply_mapping(
                         value, canon = values.convert_cell_count(value, unit)
                     except ValueError as exc:
                         findings.add(
-                            sid, row, src, var, "unit_known", str(exc), value=str(unit or "")
+                            sid,
+                            row,
+                            src,
+                            var,
+                            "unit_known",
+                            withhold_value(str(exc), unit),
+                            value=str(unit or ""),
                         )
                         value = None
                 if var == "wbc":
@@ -247,3 +266,94 @@ def apply_mapping(
         patients = pd.concat([patients, pd.DataFrame(extras).reset_index(drop=True)], axis=1)
     locals_ = [None if values.is_missing(v) else str(v).strip() for v in raw[id_col]]
     return Mapped(patients, findings.frame(), locals_)
+
+
+def _field_context(var: str, rule: dict[str, Any]) -> str:
+    """How a mapped field is scanned for identifiers (see ``identifiers.CONTEXTS``)."""
+    kind = dictionary.spec_of(var)["type"]
+    if kind == "date":
+        return "date"
+    if kind in ("int", "float"):
+        return "number"
+    if kind in ("bool", "category") or rule.get("codes") or rule.get("separator"):
+        return "coded"
+    return "free"
+
+
+#: Order in which the contexts of several fields fed by one column are preferred (the first
+#: looks for the most kinds).
+_CONTEXT_ORDER = ("free", "coded", "label", "number", "date")
+
+
+def remove_identifiers(raw: pd.DataFrame, mapped: Mapped, mapping: dict[str, Any]) -> Mapped:
+    """``mapped`` with every cell that holds an identifier removed, plus one finding per cell.
+
+    Every source cell that reaches a canonical variable (free text, coded, numeric, date; the
+    local ID is pseudonymised and exempt) is scanned by ``identifiers.detect_kind``. In the
+    mapped rows a text variable fed by such a cell becomes a marker such as
+    ``[removed: phone number]`` and any other variable becomes missing (``wbc_raw`` too). The
+    finding (check ``identifier_removed``) names row, column and kind; its ``value`` holds the
+    raw cell for the site's restricted query listing only.
+    """
+    site = mapping["site"]
+    sources: dict[str, list[str]] = {}
+    contexts: dict[str, str] = {}
+    for var, rule in mapping["columns"].items():
+        for col, ctx in ((rule["source"], _field_context(var, rule)),) + (
+            ((rule["unit_source"], "coded"),) if "unit_source" in rule else ()
+        ):
+            if col == mapping["local_id"] or col not in raw.columns:
+                continue
+            sources.setdefault(col, []).append(var)
+            old = contexts.get(col, ctx)
+            contexts[col] = min(old, ctx, key=_CONTEXT_ORDER.index)
+    data = mapped.data.copy()
+    found = []
+    for col, variables in sources.items():
+        kinds = detect_kind(raw[col].reset_index(drop=True), contexts[col])
+        hit = kinds.notna().to_numpy()
+        if not hit.any():
+            continue
+        marks = kinds[hit].map(marker).to_numpy()
+        for var in dict.fromkeys(variables):
+            is_unit = mapping["columns"][var].get("unit_source") == col
+            targets = ["wbc_unit"] if is_unit and var == "wbc" else [var]
+            if var == "wbc" and not is_unit:
+                targets.append("wbc_raw")
+            for t in targets:
+                if t not in data.columns:
+                    continue
+                spec = dictionary.spec_of(t)
+                if spec["type"] == "str" and "allowed" not in spec:
+                    data[t] = data[t].astype(object)
+                    data.loc[hit, t] = marks
+                    data[t] = dictionary.cast(data[t], dictionary.spec_of(t))
+                else:
+                    data.loc[hit, t] = None
+        found.append(
+            pd.DataFrame(
+                {
+                    "site": site,
+                    "study_id": data.loc[hit, "study_id"].to_numpy(),
+                    "source_row": data.loc[hit, "source_row"].to_numpy(),
+                    "source_column": col,
+                    "variable": ";".join(dict.fromkeys(variables)),
+                    "value": raw[col].to_numpy()[hit],
+                    "check": "identifier_removed",
+                    "category": "conformance",
+                    "severity": "warning",
+                    "message": [
+                        f"identifier in the cell ({k}): removed from every shareable output; "
+                        "delete it at source"
+                        for k in kinds[hit]
+                    ],
+                },
+                columns=FINDING_COLUMNS,
+            )
+        )
+    sheets = detect_kind(data["source_sheet"].astype(object), "label")
+    if sheets.notna().any():
+        data["source_sheet"] = data["source_sheet"].astype(object)
+        data.loc[sheets.notna(), "source_sheet"] = sheets[sheets.notna()].map(marker)
+    findings = pd.concat([mapped.findings, *found], ignore_index=True) if found else mapped.findings
+    return Mapped(data, findings, mapped.local_ids)

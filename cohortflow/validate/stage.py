@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from cohortflow.core import dictionary
+from cohortflow.core.cellsafe import csv_restore
 from cohortflow.core.errors import CohortflowError, SubmissionError
 from cohortflow.core.findings import FINDING_COLUMNS, pandera_findings
 from cohortflow.core.io import read_csv_or_empty, sha256_file, write_csv, write_json, write_parquet
@@ -27,7 +28,7 @@ from cohortflow.validate.checks import (
     site_status,
 )
 from cohortflow.validate.dq import load_json, site_report, study_report
-from cohortflow.validate.mapping import apply_mapping
+from cohortflow.validate.mapping import apply_mapping, remove_identifiers
 from cohortflow.validate.queries import QUERY_COLUMNS, write_listing_files, write_site_queries
 
 log = logging.getLogger("cohortflow")
@@ -151,6 +152,26 @@ def _no_data_finding(site: str, rows: int) -> pd.DataFrame:
     return pd.DataFrame([row], columns=FINDING_COLUMNS)
 
 
+def _refuse_identifier_cells(findings: pd.DataFrame, site: str, file: str) -> None:
+    """Stop (study option ``identifiers: refuse``) when a mapped cell holds an identifier."""
+    ident = findings[findings["check"] == "identifier_removed"]
+    if ident.empty:
+        return
+    cells = "; ".join(
+        f"row {r.source_row} column {r.source_column!r}: {r.message[24:].split(')')[0]}"
+        for r in ident.head(20).itertuples()
+    )
+    more = f" (and {len(ident) - 20} more)" if len(ident) > 20 else ""
+    raise SubmissionError(
+        f"refused (identifiers: refuse): {len(ident)} cell(s) hold identifiers: {cells}{more}. "
+        "Ask the site to delete them at source and resubmit (values are not shown here)",
+        site=site,
+        file=file,
+        row=int(ident["source_row"].iloc[0]),
+        column=str(ident["source_column"].iloc[0]),
+    )
+
+
 def validate_site(
     raw: str,
     ingest_meta: str,
@@ -165,8 +186,14 @@ def validate_site(
     queries_stem: str | None = None,
     key: bytes | None = None,
     previous: str | None = None,
+    identifiers: str = "remove",
 ) -> pd.DataFrame:
     """Map, pseudonymise and check one site against the check catalogue.
+
+    Every mapped cell holding an identifier (``identifiers.detect_kind``) is replaced by a
+    marker with a finding (``identifiers="remove"``, the default), or stops the run naming
+    site, file, rows, columns and kinds (``identifiers="refuse"``). The shareable findings
+    carry no raw cell text: the raw value of a failing cell is only in the query listing.
 
     ``key`` overrides the study's pseudonymisation key (the pre-submission check uses a
     throwaway key, so a site never needs the coordinating centre's secret).
@@ -178,15 +205,22 @@ def validate_site(
     meta = json.loads(Path(ingest_meta).read_text())
     key = key if key is not None else load_key(demo=demo_key)
     rawdf = pd.read_parquet(raw)
-    mapped = apply_mapping(rawdf, mapping, key=key, source_sha256=meta["sha256"])
+    mapped = remove_identifiers(
+        rawdf,
+        apply_mapping(rawdf, mapping, key=key, source_sha256=meta["sha256"]),
+        mapping,
+    )
+    site = mapping["site"]
+    if identifiers == "refuse":
+        _refuse_identifier_cells(mapped.findings, site, Path(meta["file"]).name)
+    raw_text = mapped.findings.assign(_raw_value=True)
     df = mapped.data
     keep = df["study_id"].notna()
     kept = df[keep].reset_index(drop=True)
-    site = mapping["site"]
     dropped, dropped_local = _resubmission_findings(rawdf, previous, mapping, key)
     findings = pd.concat(
         [
-            mapped.findings,
+            raw_text,
             pandera_findings(
                 kept[list(dictionary.columns("patients"))], site, "validate", ranges=False
             ),
@@ -215,6 +249,10 @@ def validate_site(
         },
     )
     out = findings.copy()
+    # shareable: no raw cell text (typed values of row checks come from the cleaned rows)
+    out.loc[out["_raw_value"].eq(True), "value"] = None
+    out = out.drop(columns="_raw_value")
+    findings = findings.drop(columns="_raw_value")
     out.insert(0, "data_label", data_label)
     write_csv(out, findings_out)
     status = site_status(findings, int(len(rawdf)), site)
@@ -284,7 +322,7 @@ def write_query_listing(
     """A site's query listing (restricted): its findings plus its records that look like a
     patient of another site, with its own local IDs and nothing of the other sites."""
     site = mapping["site"]
-    q = pd.read_csv(checks_listing, dtype=str, keep_default_na=False)
+    q = csv_restore(pd.read_csv(checks_listing, dtype=str, keep_default_na=False))
     d = read_csv_or_empty(duplicates)
     d = d[d["site"] == site] if len(d) else d
     if len(d):
