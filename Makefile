@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 CORES  ?= 2
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint setup bench clean
+.PHONY: run test lint setup bench bench-scale bench-stats clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,15 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+
+# Registry scale (synthetic registries, one table); SCALES="10x100" for a quick look.
+SCALES ?= 10x100 20x5000 100x10000
+bench-scale: $(STAMP)
+	$(BIN)/python benchmarks/bench_scale.py --scales $(SCALES)
+
+# KM, log-rank, Cox, Aalen-Johansen, Gray, Mantel-Byar and time-dependent Cox on 1M patients.
+bench-stats: $(STAMP)
+	$(BIN)/python benchmarks/bench_stats.py
 
 clean:
 	rm -rf results restricted .snakemake

@@ -29,6 +29,6 @@ rule analyse:
         "../envs/cohortflow.yaml"
     params:
         code=code_hash("analyse"),
-        study=study_params,
+        study=lambda wc: analyse_slice(STUDIES[wc.study]),
     script:
         "../scripts/analyse.py"

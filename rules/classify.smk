@@ -13,7 +13,7 @@ rule classify:
         "../envs/cohortflow.yaml"
     params:
         code=code_hash("classify"),
-        schemes=lambda wc: STUDIES[wc.study]["schemes"],
+        schemes=lambda wc: digest(STUDIES[wc.study]["schemes"]),
         data_label=lambda wc: STUDIES[wc.study].get("data_label", ""),
     script:
         "../scripts/classify.py"

@@ -5,6 +5,16 @@ from cohortflow.core.codehash import ImportGraph
 from cohortflow.core.config import load_study
 from cohortflow.render.figure_names import figure_stems
 from cohortflow.provenance.manifest import git_state
+from cohortflow.core.slices import (
+    analyse_slice,
+    digest,
+    figure_slice,
+    label_slice,
+    mapping_slice,
+    report_slice,
+    table_slice,
+    workbook_sheets,
+)
 
 RESULTS = config.get("results_dir", "results")
 RESTRICTED = config.get("restricted_dir", "restricted")
@@ -55,15 +65,20 @@ def previous_submission(wildcards):
     return [max(earlier, key=lambda s: s["date"])["file"]] if earlier else []
 
 
+def site_mapping_slice(wildcards):
+    """The site's mapping as a params value (recorded and printed as a short digest)."""
+    return mapping_slice(site_mapping(wildcards))
+
+
+def site_duplicates(wildcards):
+    """The site's own cross-site duplicates (written by the cross_site checkpoint)."""
+    checkpoints.cross_site.get(study=wildcards.study)
+    return f"{RESULTS}/{wildcards.study}/validate/duplicates/{wildcards.site}.csv"
+
+
 def submission_file(wildcards):
     """The submitted file named by the site's mapping."""
     return site_mapping(wildcards)["file"]
-
-
-def study_params(wildcards):
-    """The study definition without per-site mappings (study-level rules)."""
-    s = STUDIES[wildcards.study]
-    return {k: v for k, v in s.items() if k != "site_mappings"}
 
 
 def demo_key(wildcards):
@@ -98,21 +113,7 @@ def figures(study):
 def workbook_inputs(wildcards):
     """CSV tables that go into the study's XLSX workbook, by sheet name."""
     st = wildcards.study
-    base = f"{RESULTS}/{st}"
-    sheets = {t: f"{base}/tables/{t}.csv" for t in STUDIES[st].get("tables", {})}
-    sheets.update(
-        {
-            "survival": f"{base}/analyse/survival.csv",
-            "tests": f"{base}/analyse/tests.csv",
-            "response_rates": f"{base}/analyse/response_rates.csv",
-            "cox": f"{base}/analyse/cox.csv",
-            "competing_risks": f"{base}/analyse/cif.csv",
-            "rmst": f"{base}/analyse/rmst.csv",
-            "flow": f"{base}/analyse/flow.csv",
-            "set_aside": f"{base}/analyse/set_aside.csv",
-        }
-    )
-    return sheets
+    return workbook_sheets(STUDIES[st], f"{RESULTS}/{st}")
 
 
 def analyses(study):

@@ -16,7 +16,7 @@ rule dq_site:
         "../envs/cohortflow.yaml"
     params:
         code=code_hash("dq_site"),
-        study=study_params,
+        study=lambda wc: label_slice(STUDIES[wc.study]),
     script:
         "../scripts/dq_site.py"
 
@@ -38,7 +38,7 @@ rule dq_study:
         "../envs/cohortflow.yaml"
     params:
         code=code_hash("dq_study"),
-        study=study_params,
+        study=lambda wc: label_slice(STUDIES[wc.study]),
     script:
         "../scripts/dq_study.py"
 
@@ -46,7 +46,7 @@ rule dq_study:
 rule query_listing:
     input:
         checks=f"{RESTRICTED}/{{study}}/queries/checks/{{site}}.csv",
-        duplicates=f"{RESULTS}/{{study}}/validate/cross_site_duplicates.csv",
+        duplicates=site_duplicates,
         raw=f"{RESTRICTED}/{{study}}/raw/{{site}}.parquet",
     output:
         csv=f"{RESTRICTED}/{{study}}/queries/{{site}}.csv",
@@ -57,6 +57,6 @@ rule query_listing:
         "../envs/cohortflow.yaml"
     params:
         code=code_hash("query_listing"),
-        mapping=site_mapping,
+        mapping=site_mapping_slice,
     script:
         "../scripts/query_listing.py"

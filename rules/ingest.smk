@@ -37,6 +37,6 @@ rule ingest:
         "../envs/cohortflow.yaml"
     params:
         code=code_hash("ingest"),
-        mapping=site_mapping,
+        mapping=site_mapping_slice,
     script:
         "../scripts/ingest.py"

@@ -15,7 +15,7 @@ rule descriptive_table:
         "../envs/cohortflow.yaml"
     params:
         code=code_hash("descriptive_table"),
-        study=study_params,
+        study=lambda wc: table_slice(STUDIES[wc.study], wc.table),
     script:
         "../scripts/descriptive_table.py"
 
@@ -41,7 +41,7 @@ rule survival_tables:
         "../envs/cohortflow.yaml"
     params:
         code=code_hash("survival_tables"),
-        study=study_params,
+        study=lambda wc: report_slice(STUDIES[wc.study]),
     script:
         "../scripts/survival_tables.py"
 
@@ -62,7 +62,7 @@ rule figure:
         "../envs/cohortflow.yaml"
     params:
         code=code_hash("figure"),
-        study=study_params,
+        study=lambda wc: figure_slice(STUDIES[wc.study], wc.figure),
     script:
         "../scripts/figure.py"
 
@@ -87,7 +87,7 @@ rule model_tables:
         "../envs/cohortflow.yaml"
     params:
         code=code_hash("model_tables"),
-        study=study_params,
+        study=lambda wc: report_slice(STUDIES[wc.study]),
     script:
         "../scripts/model_tables.py"
 
@@ -103,7 +103,7 @@ rule workbook:
         "../envs/cohortflow.yaml"
     params:
         code=code_hash("workbook"),
-        study=study_params,
+        study=lambda wc: report_slice(STUDIES[wc.study]),
     script:
         "../scripts/workbook.py"
 
@@ -121,7 +121,7 @@ rule consort:
         "../envs/cohortflow.yaml"
     params:
         code=code_hash("consort"),
-        study=study_params,
+        study=lambda wc: label_slice(STUDIES[wc.study]),
     script:
         "../scripts/consort.py"
 
@@ -148,9 +148,9 @@ rule manifest:
     params:
         code=code_hash("manifest"),
         git=GIT_STATE,
-        study=study_params,
-        config_files=lambda wc: config_files(wc.study),
-        superseded=lambda wc: superseded(wc.study),
+        study=lambda wc: report_slice(STUDIES[wc.study]),
+        config_files=lambda wc: digest(config_files(wc.study)),
+        superseded=lambda wc: digest(superseded(wc.study)),
     script:
         "../scripts/manifest.py"
 
@@ -167,6 +167,6 @@ rule run_report:
         "../envs/cohortflow.yaml"
     params:
         code=code_hash("run_report"),
-        study=study_params,
+        study=lambda wc: report_slice(STUDIES[wc.study]),
     script:
         "../scripts/run_report.py"

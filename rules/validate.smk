@@ -20,7 +20,7 @@ rule validate:
         "../envs/cohortflow.yaml"
     params:
         code=code_hash("validate"),
-        mapping=site_mapping,
+        mapping=site_mapping_slice,
         demo_key=demo_key,
         data_label=lambda wc: STUDIES[wc.study].get("data_label", ""),
         cutoff=lambda wc: STUDIES[wc.study]["cutoff_date"],
@@ -29,12 +29,15 @@ rule validate:
         "../scripts/validate.py"
 
 
-rule cross_site:
+# A checkpoint: once it has run, the DAG is re-evaluated, and a site's query listing reruns
+# only if that site's own duplicates file changed (Snakemake compares checksums of inputs).
+checkpoint cross_site:
     input:
         sites=lambda wc: site_tables(wc.study, "patients"),
         quarantined=lambda wc: per_site(wc.study, "quarantine/{site}.parquet"),
     output:
         duplicates=f"{RESULTS}/{{study}}/validate/cross_site_duplicates.csv",
+        per_site=directory(f"{RESULTS}/{{study}}/validate/duplicates"),
     log:
         f"{RESULTS}/{{study}}/logs/cross_site.log",
     conda:
@@ -42,5 +45,6 @@ rule cross_site:
     params:
         code=code_hash("cross_site"),
         data_label=lambda wc: STUDIES[wc.study].get("data_label", ""),
+        sites=lambda wc: digest(sites(wc.study)),
     script:
         "../scripts/cross_site.py"

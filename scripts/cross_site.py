@@ -11,4 +11,6 @@ run_stage(
     quarantined=list(smk.input.quarantined),
     out=smk.output.duplicates,
     data_label=smk.params.data_label,
+    per_site_dir=smk.output.per_site,
+    site_codes=list(smk.params.sites),
 )

@@ -91,8 +91,13 @@ def test_hash_changes_only_with_the_modules_reached(toy: Path):
     assert g.script_hash("scripts/one.py") == one
     two_after = g.script_hash("scripts/two.py")
     assert two_after != two
-    # the shared files count for both
+    # the check catalogue counts only for stages that run the module reading it
     (toy / "config/checks.yaml").write_text("c: 2\n", encoding="utf-8")
+    g = ImportGraph(toy)
+    assert g.script_hash("scripts/one.py") == one
+    assert g.script_hash("scripts/two.py") == two_after
+    # the dictionary counts for both
+    (toy / "schemas/dictionary.yaml").write_text("d: 2\n", encoding="utf-8")
     g = ImportGraph(toy)
     assert g.script_hash("scripts/one.py") != one
     assert g.script_hash("scripts/two.py") != two_after
@@ -117,7 +122,7 @@ def test_closure_survives_an_import_cycle(toy: Path):
 
 def test_every_rule_hashes_its_own_script():
     for smk in (REPO / "rules").glob("*.smk"):
-        for block in re.split(r"\n(?=rule \w+:)", smk.read_text(encoding="utf-8")):
+        for block in re.split(r"\n(?=(?:rule|checkpoint) \w+:)", smk.read_text(encoding="utf-8")):
             script = re.search(r'"\.\./scripts/(\w+)\.py"', block)
             if not script:
                 continue
@@ -178,6 +183,6 @@ def test_editing_a_module_reruns_exactly_the_jobs_that_import_it(workflow_run, t
     every = {
         m.group(1)
         for smk in (work / "rules").glob("*.smk")
-        for m in re.finditer(r"^rule (\w+):", smk.read_text(encoding="utf-8"), re.M)
+        for m in re.finditer(r"^(?:rule|checkpoint) (\w+):", smk.read_text(encoding="utf-8"), re.M)
     }
     assert rules == every - {"all"}

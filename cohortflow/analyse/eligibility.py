@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from cohortflow.core.expr import evaluate
+from cohortflow.core.vectors import first_part, join_parts, label_where
 
 
 def eligibility(df: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
@@ -18,33 +20,33 @@ def eligibility(df: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
     condition is known and true; all reasons not to analyse are recorded.
     """
     n = len(df)
-    failed: list[list[str]] = [[] for _ in range(n)]
+    failed: list[np.ndarray] = []
     for c in rules.get("inclusion", []):
         r = evaluate(c["expr"], df)
-        for i, (v, k) in enumerate(zip(r.value, r.known, strict=True)):
-            if not (v and k):
-                failed[i].append(c["name"] + ("" if k else " (missing)"))
+        v, k = np.asarray(r.value, bool), np.asarray(r.known, bool)
+        failed.append(
+            np.where(~(v & k), np.where(k, c["name"], c["name"] + " (missing)"), "").astype(object)
+        )
     for c in rules.get("exclusion", []):
         r = evaluate(c["expr"], df)
-        for i, (v, k) in enumerate(zip(r.value, r.known, strict=True)):
-            if v and k:
-                failed[i].append(c["name"])
-    eligible = [not f for f in failed]
-    not_analysed: list[list[str]] = [[] for _ in range(n)]
+        failed.append(label_where(np.asarray(r.value, bool) & np.asarray(r.known, bool), c["name"]))
+    failed_criteria = join_parts(failed, n)
+    eligible = failed_criteria == ""
+    not_analysed: list[np.ndarray] = []
     for c in rules.get("analysed", []):
         r = evaluate(c["expr"], df)
-        for i, (v, k) in enumerate(zip(r.value, r.known, strict=True)):
-            if eligible[i] and not (v and k):
-                not_analysed[i].append(c["name"])
+        ok = np.asarray(r.value, bool) & np.asarray(r.known, bool)
+        not_analysed.append(label_where(eligible & ~ok, c["name"]))
+    not_analysed_reason = join_parts(not_analysed, n)
     return pd.DataFrame(
         {
             "study_id": df["study_id"].to_numpy(),
             "site": df["site"].to_numpy(),
-            "eligible": eligible,
-            "analysed": [e and not na for e, na in zip(eligible, not_analysed, strict=True)],
-            "failed_criteria": [";".join(f) for f in failed],
-            "exclusion_reason": [f[0] if f else "" for f in failed],
-            "not_analysed_reason": [";".join(x) for x in not_analysed],
+            "eligible": eligible.astype(bool),
+            "analysed": (eligible & (not_analysed_reason == "")).astype(bool),
+            "failed_criteria": failed_criteria,
+            "exclusion_reason": first_part(failed, n),
+            "not_analysed_reason": not_analysed_reason,
         }
     )
 
@@ -64,7 +66,9 @@ def flow_table(elig: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
         rows.append({"site": site, "step": "eligible", "n": int(g["eligible"].sum())})
         for c in rules.get("analysed", []):
             k = int(
-                g["not_analysed_reason"].str.split(";").apply(lambda x, n=c["name"]: n in x).sum()
+                (";" + g["not_analysed_reason"] + ";")
+                .str.contains(f";{c['name']};", regex=False)
+                .sum()
             )
             rows.append(
                 {"site": site, "step": f"not analysed: {c.get('label', c['name'])}", "n": k}

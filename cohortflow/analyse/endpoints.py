@@ -44,16 +44,25 @@ def derive(df: pd.DataFrame, code: str, endpoint: dict[str, Any], cutoff: str) -
         # "relapse after HSCT")
         dates = dates.where(dates.ge(origin, axis=0))
         first = dates.min(axis=1)
-        desc = {e["source"]: e["description"] for e in specs}
+        # the first source holding the earliest date names the event (ties: the first listed)
+        arr = dates.to_numpy("datetime64[ns]")
+        filled = np.where(np.isnat(arr), np.datetime64("NaT", "ns"), arr)
+        big = np.where(np.isnat(filled), np.datetime64("2262-01-01", "ns"), filled)
+        pick = np.argmin(big, axis=1) if len(specs) else np.zeros(len(df), int)
+        descs = np.array([e["description"] for e in specs], dtype=object)
         which = pd.Series(
-            [desc[row.idxmin()] if row.notna().any() else None for _, row in dates.iterrows()],
+            np.where(first.notna().to_numpy(), descs[pick] if len(specs) else None, None),
             dtype=object,
         )
         return first, which
 
     ev_date, ev_desc = first_of(endpoint["events"])
     comp = endpoint.get("competing", [])
-    cp_date, cp_desc = first_of(comp) if comp else (pd.Series(pd.NaT, index=df.index), None)
+    cp_date, cp_desc = (
+        first_of(comp)
+        if comp
+        else (pd.Series(pd.NaT, index=df.index), pd.Series(None, index=df.index, dtype=object))
+    )
     ind = endpoint.get("induction_failure")
     if ind:
         r = evaluate(ind["expr"], df)
@@ -64,48 +73,54 @@ def derive(df: pd.DataFrame, code: str, endpoint: dict[str, Any], cutoff: str) -
             ~failed,
             ind.get("description", f"Induction failure (assigned day {ind.get('at_day', 0)})"),
         )
-    censor = pd.to_datetime(df[endpoint["censor"]])
-    rows = []
-    for i in range(len(df)):
-        o = origin.iloc[i]
-        rec = {
-            "study_id": df["study_id"].iloc[i],
-            "site": df["site"].iloc[i],
+    censor = pd.to_datetime(df[endpoint["censor"]]).reset_index(drop=True)
+    n = len(df)
+    no_origin = origin.isna().to_numpy()
+    e_ok = ev_date.notna().to_numpy()
+    c_ok = cp_date.notna().to_numpy()
+    is_event = ~no_origin & e_ok & (~c_ok | (ev_date <= cp_date).to_numpy())
+    is_comp = ~no_origin & ~is_event & c_ok
+    rest = ~no_origin & ~is_event & ~is_comp
+    has_censor = censor.notna().to_numpy()
+    after_cut = (censor > cut).to_numpy()
+    is_cut = rest & has_censor & after_cut
+    is_alive = rest & has_censor & ~after_cut
+    no_fu = rest & ~has_censor
+    adt = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]")
+    adt[is_event] = ev_date[is_event]
+    adt[is_comp] = cp_date[is_comp]
+    adt[is_cut] = cut
+    adt[is_alive] = censor[is_alive]
+    cnsr = np.select([is_event, is_comp, is_cut, is_alive], [0, 3, 2, 1], -1)
+    etype = np.select([is_event, is_comp, is_cut | is_alive], [1, 2, 0], -1)
+    evdesc = np.full(n, "", dtype=object)
+    evdesc[is_event] = ev_desc.to_numpy(object)[is_event]
+    evdesc[is_comp] = cp_desc.to_numpy(object)[is_comp]
+    cdesc = np.full(n, "", dtype=object)
+    cdesc[no_origin] = f"no {endpoint['origin']}"
+    cdesc[is_comp] = CNSR_CODES[3]
+    cdesc[is_cut] = "Data cut-off"
+    cdesc[is_alive] = "Last known alive without event"
+    cdesc[no_fu] = f"no {endpoint['censor']}"
+    aval = (adt - origin.astype("datetime64[ns]")).dt.days.astype(float)
+    out = pd.DataFrame(
+        {
+            "study_id": df["study_id"].to_numpy(object),
+            "site": df["site"].to_numpy(object),
             "PARAMCD": code,
             "PARAM": endpoint["label"],
-            "STARTDT": o,
-            "ADT": pd.NaT,
-            "AVAL": np.nan,
-            "CNSR": np.nan,
-            "EVENTTYPE": np.nan,
-            "EVNTDESC": "",
-            "CNSDTDSC": "",
-        }
-        e, c = ev_date.iloc[i], cp_date.iloc[i]
-        if pd.isna(o):
-            rec["CNSDTDSC"] = f"no {endpoint['origin']}"
-        elif pd.notna(e) and (pd.isna(c) or e <= c):
-            rec.update(ADT=e, CNSR=0, EVENTTYPE=1, EVNTDESC=ev_desc.iloc[i])
-        elif pd.notna(c):
-            rec.update(ADT=c, CNSR=3, EVENTTYPE=2, EVNTDESC=cp_desc.iloc[i], CNSDTDSC=CNSR_CODES[3])
-        elif pd.notna(censor.iloc[i]):
-            if censor.iloc[i] > cut:
-                rec.update(ADT=cut, CNSR=2, EVENTTYPE=0, CNSDTDSC="Data cut-off")
-            else:
-                rec.update(
-                    ADT=censor.iloc[i],
-                    CNSR=1,
-                    EVENTTYPE=0,
-                    CNSDTDSC="Last known alive without event",
-                )
-        else:
-            rec["CNSDTDSC"] = f"no {endpoint['censor']}"
-        if pd.notna(rec["ADT"]):
-            rec["AVAL"] = float((rec["ADT"] - o).days)
-        rows.append(rec)
-    out = pd.DataFrame(rows, columns=ADTTE_COLUMNS)
-    out["CNSR"] = out["CNSR"].astype("Int64")
-    out["EVENTTYPE"] = out["EVENTTYPE"].astype("Int64")
+            "STARTDT": origin.astype("datetime64[ns]").to_numpy(),
+            "ADT": adt.to_numpy(),
+            "AVAL": aval.to_numpy(),
+            "CNSR": pd.array(np.where(cnsr >= 0, cnsr, 0), dtype="Int64"),
+            "EVENTTYPE": pd.array(np.where(etype >= 0, etype, 0), dtype="Int64"),
+            "EVNTDESC": evdesc,
+            "CNSDTDSC": cdesc,
+        },
+        columns=ADTTE_COLUMNS,
+    )
+    out.loc[cnsr < 0, "CNSR"] = pd.NA
+    out.loc[etype < 0, "EVENTTYPE"] = pd.NA
     return out
 
 

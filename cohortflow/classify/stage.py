@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import pandas as pd
-
-from cohortflow.classify.schemes import classify_all
-from cohortflow.core.io import sha256_file, write_csv, write_parquet
+from cohortflow.classify.schemes import classify_all, scheme_inputs
+from cohortflow.core.expr import names
+from cohortflow.core.io import read_columns, sha256_file, write_csv, write_parquet
 
 log = logging.getLogger("cohortflow")
 
@@ -20,8 +19,11 @@ def classify_study(
     explain_out: str,
     data_label: str = "",
 ) -> None:
-    """Risk group per patient and scheme, with the criteria that fired."""
-    df = pd.read_parquet(patients)
+    """Risk group per patient and scheme, with the criteria that fired (reading only the
+    columns the schemes use)."""
+    wanted = {"study_id"} | {v for s in schemes.values() for v in scheme_inputs(s)}
+    wanted |= {v for s in schemes.values() for f in s.get("flags", []) for v in names(f["expr"])}
+    df = read_columns(patients, wanted)
     risk = classify_all(df, schemes)
     risk.insert(0, "data_label", data_label)
     write_parquet(

@@ -28,7 +28,10 @@ from pathlib import Path
 PACKAGE = "cohortflow"
 
 #: Files outside the package that every stage reads (their edits rerun every stage).
-SHARED_FILES = ("schemas/dictionary.yaml", "config/checks.yaml")
+SHARED_FILES = ("schemas/dictionary.yaml",)
+#: Files outside the package read by one module: hashed for the stages that run it (so an edit
+#: of the check catalogue reruns validation and what follows, never ingestion).
+MODULE_FILES = {"cohortflow.validate.checks": ("config/checks.yaml",)}
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -185,9 +188,11 @@ class ImportGraph:
         """SHA-256 (first 16 hex digits) of the package modules a script runs and the files
         every stage reads (the dictionary and the check catalogue)."""
         h = hashlib.sha256()
-        for m in sorted(self.script_modules(script)):
+        modules = self.script_modules(script)
+        for m in sorted(modules):
             h.update(self.modules[m].path.relative_to(self.root).as_posix().encode() + b"\0")
             h.update(self.modules[m].path.read_bytes())
-        for f in SHARED_FILES:
+        files = [*SHARED_FILES, *(f for m in sorted(modules) for f in MODULE_FILES.get(m, ()))]
+        for f in files:
             h.update(self.root.joinpath(f).read_bytes())
         return h.hexdigest()[:16]

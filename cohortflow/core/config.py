@@ -8,7 +8,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from cohortflow.core.dictionary import REPO_ROOT, spec_of
@@ -44,6 +43,8 @@ def _schema(name: str) -> dict[str, Any]:
 def validate(data: dict[str, Any], schema: str, where: str | Path) -> dict[str, Any]:
     """``data`` if it satisfies schemas/<schema>.schema.json, else a CohortflowError listing
     every violation with its location in the file."""
+    import jsonschema  # imported on first use: job start-up without it
+
     validator = jsonschema.Draft202012Validator(
         _schema(schema), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     )

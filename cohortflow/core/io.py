@@ -66,6 +66,15 @@ def write_json(obj: Any, path: str | Path) -> None:
     )
 
 
+def read_columns(path: str | Path, wanted: set[str]) -> pd.DataFrame:
+    """A Parquet file with only the ``wanted`` columns it has, in file order (column pruning:
+    a stage reads what it uses, not the whole table)."""
+    import pyarrow.parquet as pq
+
+    cols = [c for c in pq.read_schema(path).names if c in wanted]
+    return pd.read_parquet(path, columns=cols)
+
+
 def read_csv_or_empty(path: str | Path) -> pd.DataFrame:
     """A CSV as a frame; an empty frame when the file holds no header (an empty result)."""
     return pd.read_csv(path) if Path(path).stat().st_size > 1 else pd.DataFrame()

@@ -1982,10 +1982,10 @@ def _write_xlsx(path: Path, site: SiteFormat, rows: list[list[Any]]) -> None:
     wb.properties.modified = fixed
     buf = io.BytesIO()
     wb.save(buf)
-    path.write_bytes(_normalise_zip(buf.getvalue()))
+    path.write_bytes(normalise_zip(buf.getvalue()))
 
 
-def _normalise_zip(data: bytes) -> bytes:
+def normalise_zip(data: bytes) -> bytes:
     """Rewrite an OOXML zip with fixed entry times and fixed core-property timestamps.
 
     openpyxl stamps ``dcterms:modified`` and every zip entry with the time of saving; both are

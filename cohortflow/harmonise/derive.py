@@ -111,13 +111,12 @@ def longitudinal(mapped: pd.DataFrame) -> dict[str, pd.DataFrame]:
     responses["assessment"] = is_rr.map({True: "R/R cycle 1", False: "induction"})
     responses["response"] = mapped.loc[sel, "induction_response"]
     agents = mapped["first_cycle_agents"].fillna("").astype(str).str.split(";")
-    rows = [
-        {**base.iloc[i].to_dict(), "cycle": "R/R cycle 1", "agent": a}
-        for i, lst in enumerate(agents)
-        for a in lst
-        if a
-    ]
-    cycles = pd.DataFrame(rows, columns=[*base.columns, "cycle", "agent"])
+    # one row per patient and agent, in patient order (explode: no per-patient loop)
+    one = pd.Series(agents.to_numpy(), index=np.arange(len(agents)), dtype=object).explode()
+    one = one[one.notna() & (one != "")]
+    cycles = base.iloc[one.index.to_numpy()].reset_index(drop=True)
+    cycles = cycles.assign(cycle="R/R cycle 1", agent=one.to_numpy(object))
+    cycles = cycles[[*base.columns, "cycle", "agent"]]
     sel = mapped["hsct_date"].notna()
     tx = base[sel].copy()
     tx["transplant"] = 1

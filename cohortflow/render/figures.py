@@ -196,6 +196,7 @@ def km_figure(
             # censor marks inside the x range, drawn unclipped so edge marks stay whole
             # (no artist at all without marks: an empty unclipped line upsets the layout)
             cens = (tab["n_censor"].to_numpy() > 0) & (x <= x_right)
+            cens = thin_marks(x, cens, x_right)
             if cens.any():
                 (marks,) = ax.plot(
                     x[cens],
@@ -314,3 +315,21 @@ def save_figure(fig: Figure, stem: Path | str) -> list[Path]:
             fig.savefig(path, format=ext, metadata=metadata, **kwargs)
             paths.append(path)
     return paths
+
+
+#: At most this many censor marks per curve: beyond it (registry scale) one mark is kept per
+#: 1/MAX_CENSOR_MARKS of the x axis, so a figure of a million patients stays small and legible.
+MAX_CENSOR_MARKS = 400
+
+
+def thin_marks(x: np.ndarray, keep: np.ndarray, x_right: float) -> np.ndarray:
+    """``keep`` unchanged up to MAX_CENSOR_MARKS marks; above, only the first mark in each of
+    MAX_CENSOR_MARKS equal slices of [0, x_right]."""
+    if int(keep.sum()) <= MAX_CENSOR_MARKS or x_right <= 0:
+        return keep
+    slot = np.floor(np.asarray(x, float) / (x_right / MAX_CENSOR_MARKS)).astype(np.int64)
+    out = np.zeros_like(keep)
+    idx = np.flatnonzero(keep)
+    _, first = np.unique(slot[idx], return_index=True)
+    out[idx[first]] = True
+    return out

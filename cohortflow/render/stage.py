@@ -10,7 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from cohortflow.core.io import read_csv_or_empty
+from cohortflow.core.expr import names
+from cohortflow.core.io import read_columns, read_csv_or_empty
 from cohortflow.render.consort import consort_figure, save_consort
 from cohortflow.render.report import (
     any_figure,
@@ -43,9 +44,14 @@ def set_aside_note(path: str | None) -> str:
 def report_descriptive_table(
     cohort: str, study: dict[str, Any], table: str, stem: str, set_aside: str | None = None
 ) -> None:
-    """One descriptive table as CSV (machines), Markdown and HTML (people)."""
+    """One descriptive table as CSV (machines), Markdown and HTML (people); reads only the
+    cohort columns its items use."""
+    spec = study.get("tables", {}).get(table, {})
+    wanted = {"study_id", "site", "eligible", "analysed", spec.get("population", "")}
+    for it in spec.get("items", []):
+        wanted |= {it.get("variable", "")} | set(names(it["expr"]) if "expr" in it else [])
     write_descriptive_table(
-        pd.read_parquet(cohort), study, table, stem, extra_notes=[set_aside_note(set_aside)]
+        read_columns(cohort, wanted), study, table, stem, extra_notes=[set_aside_note(set_aside)]
     )
 
 

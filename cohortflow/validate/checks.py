@@ -50,29 +50,39 @@ def run_row_checks(df: pd.DataFrame, cutoff: str, site: str) -> pd.DataFrame:
     """Findings of every row check (one per failing record and check), with the values read."""
     frame = df.copy()
     frame["cutoff_date"] = pd.Timestamp(cutoff)
-    rows = []
+    parts = []
     for c in catalogue().values():
         if "expr" not in c:
             continue
         r = evaluate(c["expr"], frame)
-        failing = ~r.value & r.known
+        failing = (~r.value & r.known).to_numpy(dtype=bool)
+        if not failing.any():
+            continue
         used = [n for n in names(c["expr"]) if n != "cutoff_date"]
-        for i in frame.index[failing]:
-            rows.append(
+        hit = frame[failing]
+        value = pd.Series("", index=hit.index, dtype=object)
+        for k, n in enumerate(used):
+            value = value + ("; " if k else "") + f"{n}=" + hit[n].map(_text).astype(object)
+        parts.append(
+            pd.DataFrame(
                 {
                     "site": site,
-                    "study_id": frame.at[i, "study_id"],
-                    "source_row": int(frame.at[i, "source_row"]),
+                    "study_id": hit["study_id"].to_numpy(object),
+                    "source_row": hit["source_row"].astype(int).to_numpy(),
                     "source_column": None,
                     "variable": ";".join(used),
-                    "value": "; ".join(f"{n}={_text(frame.at[i, n])}" for n in used),
+                    "value": value.to_numpy(object),
                     "check": c["name"],
                     "category": c["category"],
                     "severity": c["severity"],
                     "message": c["message"],
-                }
+                },
+                columns=FINDING_COLUMNS,
             )
-    return pd.DataFrame(rows, columns=FINDING_COLUMNS)
+        )
+    if not parts:
+        return pd.DataFrame(columns=FINDING_COLUMNS)
+    return pd.concat(parts, ignore_index=True)
 
 
 def annotate(findings: pd.DataFrame) -> pd.DataFrame:
@@ -129,23 +139,19 @@ def cross_site_duplicates(patients: pd.DataFrame) -> pd.DataFrame:
     (one row per record in a group, with a group number), for review; nothing is merged."""
     cols = ["duplicate_group", "site", "study_id", "source_row", "check", "severity", "message"]
     known = patients.dropna(subset=DUPLICATE_KEY)
-    groups = known.groupby(DUPLICATE_KEY, sort=True)
-    rows = []
-    g_no = 0
-    for _, g in groups:
-        if g["site"].nunique() < 2:
-            continue
-        g_no += 1
-        for r in g.sort_values(["site", "study_id"]).itertuples():
-            rows.append(
-                {
-                    "duplicate_group": g_no,
-                    "site": r.site,
-                    "study_id": r.study_id,
-                    "source_row": int(r.source_row),
-                    "check": "cross_site_duplicate",
-                    "severity": catalogue()["cross_site_duplicate"]["severity"],
-                    "message": catalogue()["cross_site_duplicate"]["message"],
-                }
-            )
-    return pd.DataFrame(rows, columns=cols)
+    n_sites = known.groupby(DUPLICATE_KEY, sort=False)["site"].transform("nunique")
+    d = known[n_sites.to_numpy() >= 2]
+    d = d.sort_values([*DUPLICATE_KEY, "site", "study_id"], kind="stable")
+    out = pd.DataFrame(
+        {
+            "duplicate_group": d.groupby(DUPLICATE_KEY, sort=True).ngroup().to_numpy() + 1,
+            "site": d["site"].to_numpy(),
+            "study_id": d["study_id"].to_numpy(),
+            "source_row": d["source_row"].astype(int).to_numpy(),
+            "check": "cross_site_duplicate",
+            "severity": catalogue()["cross_site_duplicate"]["severity"],
+            "message": catalogue()["cross_site_duplicate"]["message"],
+        },
+        columns=cols,
+    )
+    return out.reset_index(drop=True)

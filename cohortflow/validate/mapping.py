@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from cohortflow.core import dictionary, values
 from cohortflow.core.findings import FINDING_COLUMNS
 from cohortflow.core.identifiers import detect_kind, marker
 from cohortflow.core.pseudonym import study_id
+from cohortflow.core.vectors import join_parts
 from cohortflow.ingest.readers import ROW_COL, SHEET_COL
 
 DEFAULT_BOOL_CODES = {
@@ -156,102 +158,155 @@ def apply_mapping(
     raise a fatal finding naming row and column (the value itself is not echoed for identifiers).
     """
     site = mapping["site"]
-    findings = _Findings(site)
     id_col = mapping["local_id"]
     if id_col not in raw.columns:
         raise KeyError(f"local ID column {id_col!r} missing from the submission")
-    out: dict[str, list[Any]] = {"study_id": [], "site": [], "dates_imputed": []}
-    for var in mapping["columns"]:
-        out[var] = []
-        if var == "wbc":
-            out["wbc_raw"], out["wbc_unit"] = [], []
-    seen: dict[str, int] = {}
-    for rec in raw.to_dict("records"):
-        row = int(rec[ROW_COL])
-        local = rec.get(id_col)
-        if values.is_missing(local):
-            sid = None
-            findings.add(
-                None,
-                row,
-                id_col,
-                "study_id",
-                "local_id_present",
-                "local patient ID is empty",
-                category="completeness",
+    n = len(raw)
+    rows = raw[ROW_COL].astype(int).to_numpy() if n else np.zeros(0, dtype=int)
+    # Column by column, each distinct cell text converted once (no per-record loop).
+    # Findings are collected with (record position, variable position, order) and sorted, so
+    # they come out in the order of a record-by-record pass.
+    found: list[pd.DataFrame] = []
+
+    def add(mask: np.ndarray, order: tuple[int, int], **cols: Any) -> None:
+        if not np.asarray(mask).any():
+            return
+        pos = np.flatnonzero(mask)
+        frame = pd.DataFrame(
+            {
+                "site": site,
+                "study_id": sids[pos],
+                "source_row": rows[pos],
+                **{k: (v[pos] if isinstance(v, np.ndarray) else v) for k, v in cols.items()},
+            }
+        )
+        frame["_pos"], frame["_var"], frame["_sub"] = pos, order[0], order[1]
+        found.append(frame)
+
+    local = raw[id_col].to_numpy(object)
+    id_missing = _per_distinct(local, values.is_missing).astype(bool)
+    sids = np.array(
+        [None if m else study_id(key, site, v) for v, m in zip(local, id_missing, strict=True)],
+        dtype=object,
+    )
+    add(
+        id_missing,
+        (-1, 0),
+        source_column=id_col,
+        variable="study_id",
+        value=None,
+        check="local_id_present",
+        category="completeness",
+        severity="fatal",
+        message="local patient ID is empty",
+    )
+    sid_series = pd.Series(sids)
+    repeat = (sid_series.duplicated(keep="first") & sid_series.notna()).to_numpy(dtype=bool)
+    if repeat.any():
+        first_row = pd.Series(rows[~repeat], index=sids[~repeat]).dropna()
+        first_row = first_row[first_row.index.notna()]
+        add(
+            repeat,
+            (-1, 1),
+            source_column=id_col,
+            variable="study_id",
+            value=None,
+            check="local_id_unique",
+            category="plausibility",
+            severity="fatal",
+            message=_repeat_messages(sid_series, repeat, first_row),
+        )
+    out: dict[str, list[Any]] = {
+        "study_id": sids.tolist(),
+        "site": [site] * n,
+        "dates_imputed": [],
+    }
+    imputed_parts: list[np.ndarray] = []
+    for k, (var, rule) in enumerate(mapping["columns"].items()):
+        spec = dictionary.spec_of(var)
+        src = rule["source"]
+        texts = raw[src].to_numpy(object) if src in raw.columns else np.full(n, None, object)
+        missing = set(rule.get("missing", []))
+        absent = _per_distinct(texts, lambda t, m=missing: values.is_missing(t, m)).astype(bool)
+        converted: dict[Any, tuple[Any, Any, Any]] = {}
+        for t in pd.unique(texts[~absent]):
+            try:
+                value, note = convert_value(t, spec, rule)
+                converted[t] = (value, note, None)
+            except ValueError as exc:
+                converted[t] = (None, None, withhold_value(str(exc), t))
+        vals, notes, errors = (_lookup(texts, ~absent, converted, i) for i in range(3))
+        has_note = pd.notna(notes) & (notes != "")
+        imputed_parts.append(
+            np.where(has_note, f"{var}: " + pd.Series(notes, dtype=object).fillna(""), "").astype(
+                object
             )
-        else:
-            sid = study_id(key, site, local)
-            if sid in seen:
-                findings.add(
-                    sid,
-                    row,
-                    id_col,
-                    "study_id",
-                    "local_id_unique",
-                    f"same local patient ID as row {seen[sid]}",
-                    category="plausibility",
-                )
-            seen.setdefault(sid, row)
-        out["study_id"].append(sid)
-        out["site"].append(site)
-        imputed: list[str] = []
-        for var, rule in mapping["columns"].items():
-            spec = dictionary.spec_of(var)
-            src = rule["source"]
-            text = rec.get(src)
-            missing = set(rule.get("missing", []))
-            value = None
-            if not values.is_missing(text, missing):
-                try:
-                    value, note = convert_value(text, spec, rule)
-                    if note:
-                        imputed.append(f"{var}: {note}")
-                        findings.add(
-                            sid,
-                            row,
-                            src,
-                            var,
-                            "date_imputed",
-                            note,
-                            category="completeness",
-                            severity="warning",
-                        )
-                except ValueError as exc:
-                    findings.add(
-                        sid,
-                        row,
-                        src,
-                        var,
-                        "code_in_list"
-                        if rule.get("codes") or spec["type"] in ("bool", "category")
-                        else "type_conformance",
-                        withhold_value(str(exc), text),
-                        value=str(text),
-                    )
-            if var in CELL_COUNTS:
-                unit = values.cell_count_unit(rule, rec.get(rule.get("unit_source", "")))
-                canon = None
-                if value is not None:
-                    try:
-                        value, canon = values.convert_cell_count(value, unit)
-                    except ValueError as exc:
-                        findings.add(
-                            sid,
-                            row,
-                            src,
-                            var,
-                            "unit_known",
-                            withhold_value(str(exc), unit),
-                            value=str(unit or ""),
-                        )
-                        value = None
-                if var == "wbc":
-                    raw_text = None if values.is_missing(text, missing) else str(text)
-                    out["wbc_raw"].append(raw_text)
-                    out["wbc_unit"].append(canon)
-            out[var].append(value)
-        out["dates_imputed"].append("; ".join(imputed) or None)
+        )
+        add(
+            has_note,
+            (k, 0),
+            source_column=src,
+            variable=var,
+            value=None,
+            check="date_imputed",
+            category="completeness",
+            severity="warning",
+            message=notes,
+        )
+        add(
+            pd.notna(errors),
+            (k, 0),
+            source_column=src,
+            variable=var,
+            value=pd.Series(texts, dtype=object).astype(str).to_numpy(object),
+            check="code_in_list"
+            if rule.get("codes") or spec["type"] in ("bool", "category")
+            else "type_conformance",
+            category="conformance",
+            severity="fatal",
+            message=errors,
+        )
+        out[var] = vals.tolist()
+        if var in CELL_COUNTS:
+            # values.cell_count_unit, for every row at once
+            units = (
+                raw[rule["unit_source"]].to_numpy(object)
+                if rule.get("unit_source") in raw.columns
+                else np.full(n, None if "unit_source" in rule else rule.get("unit"), dtype=object)
+            )
+            counts, canon_units, unit_errors = _cell_count_values(vals, units)
+            out[var] = counts.tolist()
+            if var == "wbc":
+                raw_text = pd.Series(texts, dtype=object).astype(str).to_numpy(object)
+                out["wbc_raw"] = np.where(absent, None, raw_text).tolist()
+                out["wbc_unit"] = canon_units.tolist()
+            add(
+                pd.notna(unit_errors),
+                (k, 1),
+                source_column=src,
+                variable=var,
+                value=pd.Series(units, dtype=object).fillna("").astype(str).to_numpy(object),
+                check="unit_known",
+                category="conformance",
+                severity="fatal",
+                message=unit_errors,
+            )
+    out["dates_imputed"] = [x or None for x in join_parts(imputed_parts, n, sep="; ")] if n else []
+    out = {
+        "study_id": out.pop("study_id"),
+        "site": out.pop("site"),
+        "dates_imputed": out.pop("dates_imputed"),
+        **out,
+    }
+    if found:
+        f = pd.concat(found, ignore_index=True)
+        f = f.sort_values(["_pos", "_var", "_sub"], kind="stable")
+        f["source_row"] = f["source_row"].astype(int)
+        findings_frame = f.drop(columns=["_pos", "_var", "_sub"])[FINDING_COLUMNS].reset_index(
+            drop=True
+        )
+    else:
+        findings_frame = pd.DataFrame(columns=FINDING_COLUMNS)
     df = pd.DataFrame(out)
     df["source_sha256"] = source_sha256
     df["source_sheet"] = raw[SHEET_COL].to_numpy() if len(raw) else []
@@ -264,8 +319,8 @@ def apply_mapping(
     }
     if extras:
         patients = pd.concat([patients, pd.DataFrame(extras).reset_index(drop=True)], axis=1)
-    locals_ = [None if values.is_missing(v) else str(v).strip() for v in raw[id_col]]
-    return Mapped(patients, findings.frame(), locals_)
+    locals_ = [None if m else str(v).strip() for v, m in zip(local, id_missing, strict=True)]
+    return Mapped(patients, findings_frame, locals_)
 
 
 def _field_context(var: str, rule: dict[str, Any]) -> str:
@@ -357,3 +412,54 @@ def remove_identifiers(raw: pd.DataFrame, mapped: Mapped, mapping: dict[str, Any
         data.loc[sheets.notna(), "source_sheet"] = sheets[sheets.notna()].map(marker)
     findings = pd.concat([mapped.findings, *found], ignore_index=True) if found else mapped.findings
     return Mapped(data, findings, mapped.local_ids)
+
+
+def _per_distinct(col: np.ndarray, fn: Any) -> np.ndarray:
+    """``fn`` of every cell, computed once per distinct value."""
+    if not len(col):
+        return np.zeros(0, dtype=object)
+    ser = pd.Series(col, dtype=object)
+    uniq = pd.unique(ser)
+    return ser.map(dict(zip(uniq, (fn(u) for u in uniq), strict=True))).to_numpy(object)
+
+
+def _lookup(texts: np.ndarray, where: np.ndarray, table: dict[Any, tuple], i: int) -> np.ndarray:
+    """Element ``i`` of ``table[text]`` for the cells ``where`` holds (None elsewhere)."""
+    out = np.full(len(texts), None, dtype=object)
+    if table and where.any():
+        keys = list(table)
+        mapper = pd.Series([table[k][i] for k in keys], index=keys, dtype=object)
+        out[where] = pd.Series(texts[where], dtype=object).map(mapper).to_numpy(object)
+    return out
+
+
+def _cell_count_values(
+    vals: np.ndarray, units: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A cell count in x10^9/L, the canonical unit and the unit error of each record (a value
+    without a known unit is set to missing and raises ``unit_known``)."""
+    canon_of: dict[Any, tuple[str | None, str | None]] = {}
+    factor_of: dict[Any, float] = {}
+    for u in pd.unique(pd.Series(units, dtype=object)):
+        try:  # the one conversion (values.convert_cell_count), once per distinct unit
+            factor_of[u], c = values.convert_cell_count(1.0, u)
+            canon_of[u] = (c, None)
+        except ValueError as exc:
+            canon_of[u] = (None, withhold_value(str(exc), u))
+    has = pd.notna(vals)
+    canon = _lookup(units, np.ones(len(units), dtype=bool), canon_of, 0)
+    errors = np.where(has, _lookup(units, np.ones(len(units), dtype=bool), canon_of, 1), None)
+    ok = has & pd.notna(canon)
+    factor = pd.Series(units, dtype=object).map(factor_of)
+    wbc = np.full(len(vals), None, dtype=object)
+    if ok.any():
+        wbc[ok] = (vals[ok].astype(float) * factor[ok].to_numpy(float)).tolist()
+    return wbc, np.where(ok, canon, None), errors.astype(object)
+
+
+def _repeat_messages(sids: pd.Series, repeat: np.ndarray, first_row: pd.Series) -> np.ndarray:
+    """'same local patient ID as row <first>' for each repeated ID (None elsewhere)."""
+    out = np.full(len(sids), None, dtype=object)
+    first = sids[repeat].map(first_row).astype(int).astype(str)
+    out[repeat] = ("same local patient ID as row " + first).to_numpy(object)
+    return out

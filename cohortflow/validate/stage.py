@@ -48,13 +48,20 @@ def _locate_sources(findings: pd.DataFrame, mapping: dict[str, Any]) -> pd.DataF
     src = {var: rule["source"] for var, rule in mapping["columns"].items()}
     out = findings.copy()
     out["source_column"] = out["source_column"].astype(object)
-    for i in out.index[out["source_column"].isna() & out["variable"].notna()]:
+    todo = (out["source_column"].isna() & out["variable"].notna()).to_numpy(dtype=bool)
+
+    def located(variable: str) -> str | None:
         cols: list[str] = []
-        for v in str(out.at[i, "variable"]).split(";"):
+        for v in variable.split(";"):
             for base in DERIVED_FROM.get(v, [v]):
                 if base in src and src[base] not in cols:
                     cols.append(src[base])
-        out.at[i, "source_column"] = "; ".join(cols) or None
+        return "; ".join(cols) or None
+
+    if todo.any():  # once per distinct variable list, not per finding
+        variables = out.loc[todo, "variable"].astype(str)
+        where = {v: located(v) for v in variables.unique()}
+        out.loc[todo, "source_column"] = variables.map(where).to_numpy(object)
     return out
 
 
@@ -293,10 +300,19 @@ def validate_site(
 
 
 def find_cross_site_duplicates(
-    sites: list[str], quarantined: list[str], out: str, data_label: str = ""
+    sites: list[str],
+    quarantined: list[str],
+    out: str,
+    data_label: str = "",
+    per_site_dir: str | None = None,
+    site_codes: list[str] | None = None,
 ) -> None:
     """Records of different sites with the same sex, birth date and diagnosis date (harmonised
-    and set-aside records alike), for review; nothing is merged."""
+    and set-aside records alike), for review; nothing is merged.
+
+    With ``per_site_dir``, each site of ``site_codes`` also gets ``<dir>/<site>.csv`` with its
+    own records only and no group number, so a site's file changes only when its own
+    duplicates do (its query listing then reruns; the others' do not)."""
     cols = ["study_id", "site", "source_row", *DUPLICATE_KEY]
     parts = [pd.read_parquet(p, columns=cols).assign(quarantined=False) for p in sites]
     parts += [pd.read_parquet(p, columns=cols).assign(quarantined=True) for p in quarantined]
@@ -306,6 +322,11 @@ def find_cross_site_duplicates(
         dict(zip(every["study_id"], every["quarantined"], strict=True))
     )
     write_csv(dups.assign(data_label=data_label), out)
+    if per_site_dir is not None:
+        Path(per_site_dir).mkdir(parents=True, exist_ok=True)
+        own = dups.drop(columns=["duplicate_group"])
+        for code in site_codes or []:
+            write_csv(own[own["site"] == code].reset_index(drop=True), f"{per_site_dir}/{code}.csv")
     log.info(
         "%d records in %d cross-site duplicate groups", len(dups), dups["duplicate_group"].nunique()
     )

@@ -1,0 +1,320 @@
+"""Registry-scale benchmark (`make bench-scale`): one table over several scales.
+
+For each scale SITESxPATIENTS (default 10x100, 20x5000 and 100x10000) it copies the repository
+into a scratch directory, generates a synthetic registry there
+(``python -m cohortflow.demo.registry``) and measures, with ``snakemake --cores 2``:
+
+* the cold run (jobs, wall seconds, peak RSS of any job, the five slowest jobs);
+* the monolithic baseline (``benchmarks/baseline.py``: same functions, one process) and the
+  ratio cold / baseline;
+* a no-op rerun;
+* one site's resubmission (one value of site 1 changed; the jobs run must be that site's
+  chain and study-level jobs only: other sites' jobs are counted in the table);
+* an edit of one analysis's title (per-site jobs run: must be 0);
+* an edit of one check of the catalogue (ingest jobs run: must be 0).
+
+Per-job figures come from watching the job processes (``/proc/<pid>/status`` VmHWM is the
+peak resident set size of each job's script process). Prints figures; asserts nothing.
+
+```sh
+.venv/bin/python benchmarks/bench_scale.py [--scales 10x100 20x5000] [--workdir /tmp/bench]
+```
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = Path(sys.executable)
+SNAKEMAKE = PYTHON.with_name("snakemake")
+IGNORE = shutil.ignore_patterns(
+    ".venv",
+    "results",
+    "restricted",
+    ".snakemake",
+    ".git",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    "*.egg-info",
+    "rr_all",
+    "infant_all",
+    "baseline",
+)
+PER_SITE_RULES = {"ingest", "validate", "harmonise", "dq_site", "query_listing"}
+STUDY = "registry"
+
+
+@dataclass
+class Run:
+    """One snakemake invocation: wall and CPU seconds (snakemake and every job, user + system),
+    the jobs it ran, per-job peak RSS and time."""
+
+    wall: float
+    cpu: float
+    jobs: list[tuple[str, dict[str, str]]]
+    peak_rss_kib: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def job_blocks(text: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, wildcards) of every job block in snakemake's console output."""
+    jobs = []
+    for block in re.split(r"\n(?=\[.*\]\n)?(?=(?:local)?(?:rule|checkpoint) \w+:)", text):
+        m = re.match(r"\s*(?:local)?(?:rule|checkpoint) (\w+):", block)
+        if not m or m.group(1) == "all":
+            continue
+        wc = re.search(r"wildcards: (.*)", block)
+        wildcards = dict(kv.split("=", 1) for kv in wc.group(1).split(", ")) if wc else {}
+        jobs.append((m.group(1), wildcards))
+    return jobs
+
+
+def _job_key(cmdline: list[str]) -> str | None:
+    """'rule' of a job's script process (``.snakemake/scripts/tmpXXXX.<rule>.py``)."""
+    for arg in cmdline:
+        m = re.search(r"\.snakemake/scripts/tmp[^.]+\.(\w+)\.py$", arg)
+        if m:
+            return m.group(1)
+    return None
+
+
+class Watcher(threading.Thread):
+    """Samples the process tree under a pid: peak RSS (VmHWM) and lifetime per job process."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.stop = threading.Event()
+        self.procs: dict[int, dict[str, object]] = {}
+
+    def run(self) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self.stop.is_set():
+            try:
+                children = root.children(recursive=True)
+            except psutil.NoSuchProcess:
+                break
+            now = time.perf_counter()
+            for p in children:
+                rec = self.procs.get(p.pid)
+                try:
+                    if rec is None:
+                        key = _job_key(p.cmdline())
+                        if key is None:
+                            continue
+                        rec = self.procs[p.pid] = {"rule": key, "start": now, "hwm": 0}
+                    status = Path(f"/proc/{p.pid}/status").read_text()
+                    m = re.search(r"VmHWM:\s+(\d+) kB", status)
+                    if m:
+                        rec["hwm"] = max(int(rec["hwm"]), int(m.group(1)))
+                    rec["end"] = now
+                except (psutil.NoSuchProcess, FileNotFoundError, ProcessLookupError):
+                    continue
+            time.sleep(self.interval)
+
+
+def snakemake(work: Path, *args: str, watch: bool = False) -> Run:
+    """Run the workflow on the registry study in ``work``."""
+    env = dict(os.environ, PYTHONPATH=str(work))
+    env.pop("COHORTFLOW_KEY", None)
+    cmd = [str(SNAKEMAKE), "--cores", "2", "--config", f"studies=[{STUDY}]", *args]
+    t0, c0 = time.perf_counter(), _children_cpu()
+    out_pipe = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
+    proc = subprocess.Popen(cmd, cwd=work, env=env, **out_pipe)
+    watcher = Watcher(proc.pid) if watch else None
+    if watcher:
+        watcher.start()
+    out, _ = proc.communicate()
+    wall = time.perf_counter() - t0
+    if watcher:
+        watcher.stop.set()
+        watcher.join()
+    text = out.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise SystemExit(f"snakemake {' '.join(args)} failed in {work}:\n{text[-4000:]}")
+    run = Run(wall, _children_cpu() - c0, job_blocks(text))
+    if watcher:
+        for pid, rec in watcher.procs.items():
+            key = f"{rec['rule']}#{pid}"
+            run.peak_rss_kib[key] = int(rec["hwm"])
+            run.seconds[key] = float(rec.get("end", rec["start"])) - float(rec["start"])
+    return run
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of every waited-for child process so far."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def prepare(work: Path, n_sites: int, per_site: int, reuse: bool = False) -> None:
+    """A copy of the repository with a registry of ``n_sites`` x ``per_site`` in it (with
+    ``reuse``, the registry already generated there is kept and the code copied afresh)."""
+    import json
+
+    truth = work / "data" / STUDY / "planted.json"
+    if reuse and truth.exists():
+        t = json.loads(truth.read_text())
+        if (t["sites"], t["patients_per_site"]) == (n_sites, per_site):
+            keep = work.parent / f"{work.name}.registry"
+            shutil.rmtree(keep, ignore_errors=True)
+            shutil.copytree(work / "data" / STUDY, keep / "data")
+            shutil.copytree(work / "config" / "sites" / STUDY, keep / "sites")
+            shutil.copy2(work / "config" / "studies" / f"{STUDY}.yaml", keep / "study.yaml")
+            shutil.rmtree(work)
+            shutil.copytree(REPO, work, ignore=IGNORE)
+            shutil.copytree(keep / "data", work / "data" / STUDY)
+            shutil.copytree(keep / "sites", work / "config" / "sites" / STUDY)
+            shutil.copy2(keep / "study.yaml", work / "config" / "studies" / f"{STUDY}.yaml")
+            shutil.rmtree(keep)
+            return
+    if work.exists():
+        shutil.rmtree(work)
+    shutil.copytree(REPO, work, ignore=IGNORE)
+    subprocess.run(
+        [str(PYTHON), "-m", "cohortflow.demo.registry", "--sites", str(n_sites)]
+        + ["--patients-per-site", str(per_site), "--out", str(work)],
+        cwd=work,
+        env=dict(os.environ, PYTHONPATH=str(work)),
+        check=True,
+        capture_output=True,
+    )
+
+
+def resubmit_one_site(work: Path, site: str) -> None:
+    """Change one value (a weight) of the first patient in ``site``'s CSV submission."""
+    import pandas as pd
+
+    f = next((work / "data" / STUDY / site).glob("*.csv"))
+    df = pd.read_csv(f, dtype=str, keep_default_na=False)
+    col = "Weight (kg)"
+    df.loc[0, col] = f"{float(df.loc[0, col]) + 0.1:.1f}"
+    df.to_csv(f, index=False, lineterminator="\n")
+
+
+def edit_text(path: Path, old: str, new: str) -> None:
+    """Replace the first ``old`` in a text file (which must contain it)."""
+    text = path.read_text(encoding="utf-8")
+    if old not in text:
+        raise SystemExit(f"{path}: {old!r} not found")
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def baseline(work: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of the monolithic baseline in a fresh process."""
+    t0, c0 = time.perf_counter(), _children_cpu()
+    subprocess.run(
+        [str(PYTHON), str(work / "benchmarks" / "baseline.py"), "--root", str(work)],
+        cwd=work,
+        env=dict(os.environ, PYTHONPATH=str(work)),
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - t0, _children_cpu() - c0
+
+
+def measure(work: Path, n_sites: int, per_site: int, reuse: bool = False) -> dict[str, object]:
+    """Every figure of one table row."""
+    prepare(work, n_sites, per_site, reuse)
+    cold = snakemake(work, watch=True)
+    base, base_cpu = baseline(work)
+    noop = snakemake(work)
+    resubmit_one_site(work, "S001")
+    one = snakemake(work)
+    others = [j for j in one.jobs if j[0] in PER_SITE_RULES and j[1].get("site") != "S001"]
+    study_file = work / "config" / "studies" / f"{STUDY}.yaml"
+    edit_text(study_file, "title: Overall survival by age", "title: Overall survival by AGE")
+    title = snakemake(work)
+    edit_text(
+        work / "config" / "checks.yaml",
+        'message: "Height outside 30-230 cm"',
+        'message: "Height outside 30-230 cm (check the unit)"',
+    )
+    check = snakemake(work)
+    slowest = sorted(cold.seconds.items(), key=lambda kv: -kv[1])[:5]
+    return {
+        "patients": n_sites * per_site,
+        "sites": n_sites,
+        "jobs": len(cold.jobs),
+        "cold": cold.wall,
+        "cold_cpu": cold.cpu,
+        "baseline": base,
+        "baseline_cpu": base_cpu,
+        "ratio": cold.wall / base if base else float("nan"),
+        "cpu_ratio": cold.cpu / base_cpu if base_cpu else float("nan"),
+        "noop": noop.wall,
+        "one_site": one.wall,
+        "one_site_pct": 100 * one.wall / cold.wall,
+        "one_site_jobs": len(one.jobs),
+        "one_site_other_site_jobs": len(others),
+        "title": title.wall,
+        "title_jobs": len(title.jobs),
+        "title_site_jobs": sum(j[0] in PER_SITE_RULES for j in title.jobs),
+        "check": check.wall,
+        "check_jobs": len(check.jobs),
+        "check_ingest_jobs": sum(j[0] == "ingest" for j in check.jobs),
+        "peak_rss_gib": max(cold.peak_rss_kib.values(), default=0) / 2**20,
+        "peak_rss_job": max(cold.peak_rss_kib, key=cold.peak_rss_kib.get, default="").split("#")[0],
+        "slowest": "; ".join(f"{k.split('#')[0]} {v:.0f}s" for k, v in slowest),
+    }
+
+
+HEADER = (
+    "| patients | sites | jobs | cold run | baseline | ratio | no-op | one-site resubmission "
+    "| title edit | check edit | peak RSS (job) | five slowest jobs |"
+)
+
+
+def row(r: dict[str, object]) -> str:
+    """One Markdown table row."""
+    return (
+        f"| {r['patients']:,} | {r['sites']} | {r['jobs']} "
+        f"| {r['cold']:.0f} s (CPU {r['cold_cpu']:.0f} s) "
+        f"| {r['baseline']:.0f} s (CPU {r['baseline_cpu']:.0f} s) "
+        f"| {r['ratio']:.2f} (CPU {r['cpu_ratio']:.2f}) | {r['noop']:.1f} s "
+        f"| {r['one_site']:.0f} s ({r['one_site_pct']:.0f} %, {r['one_site_jobs']} jobs, "
+        f"{r['one_site_other_site_jobs']} of other sites) "
+        f"| {r['title']:.0f} s ({r['title_jobs']} jobs, {r['title_site_jobs']} per-site) "
+        f"| {r['check']:.0f} s ({r['check_jobs']} jobs, {r['check_ingest_jobs']} ingest) "
+        f"| {r['peak_rss_gib']:.2f} GiB ({r['peak_rss_job']}) | {r['slowest']} |"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Measure every scale and print the table (rows are printed as they finish)."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scales", nargs="+", default=["10x100", "20x5000", "100x10000"])
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/cohortflow-bench-scale"))
+    ap.add_argument("--keep", action="store_true", help="keep the scratch copies")
+    ap.add_argument("--reuse", action="store_true", help="reuse a registry generated there")
+    a = ap.parse_args(argv)
+    print(HEADER)
+    print("|" + "---|" * HEADER.count(" |"))
+    for scale in a.scales:
+        n_sites, per_site = (int(x) for x in scale.lower().split("x"))
+        work = a.workdir / scale
+        print(row(measure(work, n_sites, per_site, a.reuse)), flush=True)
+        if not a.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
