@@ -328,6 +328,7 @@ def thin_marks(x: np.ndarray, keep: np.ndarray, x_right: float) -> np.ndarray:
     if int(keep.sum()) <= MAX_CENSOR_MARKS or x_right <= 0:
         return keep
     slot = np.floor(np.asarray(x, float) / (x_right / MAX_CENSOR_MARKS)).astype(np.int64)
+    slot = np.clip(slot, 0, MAX_CENSOR_MARKS - 1)  # a mark at x_right shares the last slice
     out = np.zeros_like(keep)
     idx = np.flatnonzero(keep)
     _, first = np.unique(slot[idx], return_index=True)
