@@ -231,18 +231,28 @@ def baseline(work: Path) -> tuple[float, float]:
     return time.perf_counter() - t0, _children_cpu() - c0
 
 
+def _progress(text: str) -> None:
+    """A measurement as soon as it is made (stderr), so a long run that is stopped keeps it."""
+    print(f"  .. {text}", file=sys.stderr, flush=True)
+
+
 def measure(work: Path, n_sites: int, per_site: int, reuse: bool = False) -> dict[str, object]:
     """Every figure of one table row."""
     prepare(work, n_sites, per_site, reuse)
     cold = snakemake(work, watch=True)
+    _progress(f"cold run {cold.wall:.0f} s (CPU {cold.cpu:.0f} s), {len(cold.jobs)} jobs")
     base, base_cpu = baseline(work)
+    _progress(f"baseline {base:.0f} s (CPU {base_cpu:.0f} s)")
     noop = snakemake(work)
+    _progress(f"no-op {noop.wall:.1f} s")
     resubmit_one_site(work, "S001")
     one = snakemake(work)
+    _progress(f"one-site resubmission {one.wall:.0f} s, {len(one.jobs)} jobs")
     others = [j for j in one.jobs if j[0] in PER_SITE_RULES and j[1].get("site") != "S001"]
     study_file = work / "config" / "studies" / f"{STUDY}.yaml"
     edit_text(study_file, "title: Overall survival by age", "title: Overall survival by AGE")
     title = snakemake(work)
+    _progress(f"title edit {title.wall:.0f} s, {len(title.jobs)} jobs")
     edit_text(
         work / "config" / "checks.yaml",
         'message: "Height outside 30-230 cm"',
