@@ -191,7 +191,8 @@ def test_one_site_resubmission_reruns_no_other_site(registry_run, tmp_path):
     plan = planned(work)
     assert {w["site"] for r, w in plan if r in PER_SITE_RULES - {"query_listing"}} == {"S001"}
     # the real run: after the checkpoint only S001's listing (its duplicates file) reruns
-    out = snakemake(work, "--config", "studies=[registry]").stdout
+    proc = snakemake(work, "--config", "studies=[registry]")
+    out = proc.stdout + proc.stderr  # a real run logs its jobs to stderr
     ran = re.findall(r"(?:rule|checkpoint) (\w+):\n(?:.*\n)*?\s+wildcards: (.*)", out)
     per_site = [(r, w) for r, w in ran if r in PER_SITE_RULES]
     assert per_site and all("site=S001" in w for _, w in per_site), per_site
