@@ -39,48 +39,42 @@ CMD = "=cmd|' /C calc'!A0"
 # relapse_date, death_date, hsct_date) and the local ID itself
 PLANTED = {
     "MRN-55501": {
-        "protocol": "POG 9407 call 010-2345-6789",
+        "protocol": "POG 9407 call 010-2345-6789 김민준",
         "conditioning": "Bu/Cy DOB 1997-07-23",
-        "mll": "46,XY 김민준",
-        "sex": "900101-1234567",
+        "last_followup": "900101-1234567",
         "wbc_per_ul": "01023456789",
         "birth_date": "9001011234568",
     },
     "MRN-55502": {
-        "protocol": "pt Kim Minjun",
+        "protocol": "pt Kim Minjun 이서연님",
         "conditioning": "jane.doe@example.com",
-        "mll": "이서연님",
-        "cns": "+82 10-3456-7890",
+        "hsct_date": "+82 10-3456-7890",
         "anc_engraft_day": "+821034567891",
-        "relapse_date": "010.4567.8901",
+        "last_followup": "010.4567.8901",
     },
     "MRN-55503": {
-        "protocol": "John Smith referral",
+        "protocol": "John Smith referral ９００１０１－１２３４５６７",
         "conditioning": "900101/1234567",
-        "mll": "９００１０１－１２３４５６７",
-        "induction_response": "02-123-4567",
+        "anc_engraft_day": "02-123-4567",
         "death_date": "031.123.4567",
-        "donor_source": "0212345678",
+        "plt_engraft_day": "0212345678",
         "last_followup": "０２－９８７－６５４３",
     },
     "MRN-55504": {
-        "protocol": "900101–1234567",
-        "conditioning": "010 5678 1234",
-        "mll": "생년월일: 1997.07.23",
-        "wbc_per_ul": "jsmith@example.org",
+        "protocol": "900101–1234567 생년월일: 1997.07.23",
+        "conditioning": "010 5678 1234 jsmith@example.org",
+        "wbc_per_ul": CMD,  # not a number: its raw value goes to the query listing
         "hsct_date": "900101.1234567",
-        "cns": CMD,  # not in the code list: its raw value goes to the site's query listing
+        "birth_date": "900101 1234567",
     },
     "MRN-55505": {
         "protocol": FORMULA,
-        "conditioning": "900101 1234567",
-        "mll": "<script>alert(1)</script>",
+        "conditioning": "<script>alert(1)</script>",
         "sex": "F",
     },
     "MRN-55506": {  # free text only: the record is analysed and reaches Table 1
         "protocol": "０１０－６７８９－１２３４",
-        "conditioning": "contact kim.mj@example.com",
-        "mll": "46,XY 박지훈",
+        "conditioning": "contact kim.mj@example.com 박지훈",
         "last_followup": "2011-01-02",
     },
 }

@@ -25,7 +25,7 @@ import yaml
 from cohortflow.core import dictionary, values
 from cohortflow.core.config import load_risk_scheme, load_site, load_yaml, validate
 from cohortflow.core.errors import CohortflowError
-from cohortflow.core.identifiers import scan
+from cohortflow.core.identifiers import detect_kind, scan
 from cohortflow.ingest.submission import read_submission
 from cohortflow.onboard.needs import study_needs
 from cohortflow.validate.mapping import CELL_COUNTS, DEFAULT_BOOL_CODES
@@ -315,9 +315,17 @@ def _against_file(
 def _listing(counts: Counter, withhold: bool) -> str:
     if withhold:
         return f"{len(counts)} distinct values (not shown: the column looks like an identifier)"
-    items = counts.most_common(MAX_LISTED)
+    kinds = detect_kind(pd.Series(list(counts), dtype=object), "free")
+    hidden = {v for v, k in zip(counts, kinds, strict=True) if k is not None}
+    shown = Counter({v: n for v, n in counts.items() if v not in hidden})
+    items = shown.most_common(MAX_LISTED)
     text = ", ".join(f"{_short(v)} x{n}" for v, n in items)
-    return text + (f", and {len(counts) - MAX_LISTED} more" if len(counts) > MAX_LISTED else "")
+    text += f", and {len(shown) - MAX_LISTED} more" if len(shown) > MAX_LISTED else ""
+    if hidden:  # a value that looks like an identifier never reaches a message or log
+        text += (
+            f"{', ' if text else ''}{len(hidden)} value(s) not shown (they look like identifiers)"
+        )
+    return text
 
 
 def _known_unit(u: str) -> bool:
