@@ -27,6 +27,9 @@ rule analyse:
         f"{RESULTS}/{{study}}/logs/analyse.log",
     conda:
         "../envs/cohortflow.yaml"
+    resources:
+        mem_mb=mem_from_input(2000, 30),
+        runtime=60,
     params:
         code=code_hash("analyse"),
         study=lambda wc: analyse_slice(STUDIES[wc.study]),

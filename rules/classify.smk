@@ -11,6 +11,8 @@ rule classify:
         f"{RESULTS}/{{study}}/logs/classify.log",
     conda:
         "../envs/cohortflow.yaml"
+    resources:
+        mem_mb=mem_from_input(1000, 20),
     params:
         code=code_hash("classify"),
         schemes=lambda wc: digest(STUDIES[wc.study]["schemes"]),

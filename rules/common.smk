@@ -238,3 +238,14 @@ wildcard_constraints:
     figure="|".join(sorted({f for s in STUDIES for f in figures(s)})) or "none",
     table="|".join(sorted({t for s in STUDIES.values() for t in s.get("tables", {})}))
     or "none",
+
+
+def mem_from_input(base_mb, per_input_mb):
+    """Memory request of a cluster job (MB): base plus a multiple of its input size.
+
+    Doubles on each retry, so a job the scheduler killed for exceeding its memory gets
+    twice as much when the profile retries it.
+    """
+    return lambda wildcards, input, attempt: int(
+        (base_mb + per_input_mb * input.size_mb) * attempt
+    )

@@ -12,6 +12,8 @@ rule dq_site:
         csv=f"{RESULTS}/{{study}}/dq/{{site}}.csv",
     log:
         f"{RESULTS}/{{study}}/logs/dq/{{site}}.log",
+    group:
+        "site"
     conda:
         "../envs/cohortflow.yaml"
     params:
@@ -53,6 +55,8 @@ rule query_listing:
         xlsx=f"{RESTRICTED}/{{study}}/queries/{{site}}.xlsx",
     log:
         f"{RESULTS}/{{study}}/logs/query_listing/{{site}}.log",
+    group:
+        "queries_{study}"
     conda:
         "../envs/cohortflow.yaml"
     params:

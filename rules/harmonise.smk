@@ -16,8 +16,12 @@ rule harmonise:
         transplants=f"{RESULTS}/{{study}}/harmonised/sites/{{site}}.transplants.parquet",
     log:
         f"{RESULTS}/{{study}}/logs/harmonise/{{site}}.log",
+    group:
+        "site"
     conda:
         "../envs/cohortflow.yaml"
+    resources:
+        mem_mb=mem_from_input(1000, 20),
     params:
         code=code_hash("harmonise"),
         policy=policy,
@@ -43,6 +47,8 @@ rule merge:
         f"{RESULTS}/{{study}}/logs/merge.log",
     conda:
         "../envs/cohortflow.yaml"
+    resources:
+        mem_mb=mem_from_input(1000, 20),
     params:
         code=code_hash("merge"),
         policy=policy,

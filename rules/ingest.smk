@@ -33,8 +33,12 @@ rule ingest:
         meta=f"{RESULTS}/{{study}}/ingest/{{site}}.json",
     log:
         f"{RESULTS}/{{study}}/logs/ingest/{{site}}.log",
+    group:
+        "site"
     conda:
         "../envs/cohortflow.yaml"
+    resources:
+        mem_mb=mem_from_input(1000, 30),
     params:
         code=code_hash("ingest"),
         mapping=site_mapping_slice,

@@ -11,6 +11,8 @@ rule descriptive_table:
         html=f"{RESULTS}/{{study}}/tables/{{table}}.html",
     log:
         f"{RESULTS}/{{study}}/logs/table_{{table}}.log",
+    group:
+        "report_{study}"
     conda:
         "../envs/cohortflow.yaml"
     params:
@@ -37,6 +39,8 @@ rule survival_tables:
         responses_html=f"{RESULTS}/{{study}}/tables/response_rates.html",
     log:
         f"{RESULTS}/{{study}}/logs/survival_tables.log",
+    group:
+        "report_{study}"
     conda:
         "../envs/cohortflow.yaml"
     params:
@@ -58,6 +62,8 @@ rule figure:
         svg=f"{RESULTS}/{{study}}/figures/{{figure}}.svg",
     log:
         f"{RESULTS}/{{study}}/logs/figure_{{figure}}.log",
+    group:
+        "report_{study}"
     conda:
         "../envs/cohortflow.yaml"
     params:
@@ -83,6 +89,8 @@ rule model_tables:
         cr_html=f"{RESULTS}/{{study}}/tables/competing_risks.html",
     log:
         f"{RESULTS}/{{study}}/logs/model_tables.log",
+    group:
+        "report_{study}"
     conda:
         "../envs/cohortflow.yaml"
     params:
@@ -99,6 +107,8 @@ rule workbook:
         xlsx=f"{RESULTS}/{{study}}/tables/tables.xlsx",
     log:
         f"{RESULTS}/{{study}}/logs/workbook.log",
+    group:
+        "report_{study}"
     conda:
         "../envs/cohortflow.yaml"
     params:
@@ -117,6 +127,8 @@ rule consort:
         svg=f"{RESULTS}/{{study}}/figures/consort.svg",
     log:
         f"{RESULTS}/{{study}}/logs/consort.log",
+    group:
+        "report_{study}"
     conda:
         "../envs/cohortflow.yaml"
     params:
@@ -143,6 +155,8 @@ rule manifest:
         manifest=f"{RESULTS}/{{study}}/manifest.json",
     log:
         f"{RESULTS}/{{study}}/logs/manifest.log",
+    group:
+        "report_{study}"
     conda:
         "../envs/cohortflow.yaml"
     params:
@@ -163,6 +177,8 @@ rule run_report:
         html=f"{RESULTS}/{{study}}/report.html",
     log:
         f"{RESULTS}/{{study}}/logs/run_report.log",
+    group:
+        "report_{study}"
     conda:
         "../envs/cohortflow.yaml"
     params:

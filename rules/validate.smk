@@ -16,8 +16,12 @@ rule validate:
         queries_xlsx=f"{RESTRICTED}/{{study}}/queries/checks/{{site}}.xlsx",
     log:
         f"{RESULTS}/{{study}}/logs/validate/{{site}}.log",
+    group:
+        "site"
     conda:
         "../envs/cohortflow.yaml"
+    resources:
+        mem_mb=mem_from_input(1000, 30),
     params:
         code=code_hash("validate"),
         mapping=site_mapping_slice,
@@ -42,6 +46,8 @@ checkpoint cross_site:
         f"{RESULTS}/{{study}}/logs/cross_site.log",
     conda:
         "../envs/cohortflow.yaml"
+    resources:
+        mem_mb=mem_from_input(1000, 20),
     params:
         code=code_hash("cross_site"),
         data_label=lambda wc: STUDIES[wc.study].get("data_label", ""),
