@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 CORES  ?= 2
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint setup bench bench-scale bench-stats clean
+.PHONY: run test lint setup bench bench-scale bench-stats clean slurm-plugin cluster-up cluster-down cluster-status run-slurm-local
 
 setup: $(STAMP)
 
@@ -18,6 +18,13 @@ $(STAMP): requirements.txt pyproject.toml
 	@# the cohortflow package is used in place (like an editable install, without a build step)
 	$(BIN)/python -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'cohortflow.pth').write_text('$(CURDIR)\n')"
 	touch $(STAMP)
+
+# Snakemake's SLURM executor plugin (profiles/slurm); the test suite runs it on a local cluster
+SLURM_STAMP := $(VENV)/.slurm-installed
+slurm-plugin: $(SLURM_STAMP)
+$(SLURM_STAMP): $(STAMP) requirements-slurm.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-slurm.txt
+	touch $(SLURM_STAMP)
 
 run: $(STAMP)
 	@# a stale lock of a killed run is removed and reported; incomplete outputs are rebuilt
@@ -30,8 +37,20 @@ lint: $(STAMP)
 	$(BIN)/snakefmt --check Snakefile rules
 	$(BIN)/snakemake --lint --cores 1
 
-test: $(STAMP) lint
-	$(BIN)/python -m pytest -q
+test: $(STAMP) $(SLURM_STAMP) lint
+	$(BIN)/python -m pytest -q -rs
+
+# A single-node SLURM cluster on this machine (root; installs slurm-wlm and munge if missing)
+cluster-up:
+	scripts/slurm/local_cluster.sh up
+cluster-down:
+	scripts/slurm/local_cluster.sh down
+cluster-status:
+	scripts/slurm/local_cluster.sh status
+# Both studies through profiles/slurm on the local cluster (`make cluster-up` first)
+run-slurm-local: $(SLURM_STAMP)
+	SLURM_CONF=$$(scripts/slurm/local_cluster.sh env | cut -d= -f2) \
+	  $(BIN)/snakemake --profile profiles/slurm --workflow-profile profiles/slurm-local
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py

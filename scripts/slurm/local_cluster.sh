@@ -27,6 +27,11 @@ NODE=$(hostname -s)
 log() { printf 'local_cluster: %s\n' "$*" >&2; }
 cannot() { log "cannot run SLURM here: $*"; exit 2; }
 
+# the directory holds a config this script wrote (or nothing at all)
+ours() {
+    [[ -z $(ls -A "$DIR" 2>/dev/null) ]] || head -n 1 "$CONF" 2>/dev/null | grep -q '^# Written by cohortflow'
+}
+
 pid_alive() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 free_port() {
@@ -130,19 +135,26 @@ up() {
         return 0
     fi
     [[ $(id -u) == 0 ]] || cannot "the local cluster runs its daemons as root (run as root)"
-    [[ -d $DIR ]] && rm -rf "$DIR"  # leftovers of an earlier cluster that was not brought down
+    if [[ -e $DIR ]]; then
+        # leftovers of an earlier cluster that was not brought down: ours only
+        ours || cannot "$DIR exists and is not a directory this script created"
+        rm -rf "$DIR"
+    fi
     mkdir -p "$DIR"/{state,spool,log}
     install_packages
     write_config
     start_munge
-    if [[ ! -e $ETC_CONF ]]; then
-        mkdir -p "$(dirname "$ETC_CONF")"
-        cp "$CONF" "$ETC_CONF"
+    # created with O_EXCL (noclobber): an existing file, or one another `up` writes at the
+    # same moment, is never overwritten
+    mkdir -p "$(dirname "$ETC_CONF")"
+    if (set -o noclobber && cat "$CONF" >"$ETC_CONF") 2>/dev/null; then
         sha256sum "$ETC_CONF" >"$DIR/created-etc-conf"
-        log "wrote $ETC_CONF (srun inside jobs reads it); 'down' removes it"
-    elif ! cmp -s "$ETC_CONF" "$CONF"; then
-        log "warning: $ETC_CONF exists and is not this cluster's: left alone;" \
-            "jobs that call srun will use it"
+        log "wrote $ETC_CONF (srun inside the plugin's jobs reads it); 'down' removes it"
+    else
+        stop_pidfile "$DIR/munge/munged.pid" munged
+        rm -rf "$DIR"
+        cannot "$ETC_CONF exists (another SLURM configuration, or another local cluster);" \
+            "srun inside the jobs would use it instead of this cluster's: left alone"
     fi
     slurmctld -f "$CONF" || cannot "slurmctld did not start (log: $DIR/log/slurmctld.log)"
     slurmd -f "$CONF" || cannot "slurmd did not start (log: $DIR/log/slurmd.log)"
@@ -169,6 +181,7 @@ stop_pidfile() {
 
 down() {
     [[ -d $DIR ]] || { log "not running ($DIR does not exist)"; return 0; }
+    ours || { log "$DIR was not created by this script: nothing done"; return 0; }
     # jobs still running are the cluster's own: cancel them before the daemons go
     if pid_alive "$DIR/slurmctld.pid"; then
         SLURM_CONF=$CONF scancel --full --quiet --partition "$PARTITION" 2>/dev/null || true
