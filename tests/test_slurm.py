@@ -95,12 +95,12 @@ def cancel_one_site_job(slurm_env: dict[str, str], cancelled: list[str], stop: t
 
 
 def tree_hashes(root: Path) -> dict[str, str]:
-    """SHA-256 of every output under results/ and restricted/ (without per-job logs)."""
+    """SHA-256 of every output under results/ and restricted/ (no per-job logs, releases)."""
     return {
         str(p.relative_to(root)): sha256_file(p)
         for top in ("results", "restricted")
         for p in sorted((root / top).rglob("*"))
-        if p.is_file() and "logs" not in p.relative_to(root).parts
+        if p.is_file() and not {"logs", "releases"} & set(p.relative_to(root).parts)
     }
 
 

@@ -68,7 +68,7 @@ write_config() {
     cat >"$CONF" <<CONF
 # Written by cohortflow scripts/slurm/local_cluster.sh: a single-node test cluster.
 ClusterName=cohortflow
-SlurmctldHost=$NODE
+SlurmctldHost=$NODE(127.0.0.1)
 SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
 SlurmUser=root
@@ -101,7 +101,7 @@ SchedulerType=sched/backfill
 MinJobAge=3600
 KillWait=5
 InactiveLimit=0
-$node_line State=UNKNOWN
+$node_line NodeAddr=127.0.0.1 State=UNKNOWN
 PartitionName=$PARTITION Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 }
