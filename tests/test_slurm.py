@@ -131,9 +131,13 @@ def test_both_studies_on_slurm_match_a_local_run(slurm_cluster, workflow_run, tm
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
 
-    # the cancelled job is reported with its SLURM job ID and state, then resubmitted
+    # the cancelled job is reported (its group, rules, outputs and SLURM log, which says
+    # the scheduler cancelled it), then resubmitted
     assert len(cancelled) == 1, "no per-site job was seen running"
-    assert re.search(rf"SLURM-job '{cancelled[0]}' failed, SLURM status is: 'CANCELLED'", out)
+    report = re.search(rf"Error in group site\n\s+log: (\S+/{cancelled[0]}\.log) ", out)
+    assert report, out[-6000:]
+    assert f"JOB {cancelled[0]} ON" in Path(report[1]).read_text()
+    assert "CANCELLED" in Path(report[1]).read_text()
     assert "Trying to restart job" in out
 
     # every job ran through sbatch: nothing but the target rule `all` ran locally
