@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from cohortflow.io import sha256_file
+from cohortflow.core.io import sha256_file
 
 from .conftest import REPO, SNAKEMAKE, copy_repo
 from .test_workflow import planned_jobs
