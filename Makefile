@@ -38,7 +38,7 @@ lint: $(STAMP)
 	$(BIN)/snakemake --lint --cores 1
 
 test: $(STAMP) $(SLURM_STAMP) lint
-	$(BIN)/python -m pytest -q -rs
+	$(BIN)/python -m pytest -q
 
 # A single-node SLURM cluster on this machine (root; installs slurm-wlm and munge if missing)
 cluster-up:
