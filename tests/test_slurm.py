@@ -168,7 +168,7 @@ def test_both_studies_on_slurm_match_a_local_run(slurm_cluster, workflow_run, tm
                 for rule, wc in rule_block.findall(log.read_text())
             ]
     assert len(ran) == len(set(ran))
-    assert ran == planned
+    assert set(ran) == planned
     assert len(planned) > 90
     assert squeue(slurm_env) == []  # nothing left behind in the queue
 

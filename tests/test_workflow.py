@@ -21,7 +21,8 @@ def planned_jobs(workdir: Path) -> list[tuple[str, dict[str, str]]]:
     """(rule, wildcards) of every job a dry run would execute."""
     out = snakemake(workdir, "--dry-run").stdout
     jobs = []
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", out):
+    # jobs of a group (rules/*.smk `group:`) are listed indented under "Group job ..."
+    for block in re.split(r"\n(?=[ \t]*(?:local)?rule \w+:)", out):
         m = re.match(r"(?:local)?rule (\w+):", block.strip())
         if not m:
             continue
