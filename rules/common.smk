@@ -218,7 +218,9 @@ def all_outputs():
     ]
     for s in STUDIES:
         out += study_outputs(s)
-        out += per_site(s, "ingest/{site}.json") + per_site(s, "validate/{site}.parquet")
+        out += per_site(s, "ingest/{site}.json") + per_site(
+            s, "validate/{site}.parquet"
+        )
         out += [f"{RESTRICTED}/{s}/raw/{site}.parquet" for site in sites(s)]
     return out + [q for s in STUDIES for q in restricted_outputs(s)]
 

@@ -9,6 +9,8 @@ rule check_mapping:
         report=f"{RESULTS}/{{study}}/mapping/{{site}}.check.txt",
     log:
         f"{RESULTS}/{{study}}/logs/check_mapping/{{site}}.log",
+    group:
+        "site"
     conda:
         "../envs/cohortflow.yaml"
     params:
