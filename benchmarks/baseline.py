@@ -29,6 +29,12 @@ if str(ROOT) not in sys.path:
 LONGITUDINAL = ("events", "responses", "treatment_cycles", "transplants")
 
 
+def previous_submission(mapping: dict[str, Any]) -> str | None:
+    """The site's submission before the one in use (as rules/common.smk), or None."""
+    earlier = [s for s in mapping["superseded"] if s["date"] < (mapping["submission_date"] or "")]
+    return max(earlier, key=lambda s: s["date"])["file"] if earlier else None
+
+
 def run_baseline(
     root: Path, study_id: str, results: Path, restricted: Path, figures: bool = True
 ) -> dict[str, float]:
@@ -123,6 +129,8 @@ def run_baseline(
                 status_out=str(res / f"validate/{s}.status.csv"),
                 summary_out=str(res / f"validate/{s}.summary.json"),
                 queries_stem=str(rst / f"queries/checks/{s}"),
+                identifiers=study.get("identifiers", "remove"),
+                previous=previous_submission(m[s]),
             )
             timed(
                 "harmonise",
@@ -205,7 +213,7 @@ def run_baseline(
         a = res / "analyse"
         names = (
             "cohort adtte survival strata tests flow set_aside eligibility response_rates "
-            "response_counts cox cif"
+            "response_counts cox cif rmst"
         ).split()
         ext = {"cohort": "parquet", "adtte": "parquet"}
         outputs = {n: str(a / f"{n}.{ext.get(n, 'csv')}") for n in names}
@@ -249,6 +257,7 @@ def run_baseline(
             cif=outputs["cif"],
             tests=outputs["tests"],
             set_aside=outputs["set_aside"],
+            rmst=outputs["rmst"],
             study=report_slice(study),
             out_dir=str(res / "tables"),
         )
