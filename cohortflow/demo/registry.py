@@ -284,9 +284,12 @@ def patients(site: str, n: int, rng: np.random.Generator) -> pd.DataFrame:
 
 
 def plant_errors(
-    df: pd.DataFrame, rate: float, rng: np.random.Generator
+    df: pd.DataFrame,
+    rate: float,
+    rng: np.random.Generator,
+    kinds: Sequence[str] = ERROR_KINDS,
 ) -> tuple[pd.DataFrame, dict[str, list[int]]]:
-    """A share ``rate`` of records each get one planted error (kinds in turn). Returns the
+    """A share ``rate`` of records each get one planted error (``kinds`` in turn). Returns the
     records (numeric and coded columns may then hold text) and row indices per kind."""
     n = len(df)
     k = max(1, int(round(rate * n))) if rate > 0 else 0
@@ -294,7 +297,7 @@ def plant_errors(
     out = df.astype({c: object for c in ("height_cm", "wbc", "sex")})
     planted: dict[str, list[int]] = {kind: [] for kind in ERROR_KINDS}
     for j, r in enumerate(rows):
-        kind = ERROR_KINDS[j % len(ERROR_KINDS)]
+        kind = kinds[j % len(kinds)]
         planted[kind].append(int(r))
         if kind == "death_before_rr":
             death = out.loc[r, "rr_diagnosis_date"] - pd.Timedelta(days=1)
@@ -562,9 +565,12 @@ def generate(
     }
     for k, site in enumerate(codes):
         fmt = site_format(k)
-        df, planted = plant_errors(frames[k], error_rate, np.random.default_rng([seed, k, 1]))
-        if fmt == "sav":  # an SPSS date cannot hold text: plant a blank date there instead
-            planted["unreadable_date"] = []
+        # SPSS and REDCap store coded fields as numeric codes with labels: a code outside the
+        # labels is refused by the reader (the whole file), and an SPSS date cannot hold text
+        skip = {"sav": {"code_outside_list", "unreadable_date"}, "redcap": {"code_outside_list"}}
+        kinds = [x for x in ERROR_KINDS if x not in skip.get(fmt, set())]
+        rng_k = np.random.default_rng([seed, k, 1])
+        df, planted = plant_errors(frames[k], error_rate, rng_k, kinds)
         truth["planted"][site] = {kind: [r + 1 for r in rows] for kind, rows in planted.items()}
         sdir = data_dir / site
         sdir.mkdir(parents=True, exist_ok=True)
