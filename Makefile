@@ -15,6 +15,8 @@ $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) cohortflow/core/pyversion.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@# Hangul glyphs in figures and report screenshots: Debian fonts-nanum (installed when missing and possible)
+	@test -f /usr/share/fonts/truetype/nanum/NanumGothic.ttf || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get -o DPkg::Lock::Timeout=900 install -y --no-install-recommends fonts-nanum >/dev/null; } || echo "note: install the Debian package fonts-nanum for Hangul glyphs in figures"
 	@# the cohortflow package is used in place (like an editable install, without a build step)
 	$(BIN)/python -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'cohortflow.pth').write_text('$(CURDIR)\n')"
 	touch $(STAMP)

@@ -11,6 +11,10 @@ configfile: "config/config.yaml"
 validate(config, "schemas/config.schema.json")
 
 
+# `snakemake --report report.zip`: every figure and table, captioned, grouped by study
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/ingest.smk"
 include: "rules/validate.smk"

@@ -1,7 +1,9 @@
 # Analyse: eligibility flow, ADTTE endpoints, Kaplan-Meier estimates and tests.
+# A checkpoint: which forest plots exist depends on which Cox models were fitted (a refused
+# model gets no figure, only its reason in the tables and the report).
 
 
-rule analyse:
+checkpoint analyse:
     input:
         patients=f"{RESULTS}/{{study}}/harmonised/patients.parquet",
         groups=f"{RESULTS}/{{study}}/classify/risk_groups.parquet",

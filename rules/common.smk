@@ -110,6 +110,28 @@ def figures(study):
     return figure_stems(STUDIES[study])
 
 
+def refused_models(study):
+    """Cox models of a study that were refused (too few events): they get no forest plot.
+
+    Read from the analyse checkpoint's cox.csv, so this is only known once it has run.
+    """
+    import csv
+
+    cox = checkpoints.analyse.get(study=study).output.cox
+    with open(cox, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    fitted = {r["model"] for r in rows if r.get("status") == "fitted"}
+    return {m["id"] for m in STUDIES[study].get("cox_models", [])} - fitted
+
+
+def drawn_figures(study):
+    """Figures a study run draws: every configured figure except refused models' forest plots."""
+    refused = refused_models(study) if STUDIES[study].get("cox_models") else set()
+    return [
+        f for f in figures(study) if not (f.startswith("forest_") and f[7:] in refused)
+    ]
+
+
 def workbook_inputs(wildcards):
     """CSV tables that go into the study's XLSX workbook, by sheet name."""
     st = wildcards.study
@@ -138,14 +160,16 @@ def table_outputs(study):
     out = [
         f"{RESULTS}/{study}/tables/{n}.{ext}"
         for n in names
-        for ext in ("csv", "md", "html")
+        for ext in ("csv", "md", "html", "docx")
     ]
     return out + [
-        f"{RESULTS}/{study}/tables/survival.md",
-        f"{RESULTS}/{study}/tables/survival.html",
-        f"{RESULTS}/{study}/tables/flow.md",
-        f"{RESULTS}/{study}/tables/response_rates.md",
-        f"{RESULTS}/{study}/tables/response_rates.html",
+        f"{RESULTS}/{study}/tables/{name}.{ext}"
+        for name, exts in (
+            ("survival", ("md", "html", "docx")),
+            ("flow", ("md", "docx")),
+            ("response_rates", ("md", "html", "docx")),
+        )
+        for ext in exts
     ]
 
 
@@ -191,7 +215,7 @@ def study_outputs(study):
     out += [f"{RESULTS}/{study}/figures/consort.{ext}" for ext in ("png", "pdf", "svg")]
     out += [
         f"{RESULTS}/{study}/figures/{f}.{ext}"
-        for f in figures(study)
+        for f in drawn_figures(study)
         for ext in ("png", "pdf", "svg")
     ]
     out += [
@@ -202,8 +226,10 @@ def study_outputs(study):
         f"{RESULTS}/{study}/tables/rmst.html",
         f"{RESULTS}/{study}/tables/cox.md",
         f"{RESULTS}/{study}/tables/cox.html",
+        f"{RESULTS}/{study}/tables/cox.docx",
         f"{RESULTS}/{study}/tables/competing_risks.md",
         f"{RESULTS}/{study}/tables/competing_risks.html",
+        f"{RESULTS}/{study}/tables/competing_risks.docx",
         f"{RESULTS}/{study}/tables/tables.xlsx",
     ]
     return out

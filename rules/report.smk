@@ -8,7 +8,14 @@ rule descriptive_table:
     output:
         csv=f"{RESULTS}/{{study}}/tables/{{table}}.csv",
         md=f"{RESULTS}/{{study}}/tables/{{table}}.md",
-        html=f"{RESULTS}/{{study}}/tables/{{table}}.html",
+        html=report(
+            f"{RESULTS}/{{study}}/tables/{{table}}.html",
+            caption="../report/descriptive_table.rst",
+            category="{study}",
+            subcategory="Tables",
+            labels={"table": "{table}", "format": "HTML"},
+        ),
+        docx=f"{RESULTS}/{{study}}/tables/{{table}}.docx",
     log:
         f"{RESULTS}/{{study}}/logs/table_{{table}}.log",
     group:
@@ -33,10 +40,25 @@ rule survival_tables:
         set_aside=f"{RESULTS}/{{study}}/analyse/set_aside.csv",
     output:
         md=f"{RESULTS}/{{study}}/tables/survival.md",
-        html=f"{RESULTS}/{{study}}/tables/survival.html",
+        html=report(
+            f"{RESULTS}/{{study}}/tables/survival.html",
+            caption="../report/survival_table.rst",
+            category="{study}",
+            subcategory="Tables",
+            labels={"table": "survival", "format": "HTML"},
+        ),
+        docx=f"{RESULTS}/{{study}}/tables/survival.docx",
         flow=f"{RESULTS}/{{study}}/tables/flow.md",
+        flow_docx=f"{RESULTS}/{{study}}/tables/flow.docx",
         responses_md=f"{RESULTS}/{{study}}/tables/response_rates.md",
-        responses_html=f"{RESULTS}/{{study}}/tables/response_rates.html",
+        responses_html=report(
+            f"{RESULTS}/{{study}}/tables/response_rates.html",
+            caption="../report/response_table.rst",
+            category="{study}",
+            subcategory="Tables",
+            labels={"table": "response_rates", "format": "HTML"},
+        ),
+        responses_docx=f"{RESULTS}/{{study}}/tables/response_rates.docx",
     log:
         f"{RESULTS}/{{study}}/logs/survival_tables.log",
     group:
@@ -57,7 +79,13 @@ rule figure:
         tests=f"{RESULTS}/{{study}}/analyse/tests.csv",
         cox=f"{RESULTS}/{{study}}/analyse/cox.csv",
     output:
-        png=f"{RESULTS}/{{study}}/figures/{{figure}}.png",
+        png=report(
+            f"{RESULTS}/{{study}}/figures/{{figure}}.png",
+            caption="../report/figure.rst",
+            category="{study}",
+            subcategory="Figures",
+            labels={"figure": "{figure}", "format": "PNG"},
+        ),
         pdf=f"{RESULTS}/{{study}}/figures/{{figure}}.pdf",
         svg=f"{RESULTS}/{{study}}/figures/{{figure}}.svg",
     log:
@@ -84,9 +112,23 @@ rule model_tables:
         rmst_md=f"{RESULTS}/{{study}}/tables/rmst.md",
         rmst_html=f"{RESULTS}/{{study}}/tables/rmst.html",
         cox_md=f"{RESULTS}/{{study}}/tables/cox.md",
-        cox_html=f"{RESULTS}/{{study}}/tables/cox.html",
+        cox_html=report(
+            f"{RESULTS}/{{study}}/tables/cox.html",
+            caption="../report/cox_table.rst",
+            category="{study}",
+            subcategory="Tables",
+            labels={"table": "cox", "format": "HTML"},
+        ),
+        cox_docx=f"{RESULTS}/{{study}}/tables/cox.docx",
         cr_md=f"{RESULTS}/{{study}}/tables/competing_risks.md",
-        cr_html=f"{RESULTS}/{{study}}/tables/competing_risks.html",
+        cr_html=report(
+            f"{RESULTS}/{{study}}/tables/competing_risks.html",
+            caption="../report/competing_risks_table.rst",
+            category="{study}",
+            subcategory="Tables",
+            labels={"table": "competing_risks", "format": "HTML"},
+        ),
+        cr_docx=f"{RESULTS}/{{study}}/tables/competing_risks.docx",
     log:
         f"{RESULTS}/{{study}}/logs/model_tables.log",
     group:
@@ -121,8 +163,15 @@ rule workbook:
 rule consort:
     input:
         flow=f"{RESULTS}/{{study}}/analyse/flow.csv",
+        set_aside=f"{RESULTS}/{{study}}/analyse/set_aside.csv",
     output:
-        png=f"{RESULTS}/{{study}}/figures/consort.png",
+        png=report(
+            f"{RESULTS}/{{study}}/figures/consort.png",
+            caption="../report/consort.rst",
+            category="{study}",
+            subcategory="Figures",
+            labels={"figure": "consort", "format": "PNG"},
+        ),
         pdf=f"{RESULTS}/{{study}}/figures/consort.pdf",
         svg=f"{RESULTS}/{{study}}/figures/consort.svg",
     log:
@@ -174,7 +223,13 @@ rule run_report:
         manifest=f"{RESULTS}/{{study}}/manifest.json",
         outputs=lambda wc: study_outputs(wc.study),
     output:
-        html=f"{RESULTS}/{{study}}/report.html",
+        html=report(
+            f"{RESULTS}/{{study}}/report.html",
+            caption="../report/run_report.rst",
+            category="{study}",
+            subcategory="Run report",
+            labels={"report": "study run report", "format": "HTML"},
+        ),
     log:
         f"{RESULTS}/{{study}}/logs/run_report.log",
     group:

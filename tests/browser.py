@@ -115,8 +115,26 @@ def ensure_chromium(timeout_s: float = APT_TIMEOUT_S) -> Path:
     Installing needs apt-get and root (or password-less sudo); otherwise ``BrowserError`` says
     what is missing.
     """
-    if CHROMIUM.exists():
-        return CHROMIUM
+    return ensure_debian_package("chromium", CHROMIUM, timeout_s)
+
+
+#: A font file with Hangul glyphs (Debian ``fonts-nanum``), for figures and screenshots.
+HANGUL_FONT_FILE = Path("/usr/share/fonts/truetype/nanum/NanumGothic.ttf")
+
+
+def ensure_hangul_font(timeout_s: float = APT_TIMEOUT_S) -> Path:
+    """The Hangul font file, installed from Debian's ``fonts-nanum`` if missing."""
+    return ensure_debian_package("fonts-nanum", HANGUL_FONT_FILE, timeout_s)
+
+
+def ensure_debian_package(package: str, path: Path, timeout_s: float = APT_TIMEOUT_S) -> Path:
+    """``path``, installing the Debian ``package`` that provides it when it is missing.
+
+    Installing needs apt-get and root (or password-less sudo); otherwise ``BrowserError`` says
+    what is missing.
+    """
+    if path.exists():
+        return path
     apt = shutil.which("apt-get")
     sudo: list[str] = []
     if apt is not None and os.geteuid() != 0:
@@ -129,8 +147,8 @@ def ensure_chromium(timeout_s: float = APT_TIMEOUT_S) -> Path:
         sudo = [sudo_bin, "-n", "env", "DEBIAN_FRONTEND=noninteractive"] if ok else []
     if apt is None or (os.geteuid() != 0 and not sudo):
         raise BrowserError(
-            f"{CHROMIUM} is missing and cannot be installed here (needs apt-get and root or "
-            "password-less sudo): install the Debian package 'chromium'"
+            f"{path} is missing and cannot be installed here (needs apt-get and root or "
+            f"password-less sudo): install the Debian package {package!r}"
         )
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     apt = [*sudo, apt]
@@ -138,9 +156,9 @@ def ensure_chromium(timeout_s: float = APT_TIMEOUT_S) -> Path:
     deadline = time.monotonic() + timeout_s
     last = None
     for cmd in (
-        [*install, "chromium"],
+        [*install, package],
         [*apt, "-o", "DPkg::Lock::Timeout=300", "update"],
-        [*install, "chromium"],
+        [*install, package],
     ):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -151,10 +169,10 @@ def ensure_chromium(timeout_s: float = APT_TIMEOUT_S) -> Path:
             )
         except subprocess.TimeoutExpired as exc:
             raise BrowserError(f"{' '.join(cmd)} took longer than {timeout_s:.0f} s") from exc
-        if cmd[-1] == "chromium" and last.returncode == 0 and CHROMIUM.exists():
-            return CHROMIUM
+        if cmd[-1] == package and last.returncode == 0 and path.exists():
+            return path
     detail = (last.stderr or last.stdout)[-2000:] if last is not None else ""
-    raise BrowserError(f"could not install chromium with apt-get:\n{detail}")
+    raise BrowserError(f"could not install {package} with apt-get:\n{detail}")
 
 
 class _Pipe:
@@ -241,12 +259,40 @@ def _collect(report: PageReport, events: list[dict[str, Any]], session: str) -> 
             report.exceptions.append(exc.get("description") or d.get("text", "exception"))
 
 
-def inspect_page(path: Path, timeout_s: float = 60.0, settle_s: float = 0.5) -> PageReport:
+def _screenshot(pipe: Any, session: str, out: Path, width: int) -> None:
+    """A full-page PNG screenshot of the loaded page."""
+    import base64
+
+    metrics = pipe.send("Page.getLayoutMetrics", session=session)
+    size = metrics.get("cssContentSize") or metrics["contentSize"]
+    height = int(min(max(size["height"], 1), 30000))
+    pipe.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        session=session,
+    )
+    shot = pipe.send(
+        "Page.captureScreenshot",
+        {"format": "png", "captureBeyondViewport": True},
+        session=session,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(base64.b64decode(shot["data"]))
+
+
+def inspect_page(
+    path: Path,
+    timeout_s: float = 60.0,
+    settle_s: float = 0.5,
+    screenshot: Path | None = None,
+    width: int = 1200,
+) -> PageReport:
     """Load ``path`` (a local HTML file) in headless Chromium and describe the result.
 
     Raises ``BrowserError`` if Chromium is missing, fails to start, or does not finish loading
     the page within ``timeout_s`` seconds. ``settle_s`` is how long console messages are still
-    collected after the images have been checked.
+    collected after the images have been checked. With ``screenshot``, a PNG of the whole page
+    (``width`` CSS pixels wide, full height) is written there for a person to look at.
     """
     url = Path(path).resolve().as_uri()
     binary = ensure_chromium()
@@ -304,6 +350,8 @@ def inspect_page(path: Path, timeout_s: float = 60.0, settle_s: float = 0.5) -> 
                 pipe.send("Runtime.evaluate", {"expression": "0"}, session=session)
                 time.sleep(0.05)
             _collect(report, pipe.events, session)
+            if screenshot is not None:
+                _screenshot(pipe, session, Path(screenshot), width)
             try:
                 pipe.send("Browser.close")
             except BrowserError:

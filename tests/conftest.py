@@ -53,6 +53,17 @@ def bundled_demo(work: Path) -> Path:
     return work
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Install the Hangul font (Debian fonts-nanum) before any figure is drawn, as the test
+    set-up does for Chromium: figures and report screenshots need its glyphs."""
+    from .browser import BrowserError, ensure_hangul_font
+
+    try:
+        ensure_hangul_font()
+    except BrowserError as exc:  # the font test then fails and says so
+        print(f"warning: {exc}", file=sys.stderr)
+
+
 def copy_repo(dest: Path, *, as_shipped: bool = True) -> Path:
     """A copy of the working tree (code, config, data) without generated files; with
     ``as_shipped`` the bundled studies' sites are the demo's (see ``bundled_demo``)."""

@@ -104,7 +104,6 @@ def test_cif_options():
         ({"a": ([0, 1], [0.2, 1.2])}, {}, "non-decreasing"),
         ({"a": ([1, 0], [0.1, 0.2])}, {}, "sorted"),
         ({"a": ([0, 1], [0.1])}, {}, "equally long"),
-        (CIF, {"at_risk": {"XX": ([0], [1])}}, "not one of the curves"),
         (CIF, {"at_risk": {"SR": ([0], [-1])}}, "whole numbers"),
         (CIF, {"time_unit": "fortnights"}, "time_unit"),
         (CIF, {"ymax": 2}, "ymax"),

@@ -12,16 +12,19 @@ import pytest
 from cohortflow.core.config import load_study
 from cohortflow.render.runreport import build_run_report, figure_caption, figure_order
 
-from .browser import BrowserError, ensure_chromium, inspect_page
+from .browser import BrowserError, ensure_chromium, ensure_hangul_font, inspect_page
 
 STUDIES = ("infant_all", "rr_all")
 DATA_URL = "data:image/png;base64,"
+#: Where the browser test keeps its screenshots of the report pages (git-ignored).
+SCREENSHOTS = Path(__file__).parent / "artifacts" / "screenshots"
 
 
 @pytest.fixture(scope="session")
 def chromium() -> Path:
     """Headless Chromium, installed with apt-get when missing (the suite runs as root)."""
     try:
+        ensure_hangul_font()  # Korean labels in the screenshots
         return ensure_chromium()
     except BrowserError as exc:
         pytest.fail(f"headless Chromium is needed for the run-report check: {exc}")
@@ -41,7 +44,16 @@ def test_run_report_renders_in_chromium(workflow_run, chromium, tmp_path, study_
     pngs = sorted(p.stem for p in (results / "figures").glob("*.png"))
     assert pngs, f"the run produced no PNG figures for {study_id}"
 
-    page = inspect_page(report, timeout_s=90)
+    # a full-page screenshot kept as a test artefact, for a reviewer to look at
+    shot = SCREENSHOTS / f"{study_id}_report.png"
+    shot.unlink(missing_ok=True)
+    page = inspect_page(report, timeout_s=120, screenshot=shot)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = (
+        int.from_bytes(shot.read_bytes()[16:20], "big"),
+        int.from_bytes(shot.read_bytes()[20:24], "big"),
+    )
+    assert width == 1200 and height > 2000  # the whole page, not one screen
 
     assert page.errors == [], "\n".join(page.errors)
     assert len(page.images) == len(pngs)

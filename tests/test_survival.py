@@ -164,11 +164,11 @@ def test_km_matches_r_survfit(dataset, group, conf_type):
     for col in ("n_risk", "n_event", "n_censor"):
         assert tab[col].tolist() == ref[col].tolist()
     np.testing.assert_allclose(tab["survival"], ref["surv"], rtol=0, atol=1e-12)
-    # R reports se NaN where S = 0 (Inf * 0); we report 0 by design
+    # R reports se NA where S = 0 (Inf * 0); so do we (missing, never 0)
     r_se = ref["se"].to_numpy()
     zero = tab["survival"].to_numpy() == 0
     assert np.isnan(r_se[zero]).all()
-    assert (tab["se"].to_numpy()[zero] == 0).all()
+    assert np.isnan(tab["se"].to_numpy()[zero]).all()
     np.testing.assert_allclose(tab["se"][~zero], r_se[~zero], rtol=0, atol=1e-12)
     # R gives NA for log-log at S = 1; we give (1, 1)
     one = tab["survival"].to_numpy() == 1
@@ -236,7 +236,10 @@ def test_km_matches_lifelines(group):
     np.testing.assert_array_equal(sf.index.to_numpy(dtype=float), tab["time"].to_numpy())
     np.testing.assert_allclose(tab["survival"], sf.to_numpy(), rtol=0, atol=1e-9)
     ll_se = sf.to_numpy() * np.sqrt(kmf._cumulative_sq_.to_numpy())
-    np.testing.assert_allclose(tab["se"], np.nan_to_num(ll_se), rtol=0, atol=1e-9)
+    # where S = 0 lifelines reports an SE of 0; we report it missing, as R does
+    alive = tab["survival"].to_numpy() > 0
+    np.testing.assert_allclose(tab["se"][alive], ll_se[alive], rtol=0, atol=1e-9)
+    assert tab["se"][~alive].isna().all()
     # lifelines reports (0, 0) where S = 0; we report NaN (as R)
     pos = tab["survival"].to_numpy() > 0
     np.testing.assert_allclose(tab["lower"][pos], ci.iloc[:, 0].to_numpy()[pos], atol=1e-9)
@@ -301,11 +304,11 @@ def test_event_at_time_zero_is_counted_at_zero():
     assert km.table["survival"].iloc[0] == pytest.approx(0.75)
 
 
-def test_all_fail_at_last_time_gives_zero_se_and_nan_ci():
+def test_all_fail_at_last_time_gives_missing_se_and_nan_ci():
     for method in CI_METHODS:
         tab = kaplan_meier([1, 2, 3, 3], [1, 0, 1, 1], ci_method=method).table
         last = tab.iloc[-1]
-        assert last["survival"] == 0 and last["se"] == 0
+        assert last["survival"] == 0 and math.isnan(last["se"])
         assert math.isnan(last["lower"]) and math.isnan(last["upper"])
 
 
@@ -382,7 +385,19 @@ def test_survival_at_stays_zero_after_the_curve_reaches_zero():
     km = kaplan_meier([364.0, 675.0], [1, 1])
     at = survival_at(km, [365.25, 1095.75])
     assert list(at["survival"]) == [0.5, 0.0]
-    assert at["se"].iloc[1] == 0.0
+    assert np.isnan(at["se"].iloc[1])  # undefined at S = 0 (R: NA), never 0
     assert list(at["n_risk"]) == [1, 0] and list(at["events"]) == [1, 2]
     censored_last = survival_at(kaplan_meier([100.0, 200.0], [1, 0]), [300.0])
     assert np.isnan(censored_last["survival"].iloc[0])
+
+
+def test_km_se_is_missing_where_survival_reaches_zero():
+    # the last two subjects die at the same time: S = 0, Greenwood infinite, R: se NA
+    km = kaplan_meier([1, 2, 3, 3], [1, 0, 1, 1])
+    last = km.table.iloc[-1]
+    assert last["survival"] == 0
+    assert np.isnan(last["se"]) and np.isnan(last["lower"]) and np.isnan(last["upper"])
+    at = survival_at(km, [2.5, 3, 10])
+    assert np.isnan(at["se"].iloc[1]) and np.isnan(at["se"].iloc[2])
+    assert at["survival"].iloc[2] == 0  # stays 0 after the curve reached 0
+    assert at["se"].iloc[0] > 0

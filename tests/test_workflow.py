@@ -124,7 +124,7 @@ def test_rerun_nothing_then_one_site_change(workflow_run, tmp_path):
     assert planned_jobs(work) == []
     # change the content of one value in one site's file
     mapping = (work / "config/sites/rr_all/S02.yaml").read_text(encoding="utf-8")
-    sub = work / re.search(r"^file: (.+)$", mapping, re.M).group(1).strip()
+    sub = work / re.search(r"file: ([^,}\s]+)", mapping).group(1).strip()
     text = sub.read_bytes()
     lines = text.split(b"\n")
     swap = {b"F": b"M", b"M": b"F"}
@@ -350,7 +350,8 @@ def test_infant_cox_refused_and_competing_risks(workflow_run):
     # relapse 1/9 (day 219); death without relapse 2/9 (days 364, 675): no censoring before
     assert at3.loc[1, "cif"] == pytest.approx(1 / 9) and at3.loc[2, "cif"] == pytest.approx(2 / 9)
     assert (base / "figures/cif_relapse_nrm.png").exists()
-    assert (base / "figures/forest_efs_cox_age.png").exists()
+    # a refused model gets no figure (the table and the report say why)
+    assert not (base / "figures/forest_efs_cox_age.png").exists()
     # Gray's test by age group against R cmprsk::cuminc on the same data
     # (tests/fixtures/competing/infant_gray.R and its output)
     adtte = pd.read_parquet(base / "analyse/adtte.parquet")
@@ -371,10 +372,16 @@ def test_infant_cox_refused_and_competing_risks(workflow_run):
     assert got == r_data
     r = pd.read_csv(FIXTURES / "competing/infant_gray.csv").set_index("cause")
     tests = pd.read_csv(base / "analyse/tests.csv")
-    (gray,) = tests[tests["test"].str.startswith("Gray")].to_dict("records")
-    assert gray["analysis"] == "relapse_nrm_by_age"
-    assert gray["chi2"] == pytest.approx(r.loc[1, "stat"], abs=1e-6)
-    assert gray["p"] == pytest.approx(r.loc[1, "pv"], abs=1e-6)
+    # one Gray's test per cause, each named with its cause (R: cuminc()$Tests rows 1, 2)
+    grays = tests[tests["test"].str.startswith("Gray")].to_dict("records")
+    assert [g["test"] for g in grays] == [
+        "Gray (cumulative incidence, Relapse)",
+        "Gray (cumulative incidence, Death without relapse)",
+    ]
+    for cause, gray in enumerate(grays, start=1):
+        assert gray["analysis"] == "relapse_nrm_by_age"
+        assert gray["chi2"] == pytest.approx(r.loc[cause, "stat"], abs=1e-6)
+        assert gray["p"] == pytest.approx(r.loc[cause, "pv"], abs=1e-6)
     assert "Gray" in (base / "tables/competing_risks.md").read_text(encoding="utf-8")
 
 
@@ -400,7 +407,7 @@ def test_two_runs_give_identical_bytes(workflow_run, tmp_path):
 
     work = copy_repo(tmp_path / "again")
     snakemake(work)
-    kinds = {".parquet", ".csv", ".xlsx", ".png", ".pdf", ".svg", ".json", ".html", ".md"}
+    kinds = {".parquet", ".csv", ".xlsx", ".docx", ".png", ".pdf", ".svg", ".json", ".html", ".md"}
     first = {
         p.relative_to(workflow_run): sha256_file(p)
         for p in (workflow_run / "results").rglob("*")

@@ -247,7 +247,7 @@ def competing(
     label: str,
 ) -> dict[str, list[dict[str, Any]]]:
     """Cumulative incidence of the event and of the competing event per stratum, and Gray's
-    test (cause 1) when there are two or more strata."""
+    test of each (cause 1 and 2) when there are two or more strata."""
     times_y = a.get("time_points_years", [1, 3, 5])
     et = data["EVENTTYPE"].fillna(0).astype(int).to_numpy()
     t = data["AVAL"].to_numpy(float)
@@ -284,20 +284,21 @@ def competing(
     valid = [s for s in order if s not in ("unknown", "unclassifiable")]
     if len(valid) >= 2 and entry is None:  # Gray's test has no delayed-entry form
         m = strata_labels.isin(valid).to_numpy()
-        g = gray_test(t[m], et[m], strata_labels[m].to_numpy(object), cause=1)
-        tests.append(
-            {
-                "data_label": label,
-                "analysis": a["id"],
-                "endpoint": a["endpoint"],
-                "grouping": a.get("by", ""),
-                "test": f"Gray (cumulative incidence, {names[1]})",
-                "groups": ";".join(valid),
-                "chi2": g.statistic,
-                "df": g.df,
-                "p": g.p,
-                "published_p": np.nan,
-                "note": "",
-            }
-        )
+        for cause in (1, 2):  # Gray's test per cause, each labelled with its cause
+            g = gray_test(t[m], et[m], strata_labels[m].to_numpy(object), cause=cause)
+            tests.append(
+                {
+                    "data_label": label,
+                    "analysis": a["id"],
+                    "endpoint": a["endpoint"],
+                    "grouping": a.get("by", ""),
+                    "test": f"Gray (cumulative incidence, {names[cause]})",
+                    "groups": ";".join(valid),
+                    "chi2": g.statistic,
+                    "df": g.df,
+                    "p": g.p,
+                    "published_p": np.nan,
+                    "note": "",
+                }
+            )
     return {"cif": rows, "tests": tests}

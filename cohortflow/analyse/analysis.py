@@ -89,7 +89,30 @@ TEST_COLUMNS = [
     "p",
     "published_p",
     "note",
+    "primary",
 ]
+
+
+def primary_test(analysis: dict[str, Any]) -> str:
+    """Name (as in ``tests.csv``) of an analysis's primary test: the one its title names
+    and its figure legend prints. Configured by ``primary_test`` (log-rank, stratified,
+    trend); by default the stratified test when ``stratify_by`` is set, else the trend
+    test when ``trend`` is true, else the unweighted log-rank test."""
+    kind = analysis.get("primary_test") or (
+        "stratified"
+        if analysis.get("stratify_by")
+        else "trend"
+        if analysis.get("trend")
+        else "log-rank"
+    )
+    if kind == "stratified":
+        return f"log-rank stratified by {analysis.get('stratify_by', 'site')}"
+    if kind == "trend":
+        return TREND_TEST
+    return "log-rank (unweighted)"
+
+
+TREND_TEST = "log-rank test for trend (scores 1, 2, ... in group order)"
 COX_COLUMNS = [
     "data_label",
     "model",
@@ -130,6 +153,16 @@ CIF_COLUMNS = [
     "upper",
     "ci_method",
 ]
+
+
+def _mark_primary(tests: pd.DataFrame, study: dict[str, Any]) -> pd.DataFrame:
+    """``primary`` = the test is its analysis's primary test (see ``primary_test``); for
+    derived analyses (landmarks, competing risks, Mantel-Byar) every computed test is."""
+    configured = {a["id"]: primary_test(a) for a in study["analyses"]}
+    name = tests["analysis"].map(configured)
+    derived = tests["test"].astype(str).str.match(r"log-rank \(unweighted\)|Gray|Mantel")
+    tests["primary"] = np.where(name.notna(), tests["test"] == name, derived) & tests["p"].notna()
+    return tests
 
 
 def endpoint_data(analysed: pd.DataFrame, adtte: pd.DataFrame, code: str) -> pd.DataFrame:
@@ -252,6 +285,10 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                     median_days=med,
                     median_lower=mlo,
                     median_upper=mhi,
+                    # the same in months (days / 30.4375), as tables for people print them
+                    median_months=med / (DAYS_PER_YEAR / 12),
+                    median_lower_months=mlo / (DAYS_PER_YEAR / 12),
+                    median_upper_months=mhi / (DAYS_PER_YEAR / 12),
                     ci_method=ci,
                 )
             )
@@ -329,7 +366,7 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                 )
                 extra_tests.append(
                     (
-                        "log-rank test for trend (scores 1, 2, ... in group order)",
+                        TREND_TEST,
                         tr.chi2,
                         tr.df,
                         tr.p,
@@ -425,7 +462,7 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
         "adtte": adtte,
         "survival": pd.DataFrame(surv_rows),
         "strata": pd.DataFrame(strata_rows),
-        "tests": pd.DataFrame(test_rows, columns=TEST_COLUMNS),
+        "tests": _mark_primary(pd.DataFrame(test_rows, columns=TEST_COLUMNS), study),
         "cox": pd.DataFrame(cox_rows, columns=COX_COLUMNS),
         "cif": pd.DataFrame(cif_rows, columns=CIF_COLUMNS),
         "rmst": pd.DataFrame(rmst_out, columns=RMST_COLUMNS),

@@ -51,6 +51,18 @@ def eligibility(df: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
     )
 
 
+def exclusion_label(criterion: dict[str, Any], rules: dict[str, Any]) -> str:
+    """The reason a patient failing ``criterion`` is excluded, as the flow names it: its
+    ``exclusion_label`` ("Age outside 1-21 years"), else for an exclusion criterion its
+    label ("Any clofarabine"), else "Not met: <inclusion label>"."""
+    if criterion.get("exclusion_label"):
+        return str(criterion["exclusion_label"])
+    label = criterion.get("label", criterion["name"])
+    if any(c is criterion for c in rules.get("exclusion", [])):
+        return str(label)
+    return f"Not met: {label}"
+
+
 def flow_table(elig: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
     """CONSORT-style counts overall and per site; exclusions counted by first failed criterion
     in the order listed (so screened = excluded + eligible). A patient not analysed for several
@@ -62,7 +74,7 @@ def flow_table(elig: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
             k = int(
                 g["exclusion_reason"].str.replace(" (missing)", "", regex=False).eq(c["name"]).sum()
             )
-            rows.append({"site": site, "step": f"excluded: {c.get('label', c['name'])}", "n": k})
+            rows.append({"site": site, "step": f"excluded: {exclusion_label(c, rules)}", "n": k})
         rows.append({"site": site, "step": "eligible", "n": int(g["eligible"].sum())})
         for c in rules.get("analysed", []):
             k = int(

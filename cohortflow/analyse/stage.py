@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +85,19 @@ def analyse_study(
 
 
 def set_aside_table(reconciliations: list[str], data_label: str = "") -> pd.DataFrame:
-    """Records received and set aside (quarantined) per site and overall."""
-    rows = []
+    """Records received and set aside (quarantined) per site and overall, with the failed
+    checks that set them aside (``reasons``: "check: records; ...")."""
+    rows, every = [], Counter()
     for p in reconciliations:
         r = json.loads(Path(p).read_text(encoding="utf-8"))
+        # records set aside per failed check (a record failing two checks counts under each)
+        why = Counter(
+            c.strip()
+            for checks in (r.get("quarantine_reasons") or {}).values()
+            for c in str(checks).split(";")
+            if c.strip()
+        )
+        every.update(why)
         rows.append(
             {
                 "site": r["site"],
@@ -95,9 +105,10 @@ def set_aside_table(reconciliations: list[str], data_label: str = "") -> pd.Data
                 "set_aside": r["rows_quarantined"],
                 "policy": r["policy"],
                 "site_set_aside": r.get("site_set_aside", ""),
+                "reasons": "; ".join(f"{k}: {v}" for k, v in sorted(why.items())),
             }
         )
-    cols = ["site", "records_received", "set_aside", "policy", "site_set_aside"]
+    cols = ["site", "records_received", "set_aside", "policy", "site_set_aside", "reasons"]
     df = pd.DataFrame(rows, columns=cols)
     total = {
         "site": "All",
@@ -107,5 +118,6 @@ def set_aside_table(reconciliations: list[str], data_label: str = "") -> pd.Data
         "site_set_aside": "; ".join(
             f"{s}: {why}" for s, why in zip(df["site"], df["site_set_aside"], strict=True) if why
         ),
+        "reasons": "; ".join(f"{k}: {v}" for k, v in sorted(every.items())),
     }
     return pd.concat([df, pd.DataFrame([total])], ignore_index=True).assign(data_label=data_label)

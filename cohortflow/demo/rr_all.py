@@ -2358,8 +2358,11 @@ def mapping_yaml(code: str, data_dir: str = "data/rr_all") -> str:
         "# edit the generator, not this file.",
         f"site: {code}",
     ]
-    if site.earlier is None:
-        lines.append(f"file: {data_dir}/{code}/{site.filename}")
+    if site.earlier is None:  # one dated submission, so every report shows its date
+        lines.append("submissions:")
+        lines.append(
+            f'  - {{file: {data_dir}/{code}/{site.filename}, date: "{site.submitted.isoformat()}"}}'
+        )
     else:
         lines.append("submissions:")
         for d, note in (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -130,6 +131,7 @@ def build_manifest(
             "study": {k: v for k, v in study.items() if k not in ("site_mappings",)},
         },
         "code": code_version(root),
+        "python": platform.python_version(),
         "packages": package_versions(),
         "outputs": [_entry(p, root) for p in sorted(outputs)],
     }

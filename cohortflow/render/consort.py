@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.text import Text
 
-from cohortflow.render.figures import save_figure
+from cohortflow.render.figures import FONT_FAMILY, save_figure
 
 __all__ = ["MAX_SITE_COLUMNS", "SITE_NOTE", "consort_figure", "save_consort"]
 
@@ -37,7 +37,7 @@ _EXCLUDED = "excluded: "
 _NOT_ANALYSED = "not analysed: "
 _MAIN_STEPS = ("screened", "eligible", "analysed")
 
-_STYLE = {"font.family": "DejaVu Sans", "font.size": 9.0}
+STYLE = {"font.family": FONT_FAMILY, "font.size": 9.0}
 
 # sizes in inches unless named otherwise
 _FIG_W = 8.0
@@ -364,12 +364,31 @@ def _site_table(
     return _SiteTable(cells, col_w, row_h)
 
 
+def _set_aside_counts(
+    set_aside: pd.DataFrame | None,
+) -> tuple[int, int, tuple[tuple[str, int], ...]] | None:
+    """(records received, set aside, (reason, n) ...) overall, or None without a table."""
+    if set_aside is None or set_aside.empty:
+        return None
+    total = set_aside[set_aside["site"].astype(str) == ALL_SITES]
+    if total.empty:
+        raise ValueError(f"set-aside table has no {ALL_SITES!r} row")
+    row = total.iloc[0]
+    reasons: tuple[tuple[str, int], ...] = ()
+    text = row.get("reasons")
+    if isinstance(text, str) and text.strip():
+        pairs = [part.rsplit(":", 1) for part in text.split(";") if ":" in part]
+        reasons = tuple((name.strip(), int(n)) for name, n in pairs)
+    return int(row["records_received"]), int(row["set_aside"]), reasons
+
+
 def consort_figure(
     flow: pd.DataFrame,
     *,
     title: str,
     footnote: str | None = None,
     site_detail: bool = True,
+    set_aside: pd.DataFrame | None = None,
 ) -> Figure:
     """CONSORT-style patient-flow diagram of a flow table (``analyse/flow.csv``).
 
@@ -383,11 +402,14 @@ def consort_figure(
     ``MAX_SITE_COLUMNS`` sites (or if the table would not fit), the note
     ``SITE_NOTE``. ``footnote`` (e.g. the flow's ``data_label``) is printed small at
     the bottom. Long labels wrap; boxes fit their text. The figure is 8 inches wide
-    and about 7 high (higher if the content needs it). Raises ``ValueError`` on a
-    malformed flow table.
+    and about 7 high (higher if the content needs it). ``set_aside`` (the study's
+    ``analyse/set_aside.csv``: ``site``, ``records_received``, ``set_aside`` and
+    optionally ``reasons``) adds a "Records received" box above screening, with a side
+    box of the records set aside by data-quality checks before screening and why.
+    Raises ``ValueError`` on a malformed flow table.
     """
     overall, sites = _parse_flow(flow)
-    with mpl.rc_context(_STYLE):
+    with mpl.rc_context(STYLE):
         fig = Figure(figsize=(_FIG_W, _FIG_H))
         canvas = FigureCanvasAgg(fig)
         cv = _Canvas(fig, canvas.get_renderer())
@@ -396,15 +418,19 @@ def consort_figure(
         title_t = cv.wrapped(
             title, full_w, size=_FS_TITLE, bold=True, ha="left", va="top", gid="consort:title"
         )
+        steps = [
+            ("screened", "Screened", overall.screened),
+            ("eligible", "Eligible", overall.eligible),
+            ("analysed", "Analysed", overall.analysed),
+        ]
+        aside = _set_aside_counts(set_aside)
+        if aside is not None:
+            steps.insert(0, ("received", "Records received", aside[0]))
         mains = [
             cv.text(
                 f"{label} {_n(n)}", size=_FS_MAIN, ha="center", va="center", gid=f"consort:{step}"
             )
-            for step, label, n in (
-                ("screened", "Screened", overall.screened),
-                ("eligible", "Eligible", overall.eligible),
-                ("analysed", "Analysed", overall.analysed),
-            )
+            for step, label, n in steps
         ]
         main_sizes = [cv.size(t) for t in mains]
         main_w = max(_MAIN_MIN_W, max(w for w, _ in main_sizes) + 2 * _PAD_X)
@@ -412,8 +438,21 @@ def consort_figure(
 
         side_max = full_w - main_w - _H_GAP
         sides: list[_SideBox | None] = [None, None]
+        if aside is not None:
+            sides.insert(
+                0,
+                _side_box(
+                    cv,
+                    "set-aside",
+                    f"Set aside before screening {_n(aside[1])}",
+                    aside[2],
+                    "Records with fatal data-quality findings (quarantine); see dq/study.html.",
+                    side_max,
+                ),
+            )
+        k = len(sides) - 2  # index of the exclusion box
         if overall.excluded:
-            sides[0] = _side_box(
+            sides[k] = _side_box(
                 cv,
                 "excluded",
                 f"Excluded {_n(overall.screened - overall.eligible)}",
@@ -424,7 +463,7 @@ def consort_figure(
         if overall.not_analysed:
             n_not = overall.eligible - overall.analysed
             overlap = sum(n for _, n in overall.not_analysed) != n_not
-            sides[1] = _side_box(
+            sides[k + 1] = _side_box(
                 cv,
                 "not-analysed",
                 f"Not analysed {_n(n_not)}",
@@ -478,7 +517,7 @@ def consort_figure(
             _TOP
             + title_h
             + 0.3
-            + 3 * main_h
+            + len(mains) * main_h
             + sum(gaps)
             + before_bottom
             + bottom_h
@@ -487,7 +526,7 @@ def consort_figure(
             + _BOTTOM
         )
         spare = max(0.0, _FIG_H - needed)
-        extra = min(_MAX_EXTRA_GAP, spare / 3)
+        extra = min(_MAX_EXTRA_GAP, spare / len(mains))
         gaps = [g + extra for g in gaps]
         if bottom_h:
             before_bottom += min(_MAX_EXTRA_GAP, spare - 2 * extra)
@@ -506,10 +545,10 @@ def consort_figure(
         cv.place(title_t, _MARGIN, y)
         y += title_h + 0.3
         for i, t in enumerate(mains):
-            cv.boxes.append((x0, y, main_w, main_h, _MAIN_FACE, f"consort:box:{_MAIN_STEPS[i]}"))
+            cv.boxes.append((x0, y, main_w, main_h, _MAIN_FACE, f"consort:box:{steps[i][0]}"))
             cv.place(t, cx, y + main_h / 2)
             y += main_h
-            if i == 2:
+            if i == len(mains) - 1:
                 break
             gap, side = gaps[i], sides[i]
             cv.arrows.append((cx, y, cx, y + gap))

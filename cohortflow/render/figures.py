@@ -15,6 +15,7 @@ from typing import Any
 
 import matplotlib as mpl
 import numpy as np
+from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -25,7 +26,16 @@ from matplotlib.transforms import Bbox
 from cohortflow.core.formatting import percent_tick
 from cohortflow.stats.survival import CI_METHODS, kaplan_meier, number_at_risk
 
-__all__ = ["AT_RISK_AXES_LABEL", "KM_AXES_LABEL", "TIME_UNITS", "km_figure", "save_figure"]
+__all__ = [
+    "AT_RISK_AXES_LABEL",
+    "FONT_FAMILY",
+    "HANGUL_FONT",
+    "KM_AXES_LABEL",
+    "TIME_UNITS",
+    "hangul_font_available",
+    "km_figure",
+    "save_figure",
+]
 
 #: Days per unit of the time axis (a month is 365.25 / 12 days).
 TIME_UNITS: dict[str, float] = {"days": 1.0, "weeks": 7.0, "months": 30.4375, "years": 365.25}
@@ -49,8 +59,34 @@ _MAX_TICK_INTERVALS = 8
 # inside legend positions tried in turn; if none is clear of the curves it goes on top
 _LEGEND_INSIDE = ("upper right", "lower left", "lower right", "center right", "lower center")
 
+#: Font with Hangul glyphs (Debian ``fonts-nanum``), used where DejaVu Sans has no glyph
+#: (Korean site or group labels); registered from these files when present.
+HANGUL_FONT = "NanumGothic"
+HANGUL_FONT_FILES = (
+    "/usr/share/fonts/truetype/nanum/NanumGothic.ttf",
+    "/usr/share/fonts/truetype/nanum/NanumGothicBold.ttf",
+)
+
+
+def hangul_font_available() -> bool:
+    """Register the Hangul font with matplotlib (once) and say whether it is there.
+
+    Matplotlib's font cache may predate the font's installation, so the files are added
+    explicitly; the Makefile's ``setup`` and the test set-up install ``fonts-nanum``."""
+    found = False
+    for f in HANGUL_FONT_FILES:
+        if Path(f).is_file():
+            if f not in {e.fname for e in font_manager.fontManager.ttflist}:
+                font_manager.fontManager.addfont(f)
+            found = True
+    return found
+
+
+#: Font families in order: DejaVu Sans, then the Hangul font for glyphs it lacks.
+FONT_FAMILY = ["DejaVu Sans", HANGUL_FONT] if hangul_font_available() else ["DejaVu Sans"]
+
 STYLE = {
-    "font.family": "DejaVu Sans",
+    "font.family": FONT_FAMILY,
     "font.size": 9.0,
     "axes.titlesize": 11.0,
     "axes.labelsize": 9.5,

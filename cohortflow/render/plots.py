@@ -116,6 +116,10 @@ _SWIMMER_MARKERS: dict[str, dict[str, object]] = {
 # marker size relative to the others (the arrow path fills only half its box)
 _SWIMMER_MARKER_SCALE = {"relapse": 1.15, "alive": 1.7}
 
+#: Line styles cycled with the colours, so curves can be told apart without colour and
+#: overlapping curves (or curves along the x axis) stay visible.
+LINE_STYLES = ("-", (0, (5, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2)))
+
 # y-axis upper limits tried for cumulative incidence, with their tick steps
 _CIF_YMAX = ((0.1, 0.02), (0.2, 0.05), (0.3, 0.05), (0.4, 0.1), (0.5, 0.1), (0.6, 0.1))
 _CIF_YMAX += ((0.8, 0.2), (1.0, 0.2))
@@ -202,8 +206,6 @@ def _validate_at_risk(
     """Number-at-risk rows keyed by curve label, times in days."""
     out = {}
     for label, pair in at_risk.items():
-        if str(label) not in labels:
-            raise ValueError(f"at_risk label {label!r} is not one of the curves {labels}")
         if len(pair) != 2:
             raise ValueError(f"at_risk {label!r} must be a (times, counts) pair")
         t = np.asarray(pair[0], dtype=float).ravel()
@@ -244,8 +246,14 @@ def cif_figure(
     ymax: float | None = None,
     percent: bool = False,
     xlabel: str | None = None,
+    styles: Mapping[str, tuple[int, int]] | None = None,
 ) -> Figure:
     """Step curves of cumulative incidence, with an optional number-at-risk table.
+
+    ``styles`` maps a curve label to (colour index, line-style index) into the palette
+    and ``LINE_STYLES``; by default both advance with each curve, so every curve differs
+    in colour and in line style. Curves are drawn above the axis line (the x axis is
+    offset below 0), so a curve that stays at 0 is still visible.
 
     ``curves`` maps a label to ``(times, cif)``: the estimate ``cif[i]`` holds from
     ``times[i]`` (in days, sorted) until the next time, and the curve is drawn from
@@ -253,9 +261,10 @@ def cif_figure(
     "months" = days / 30.4375, "years" = days / 365.25); x ticks and limits follow
     the Kaplan-Meier figure (``xmax`` and ``tick_step`` in ``time_unit``).
 
-    ``at_risk`` maps some or all curve labels to ``(times_days, counts)``; the counts
-    are printed in a table under the axes, one row per curve, labelled and coloured
-    like it, each number under its own time. Unless ``tick_step`` is given these
+    ``at_risk`` maps row labels (curve labels, or group labels: the part of curve labels
+    before ": ") to ``(times_days, counts)``; the counts are printed in a table under
+    the axes, one row per key, labelled and coloured like its (first) curve (dark grey
+    when none matches), each number under its own time. Unless ``tick_step`` is given these
     times are the x ticks. The y axis ends at ``ymax`` or at a round value above the
     highest curve (0.1, 0.2, ..., 1); ``percent`` labels it in %. The legend lists
     the curves and ``p_value_text`` if given. Raises ``ValueError`` on invalid
@@ -283,7 +292,7 @@ def cif_figure(
     else:
         y_top, y_step = float(ymax), _nice_fraction_step(float(ymax))
 
-    rows = [label for label in labels if label in risk]
+    rows = list(risk)
     height = 5.5 if rows else 4.8
     with mpl.rc_context(STYLE):
         fig = Figure(figsize=(_FIG_WIDTH, height), layout="constrained")
@@ -297,18 +306,23 @@ def cif_figure(
             ax = fig.add_subplot(label=CIF_AXES_LABEL)
 
         handles: list[Line2D] = []
+        colours: dict[str, str] = {}
         for i, (label, t, v) in enumerate(data):
             x = t / per_unit
             if x[0] > 0:  # start at (0, 0)
                 x, v = np.concatenate(([0.0], x)), np.concatenate(([0.0], v))
+            c_i, s_i = (styles or {}).get(label, (i, i))
+            colours[label] = PALETTE[c_i % len(PALETTE)]
             # explicit step vertices, so the drawn path is the artist's path
             (line,) = ax.plot(
                 np.repeat(x, 2)[1:],
                 np.repeat(v, 2)[:-1],
-                color=PALETTE[i],
+                color=colours[label],
+                linestyle=LINE_STYLES[s_i % len(LINE_STYLES)],
                 linewidth=1.6,
                 label=label,
                 gid=f"cif:{i}",
+                zorder=3,
             )
             handles.append(line)
         obstacles = list(handles)
@@ -318,6 +332,8 @@ def cif_figure(
         ax.set_title(title, loc="left")
         ax.set_xlim(0, x_right)
         ax.set_ylim(0, y_top * 1.05 if y_top == 1.0 else y_top)
+        # the x axis sits a little below 0, so curves along 0 are not hidden by it
+        ax.spines["bottom"].set_position(("outward", 4))
         ax.set_xticks(ticks, labels=[tick_label(v) for v in ticks])
         ax.set_yticks(np.arange(0, y_top + y_step / 2, y_step))
         decimals = max(1, -math.floor(math.log10(y_step) + 1e-9))
@@ -327,7 +343,11 @@ def cif_figure(
         ax.set_ylabel(ylabel)
 
         if rows:
-            _draw_at_risk(ax_risk, rows, risk, labels, per_unit, x_right)
+            row_colours = {
+                r: next((colours[c] for c in labels if c == r or c.startswith(f"{r}: ")), "0.2")
+                for r in rows
+            }
+            _draw_at_risk(ax_risk, rows, risk, row_colours, per_unit, x_right)
         _add_footnote(fig, footnote, height)
         _place_cif_legend(fig, ax, handles, obstacles)
     return fig
@@ -345,7 +365,7 @@ def _draw_at_risk(
     ax_risk: Axes,
     rows: list[str],
     risk: dict[str, tuple[np.ndarray, list[int]]],
-    labels: list[str],
+    colours: dict[str, str],
     per_unit: float,
     x_right: float,
 ) -> None:
@@ -355,14 +375,13 @@ def _draw_at_risk(
     ys = [n_rows - 1 - k for k in range(n_rows)]
     ax_risk.set_yticks(ys, labels=rows)
     for tick, label in zip(ax_risk.get_yticklabels(), rows, strict=True):
-        tick.set_color(PALETTE[labels.index(label)])
+        tick.set_color(colours[label])
     ax_risk.tick_params(axis="y", length=0, pad=14)
     ax_risk.tick_params(axis="x", bottom=False, labelbottom=False)
     for spine in ax_risk.spines.values():
         spine.set_visible(False)
     ax_risk.set_title("Number at risk", loc="left", fontsize=9, pad=4)
-    for y, label in zip(ys, rows, strict=True):
-        i = labels.index(label)
+    for i, (y, label) in enumerate(zip(ys, rows, strict=True)):
         times, counts = risk[label]
         for x, count in zip(times / per_unit, counts, strict=True):
             if x > x_right * (1 + 1e-9):
@@ -373,7 +392,7 @@ def _draw_at_risk(
                 str(count),
                 ha="center",
                 va="center",
-                color=PALETTE[i],
+                color=colours[label],
                 fontsize=8.5,
                 gid=f"at-risk:{i}",
             )
@@ -497,16 +516,18 @@ def swimmer_figure(
         ax.barh(y, ends, height=0.62, color=colours, alpha=0.55, linewidth=0, gid="swimmer:bars")
 
         events = _swimmer_events(df)
+        x_last = float(ends.max()) if n else 1.0
+        x_last = x_last if x_last > 0 else 1.0
+        # one marker width in data units (the axes span about 5 of the 7 inches)
+        width = marker_size * 1.15 / 72.0 / 5.0 * x_last * 1.12
+        shown = _spread_markers(df, events, per_unit, width)
         for kind, mask in events.items():
             if not mask.any():
                 continue
-            days = df["end"] if kind in ("alive", "death") else df[kind]
-            if kind == "death" and "death" in df:
-                days = df["death"].fillna(df["end"])
             style = {**_SWIMMER_MARKERS[kind], "linestyle": "none"}
             scale = _SWIMMER_MARKER_SCALE.get(kind, 1.0)
             ax.plot(
-                days[mask].to_numpy() / per_unit,
+                shown[kind][mask.to_numpy()],
                 y[mask.to_numpy()],
                 markersize=marker_size * scale,
                 clip_on=False,
@@ -519,12 +540,11 @@ def swimmer_figure(
                 Line2D([], [], markersize=7.0 * scale, label=SWIMMER_EVENTS[kind], **style)
             )
 
-        x_last = float(ends.max())
-        step = nice_step(x_last if x_last > 0 else 1.0, time_unit)
+        step = nice_step(x_last, time_unit)
         ticks = step * np.arange(0, math.floor(x_last / step * (1 + 1e-9)) + 1)
-        if ticks[-1] < x_last or len(ticks) == 1:
-            ticks = np.append(ticks, ticks[-1] + step)
-        ax.set_xlim(0, float(ticks[-1]) * 1.04)  # room for the arrows at the far end
+        # the axis ends at the data: the last bar plus room for the markers after it
+        right = max(float(np.nanmax(np.concatenate([v for v in shown.values()]))), x_last)
+        ax.set_xlim(0, right + 1.2 * width)
         ax.set_xticks(ticks, labels=[tick_label(v) for v in ticks])
         ax.set_ylim(n - 0.5, -0.5)
         if show_ids:
@@ -550,6 +570,38 @@ def swimmer_figure(
         _add_footnote(fig, footnote, height)
         fig.draw_without_rendering()  # settle the layout, so every save draws the same
     return fig
+
+
+def _spread_markers(
+    df: pd.DataFrame, events: dict[str, pd.Series], per_unit: float, width: float
+) -> dict[str, np.ndarray]:
+    """X position (in the time unit) of each event kind's marker per row, moved right so
+    that no marker hides another on the same bar: markers closer than ``width`` to an
+    earlier one (in drawing order) move one width per marker before them; the "alive"
+    arrow always starts after the bar end and after any marker there."""
+    days = {}
+    for kind in events:
+        col = df["end"] if kind in ("alive", "death") else df.get(kind, df["end"])
+        if kind == "death" and "death" in df:
+            col = df["death"].fillna(df["end"])
+        days[kind] = col.to_numpy(dtype=float) / per_unit
+    if not days:
+        return {}
+    kinds = list(days)
+    x = np.vstack([np.where(events[k].to_numpy(), days[k], np.nan) for k in kinds])  # kind x row
+    bins = np.floor(x / width)
+    shown = x.copy()
+    for j in range(1, len(kinds)):  # loops over event kinds (at most 5), vectorised over rows
+        earlier = bins[:j]
+        crowded = np.isfinite(x[j]) & (np.abs(earlier - bins[j]) <= 1).any(axis=0)
+        n_before = np.nansum(np.abs(earlier - bins[j]) <= 1, axis=0)
+        shown[j] = np.where(crowded, x[j] + n_before * width, x[j])
+    if "alive" in kinds:
+        a = kinds.index("alive")
+        others = np.nanmax(np.vstack([shown[:a], shown[a + 1 :]]), axis=0, initial=-np.inf)
+        base = np.maximum(x[a], np.where(np.isfinite(others), others + 0.6 * width, x[a]))
+        shown[a] = np.where(np.isfinite(x[a]), base, np.nan)
+    return {k: shown[i] for i, k in enumerate(kinds)}
 
 
 def _swimmer_events(df: pd.DataFrame) -> dict[str, pd.Series]:

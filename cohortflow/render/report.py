@@ -7,27 +7,40 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from cohortflow.analyse.adapters import exposure_days
-from cohortflow.analyse.analysis import DAYS_PER_YEAR, endpoint_data, strata  # noqa: I001
+from cohortflow.analyse.analysis import DAYS_PER_YEAR, endpoint_data, primary_test, strata  # noqa: I001
 from cohortflow.core.cellsafe import csv_restore
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.expr import evaluate
 from cohortflow.core.formatting import format_p, format_scaled
 from cohortflow.core.io import write_csv
 from cohortflow.core.xlsx import write_xlsx
+from cohortflow.render.docx_tables import write_docx
 from cohortflow.render.figure_names import parse_figure
-from cohortflow.render.figures import KM_AXES_LABEL, PALETTE, km_figure, save_figure
+from cohortflow.render.figures import (
+    AT_RISK_AXES_LABEL,
+    FONT_FAMILY,
+    KM_AXES_LABEL,
+    PALETTE,
+    km_figure,
+    save_figure,
+)
 from cohortflow.render.plots import cif_figure, forest_figure, swimmer_figure
+from cohortflow.render.runreport import SWIMMER_MAX_PATIENTS, swimmer_subset_text
 from cohortflow.render.tables import (
+    blank_repeats,
     describe,
     difference_notes,
     display_rows,
     frame_to_html,
     md_table,
+    published_header,
     to_markdown,
 )
 from cohortflow.stats.competing import cumulative_incidence
@@ -56,7 +69,7 @@ def write_descriptive_table(
     spec = study["tables"][name]
     label = study.get("data_label", "")
     pop = _population(cohort, spec["population"])
-    t = describe(pop, spec["items"])
+    t = describe(pop, spec["items"], spec.get("published_n"))
     t.insert(0, "data_label", label)
     write_csv(t, f"{stem}.csv")
     notes = [
@@ -72,17 +85,43 @@ def write_descriptive_table(
         columns={"item": "Characteristic", "level": "", "value": f"N = {len(pop)}"}
     )
     if t["published_n"].notna().any():
-        shown = shown.rename(columns={"published": "Published"})
+        shown = shown.rename(columns={"published": published_header(t)})
         notes = [*notes, *difference_notes(t)]
     else:
         shown = shown.drop(columns=["published"])
-    Path(f"{stem}.html").write_text(frame_to_html(shown, spec["title"], notes), encoding="utf-8")
+    shown = blank_repeats(shown, "Characteristic")
+    write_people_table(stem, shown, spec["title"], notes)
+
+
+def write_people_table(
+    stem: Path | str,
+    df: pd.DataFrame,
+    title: str,
+    footnotes: list[str],
+    more: list[tuple[str, pd.DataFrame]] | None = None,
+) -> None:
+    """A table for people as ``<stem>.html`` and ``<stem>.docx`` (Word, same layout: title,
+    headers, further tables, footnotes)."""
+
+    Path(f"{stem}.html").write_text(frame_to_html(df, title, footnotes, more), encoding="utf-8")
+    write_docx(df, f"{stem}.docx", title, footnotes, more or [])
 
 
 def p_text(p: float) -> str:
     """'P = 0.046' or 'P < 0.0001'."""
     t = format_p(p)
     return f"P {t}" if t.startswith("<") else f"P = {t}"
+
+
+#: Printed for an estimate at a time beyond the curve's last follow-up.
+NOT_ESTIMABLE = "NE"
+
+#: Footnote explaining NE and the missing SE where the estimate is 0.
+SURVIVAL_FOOTNOTE = (
+    "NE: not estimable (the time point is beyond the last follow-up of the curve; nothing is "
+    "extrapolated). Where the estimate is 0 its standard error and CI are undefined and "
+    "shown as NA (missing, as R reports them), not as 0."
+)
 
 
 def survival_table(
@@ -105,14 +144,46 @@ def survival_table(
                 "Events": r["total_events"],
                 "Time (y)": f"{r['time_years']:g}",
                 "At risk": r["n_risk"],
-                "Estimate ± SE (%)": f"{format_scaled(r['estimate'])} ± {format_scaled(r['se'])}",
-                "95% CI (%)": "NA"
+                "Estimate ± SE (%)": NOT_ESTIMABLE
+                if pd.isna(r["estimate"])
+                else f"{format_scaled(r['estimate'])} ± {format_scaled(r['se'])}",
+                "95% CI (%)": NOT_ESTIMABLE
+                if pd.isna(r["estimate"])
+                else "NA"
                 if pd.isna(r["lower"])
                 else f"{format_scaled(r['lower'])}-{format_scaled(r['upper'])}",
                 "Published (%)": pub,
             }
         )
     return pd.DataFrame(rows)
+
+
+def median_table(strata_df: pd.DataFrame) -> pd.DataFrame:
+    """Medians for people: per analysis and stratum, N, events, median with its 95 % CI in
+    months (days in brackets), or 'not reached'."""
+    rows = []
+    for r in strata_df.to_dict("records"):
+        if pd.notna(r["median_days"]):
+            lo = format_scaled(r["median_lower"] / DAYS_PER_MONTH, 1, 1)
+            hi = format_scaled(r["median_upper"] / DAYS_PER_MONTH, 1, 1)
+            med = (
+                f"{format_scaled(r['median_days'] / DAYS_PER_MONTH, 1, 1)} ({lo}-{hi}) "
+                f"[{r['median_days']:.0f} days]"
+            )
+        else:
+            med = "not reached"
+        rows.append(
+            {
+                "Analysis": r["analysis"],
+                "Stratum": r["stratum"],
+                "N": r["n"],
+                "Events": r["events"],
+                "Median, months (95% CI)": med,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["Analysis", "Stratum", "N", "Events", "Median, months (95% CI)"]
+    )
 
 
 def write_survival_tables(
@@ -139,7 +210,8 @@ def write_survival_tables(
     foot = [
         f"Kaplan-Meier estimates with Greenwood standard errors; {ci_text} (default log-log; "
         "set per analysis with `ci_method`). Time points in years of 365.25 days from the "
-        "endpoint's origin; estimates are not extrapolated past the last follow-up (NA).",
+        "endpoint's origin.",
+        SURVIVAL_FOOTNOTE,
         label,
     ]
     parts = [f"# {study['title']}: survival", ""]
@@ -188,25 +260,27 @@ def write_survival_tables(
                     and ("landmark" in r["test"] or "Mantel" in r["test"])
                     else ""
                 )
+                primary = " (primary test)" if r.get("primary") in (True, "True") else ""
                 parts.append(
-                    f"\n{r['test']}: chi2 = {r['chi2']:.3f} on {r['df']:g} df, "
-                    f"{p_text(r['p'])}{pp}{note}."
+                    f"\n{printed_test_name(r['test'])}{primary}: chi2 = {r['chi2']:.3f} on "
+                    f"{r['df']:g} df, {p_text(r['p'])}{pp}{note}."
                 )
             parts.append("")
     parts += [f"{f}  " for f in foot if f]
     (out / "survival.md").write_text("\n".join(parts) + "\n", encoding="utf-8")
-    (out / "survival.html").write_text(
-        frame_to_html(
-            survival_table(surv, strata_df, tests),
-            f"{study['title']}: survival",
-            foot
-            + [
-                f"{r['analysis']}: {r['test']} chi2 {r['chi2']:.3f}, df {r['df']}, {p_text(r['p'])}"
-                for r in tests.to_dict("records")
-                if pd.notna(r["chi2"])
-            ],
-        ),
-        encoding="utf-8",
+    write_people_table(
+        out / "survival",
+        survival_table(surv, strata_df, tests),
+        f"{study['title']}: survival",
+        foot
+        + [
+            f"{r['analysis']}: {printed_test_name(r['test'])}"
+            f"{' (primary test)' if r.get('primary') in (True, 'True') else ''}: chi2 "
+            f"{r['chi2']:.3f} on {r['df']:g} df, {p_text(r['p'])}"
+            for r in tests.to_dict("records")
+            if pd.notna(r["chi2"])
+        ],
+        more=[("Median survival (months, 95% CI)", median_table(strata_df))],
     )
 
 
@@ -221,8 +295,8 @@ def write_response_tables(
     if rates.empty:
         text = f"# {title}\n\nNo response rates are defined for this study.\n"
         (out / "response_rates.md").write_text(text, encoding="utf-8")
-        (out / "response_rates.html").write_text(
-            frame_to_html(pd.DataFrame(), title, ["No response rates defined."]), encoding="utf-8"
+        write_people_table(
+            out / "response_rates", pd.DataFrame(), title, ["No response rates defined.", label]
         )
         return
     shown = pd.DataFrame(
@@ -257,7 +331,7 @@ def write_response_tables(
         *[f"{f}  " for f in foot if f],
     ]
     (out / "response_rates.md").write_text("\n".join(parts) + "\n", encoding="utf-8")
-    (out / "response_rates.html").write_text(frame_to_html(shown, title, foot), encoding="utf-8")
+    write_people_table(out / "response_rates", shown, title, foot)
 
 
 def write_flow(flow: pd.DataFrame, study: dict[str, Any], out_dir: str) -> None:
@@ -268,9 +342,13 @@ def write_flow(flow: pd.DataFrame, study: dict[str, Any], out_dir: str) -> None:
         .reindex(flow["step"].unique())
         .reset_index()
     )
+    notes = [n.strip() for n in study.get("flow_notes", [study.get("data_label", "")]) if n]
     (out / "flow.md").write_text(
-        f"## Patient flow\n\n{md_table(wide)}\n{study.get('data_label', '')}\n", encoding="utf-8"
+        f"## Patient flow\n\n{md_table(wide)}\n" + "".join(f"{n}  \n" for n in notes),
+        encoding="utf-8",
     )
+
+    write_docx(wide, out / "flow.docx", f"{study['title']}: patient flow", notes)
 
 
 def km_figures(
@@ -282,6 +360,19 @@ def km_figures(
     stem: str,
 ) -> list[Path]:
     """Kaplan-Meier figure (PNG, PDF, SVG) of one configured analysis."""
+
+    return save_figure(km_analysis_figure(cohort, adtte, tests, study, analysis_id), Path(stem))
+
+
+def km_analysis_figure(
+    cohort: pd.DataFrame,
+    adtte: pd.DataFrame,
+    tests: pd.DataFrame,
+    study: dict[str, Any],
+    analysis_id: str,
+) -> Any:
+    """The Kaplan-Meier ``Figure`` of one configured analysis."""
+
     a = next(x for x in study["analyses"] if x["id"] == analysis_id)
     data = cohort[cohort["analysed"]].merge(
         adtte[adtte["PARAMCD"] == a["endpoint"]][["study_id", "AVAL", "CNSR"]], on="study_id"
@@ -297,15 +388,7 @@ def km_figures(
         d = data[lab == s]
         name = s if grouping else (a["subset"]["label"] if "subset" in a else "All patients")
         curves[name] = (d["AVAL"].to_numpy(float), (d["CNSR"] == 0).to_numpy(int))
-    p_label = None
-    sel = (
-        (tests["analysis"] == analysis_id) & (tests["test"] == "log-rank (unweighted)")
-        if len(tests)
-        else None
-    )
-    if sel is not None and sel.any():
-        p = float(tests.loc[sel, "p"].iloc[0])
-        p_label = f"Log-rank {p_text(p)}"
+    p_label, others = p_value_labels(tests, analysis_id, primary_test(a))
     unit = a.get("time_unit", "months")
     xmax_y = a.get("xmax_years")
     scale = {"months": DAYS_PER_YEAR / 12, "years": DAYS_PER_YEAR}[unit]
@@ -320,12 +403,7 @@ def km_figures(
             f"Shaded: area under each curve up to {a['rmst']['tau_years']:g} years = its "
             "restricted mean survival time (tables/rmst.md)."
         )
-    if len(tests):
-        for r in tests[
-            (tests["analysis"] == analysis_id) & (tests["test"] != "log-rank (unweighted)")
-        ].to_dict("records"):
-            if pd.notna(r["p"]):
-                extra.append(f"{r['test']}: {p_text(r['p'])}.")
+    extra += others
     foot = "\n".join(
         x for x in [a.get("note", "").strip(), " ".join(extra), study.get("data_label", "")] if x
     )
@@ -343,7 +421,42 @@ def km_figures(
     )
     if shade:
         shade_rmst(fig, curves, a["rmst"]["tau_years"] * DAYS_PER_YEAR, scale)
-    return save_figure(fig, Path(stem))
+    return fig
+
+
+def origin_words(origin: str) -> str:
+    """A time origin column in words: rr_diagnosis_date -> 'R/R diagnosis'."""
+    words = str(origin).removesuffix("_date").split("_")
+    known = {"rr": "R/R", "hsct": "HSCT", "cr": "CR"}
+    return " ".join(known.get(w, w) for w in words)
+
+
+def printed_test_name(test: str) -> str:
+    """A test's name as printed beside its P ("Log-rank", "Log-rank stratified by site")."""
+    t = str(test)
+    if t == "log-rank (unweighted)":
+        return "Log-rank"
+    if t.startswith("log-rank test for trend"):
+        return "Log-rank test for trend"
+    return t[:1].upper() + t[1:]
+
+
+def p_value_labels(
+    tests: pd.DataFrame, analysis_id: str, primary: str
+) -> tuple[str | None, list[str]]:
+    """The legend text of an analysis's primary test ("Log-rank stratified by site
+    P = 0.885") and one footnote sentence per other test, each P beside its test's name."""
+    if not len(tests):
+        return None, []
+    rows = tests[(tests["analysis"] == analysis_id) & tests["p"].notna()]
+    legend, others = None, []
+    for r in rows.to_dict("records"):
+        text = f"{printed_test_name(r['test'])} {p_text(r['p'])}"
+        if r["test"] == primary:
+            legend = text
+        else:
+            others.append(f"{text} ({r['chi2']:.2f} on {r['df']:g} df).")
+    return legend, others
 
 
 def shade_rmst(
@@ -380,7 +493,7 @@ def write_model_tables(
                 {
                     "Model": r["title"],
                     "Covariate": "",
-                    "HR (95% CI)": "",
+                    "HR (95% CI)": "not estimable",
                     "P": "",
                     "PH test P": "",
                     "N / events": "",
@@ -419,9 +532,7 @@ def write_model_tables(
         *[f"{f}  " for f in foot if f],
     ]
     (out / "cox.md").write_text("\n".join(text) + "\n", encoding="utf-8")
-    (out / "cox.html").write_text(
-        frame_to_html(shown, f"{study['title']}: Cox models", foot), encoding="utf-8"
-    )
+    write_people_table(out / "cox", shown, f"{study['title']}: Cox models", foot)
     crows = [
         {
             "Analysis": r["analysis"],
@@ -460,9 +571,7 @@ def write_model_tables(
         *[f"{f}  " for f in cfoot if f],
     ]
     (out / "competing_risks.md").write_text("\n".join(ctext) + "\n", encoding="utf-8")
-    (out / "competing_risks.html").write_text(
-        frame_to_html(cshown, f"{study['title']}: competing risks", cfoot), encoding="utf-8"
-    )
+    write_people_table(out / "competing_risks", cshown, f"{study['title']}: competing risks", cfoot)
 
 
 FINE_GRAY_NOTE = [
@@ -573,9 +682,27 @@ def _step_survival_figure(
 ) -> Any:
     """Survival step curves given as (times in days, survival) with a number-at-risk table
     (used for Simon-Makuch curves, whose risk sets change at the exposure)."""
+    with mpl.rc_context({"font.family": FONT_FAMILY}):
+        return _draw_step_survival(
+            curves, at_risk, title=title, ylabel=ylabel, footnote=footnote,
+            xmax_months=xmax_months,
+        )  # fmt: skip
+
+
+def _draw_step_survival(
+    curves: dict[str, tuple[np.ndarray, np.ndarray]],
+    at_risk: dict[str, tuple[list[float], list[int]]],
+    *,
+    title: str,
+    ylabel: str,
+    footnote: str,
+    xmax_months: float | None,
+) -> Figure:
+    """The Simon-Makuch figure's drawing (see ``_step_survival_figure``)."""
     fig = Figure(figsize=(7, 5.8))
-    ax = fig.add_axes((0.14, 0.36, 0.8, 0.56))
-    risk = fig.add_axes((0.14, 0.12, 0.8, 0.14))
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.14, 0.42, 0.8, 0.5), label=KM_AXES_LABEL)
+    risk = fig.add_axes((0.14, 0.12, 0.8, 0.14), label=AT_RISK_AXES_LABEL)
     ticks = list(at_risk.values())[0][0] if at_risk else []
     for k, (lab, (t, s)) in enumerate(curves.items()):
         ax.step(
@@ -584,6 +711,7 @@ def _step_survival_figure(
     xmax = xmax_months or max((max(t) for t, _ in curves.values()), default=1) / DAYS_PER_MONTH
     ax.set_xlim(0, xmax)
     ax.set_ylim(0, 1.05)
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_xticks([x / DAYS_PER_MONTH for x in ticks])
     ax.set_xlabel("Time (months)")
     ax.set_ylabel(ylabel)
@@ -626,6 +754,21 @@ def any_figure(
 ) -> list[Path]:
     """Figure ``name`` of a study: km_<analysis>[_landmark_<L>m|_simon_makuch], cif_<id>,
     forest_<model> or swimmer; PNG, PDF and SVG."""
+
+    return save_figure(build_figure(name, cohort, adtte, tests, cox, study), Path(stem))
+
+
+def build_figure(
+    name: str,
+    cohort: pd.DataFrame,
+    adtte: pd.DataFrame,
+    tests: pd.DataFrame,
+    cox: pd.DataFrame,
+    study: dict[str, Any],
+) -> Any:
+    """The matplotlib ``Figure`` of figure ``name`` of a study (see ``any_figure``); raises
+    ``CohortflowError`` for a refused Cox model, which gets no figure."""
+
     label = study.get("data_label", "")
     analysed = cohort[cohort["analysed"]].reset_index(drop=True)
     try:
@@ -669,7 +812,7 @@ def any_figure(
                 footnote=f"Patients alive and event-free at {months:g} months, "
                 f"grouped by exposure before it; time from the landmark.\n{label}",
             )
-            return save_figure(fig, Path(stem))
+            return fig
         sm = simon_makuch(t, e, x)
         ticks = [m * DAYS_PER_MONTH for m in range(0, int((xmax_y or 8) * 12) + 1, 12)]
         curves = {
@@ -701,54 +844,81 @@ def any_figure(
             f"and as exposed after it (time-dependent risk sets).{p} {label}",
             xmax_months=(xmax_y or 8) * 12,
         )
-        return save_figure(fig, Path(stem))
+        return fig
     if figure.kind == "km":
-        return km_figures(cohort, adtte, tests, study, figure.id, stem)
+        return km_analysis_figure(cohort, adtte, tests, study, figure.id)
     if figure.kind == "cif":
         a = next(x for x in study.get("cif_analyses", []) if x["id"] == figure.id)
         ep = study["endpoints"][a["endpoint"]]
         data = endpoint_data(analysed, adtte, a["endpoint"])
         grouping = study.get("groupings", {}).get(a["by"]) if a.get("by") else None
         lab, order = strata(data, grouping, study.get("schemes", {}))
-        curves = {}
+        curves, styles, at_risk = {}, {}, {}
         names = {1: ep["events"][0]["description"], 2: ep["competing"][0]["description"]}
-        for s in order:
+        unit = a.get("time_unit", "months")
+        xmax_m = a["xmax_years"] * 12 if a.get("xmax_years") else None
+        t_all = data["AVAL"].to_numpy(float)
+        last_m = float(np.nanmax(t_all)) / DAYS_PER_MONTH if len(t_all) else 1.0
+        ticks = np.arange(0, (xmax_m or last_m) + 1e-9, 12.0) * DAYS_PER_MONTH
+        for k, s in enumerate(order):
             m = (lab == s).to_numpy()
+            types = data["EVENTTYPE"].fillna(0).astype(int).to_numpy()[m]
             for cause in (1, 2):
-                r = cumulative_incidence(
-                    data["AVAL"].to_numpy(float)[m],
-                    data["EVENTTYPE"].fillna(0).astype(int).to_numpy()[m],
-                    cause=cause,
-                )
-                key = names[cause] if s == "All" else f"{s}: {names[cause]}"
+                r = cumulative_incidence(t_all[m], types, cause=cause)
+                key = f"{names[cause]}" if s == "All" else f"{s}: {names[cause]}"
+                key += f" (n = {int(m.sum())}, events = {int((types == cause).sum())})"
                 curves[key] = (r.table["time"].to_numpy(float), r.table["cif"].to_numpy(float))
+                # colour per group, line style per cause (solid: the event; dashed: competing)
+                styles[key] = (k, cause - 1) if len(order) > 1 else (cause - 1, cause - 1)
+            at_risk["All patients" if s == "All" else s] = (
+                ticks,
+                [int((t_all[m] >= x).sum()) for x in ticks],
+            )
         gt = (
             tests[(tests["analysis"] == a["id"]) & tests["test"].astype(str).str.startswith("Gray")]
             if len(tests)
             else tests
         )
-        p = f"Gray's test {p_text(float(gt['p'].iloc[0]))}" if len(gt) else None
+        p = (
+            "\n".join(
+                f"Gray's test, {str(r['test']).split(', ', 1)[1][:-1]}: {p_text(r['p'])}"
+                for r in gt.to_dict("records")
+            )
+            or None
+        )
         fig = cif_figure(
             curves,
             title=a["title"],
-            time_unit=a.get("time_unit", "months"),
-            xmax=a["xmax_years"] * 12 if a.get("xmax_years") else None,
+            time_unit=unit,
+            xmax=xmax_m,
             tick_step=12,
             p_value_text=p,
-            footnote=" ".join(x for x in [a.get("note", ""), label] if x) or None,
+            at_risk=at_risk,
+            styles=styles,
+            footnote=" ".join(
+                x
+                for x in [
+                    a.get("note", ""),
+                    "Solid: "
+                    + names[1]
+                    + "; dashed: "
+                    + names[2]
+                    + " (competing event). Number at risk: patients still under observation.",
+                    label,
+                ]
+                if x
+            ),
         )
-        return save_figure(fig, Path(stem))
+        return fig
     if figure.kind == "forest":
         rows = cox[(cox["model"] == figure.id)] if len(cox) else cox
         fitted = rows[rows["status"] == "fitted"]
         title = rows["title"].iloc[0] if len(rows) else name
-        if fitted.empty:
-            fig = Figure(figsize=(7, 2.5))
+        if fitted.empty:  # a refused model gets no figure: the tables and report say why
             msg = rows["status"].iloc[0] if len(rows) else "no model"
-            fig.text(0.03, 0.6, title, fontsize=11)
-            fig.text(0.03, 0.35, "\n".join(__import__("textwrap").wrap(msg, 95)), fontsize=9)
-            fig.text(0.03, 0.05, label, fontsize=7.5, color="0.3")
-            return save_figure(fig, Path(stem))
+            raise CohortflowError(
+                f"no forest plot for Cox model {name[7:]!r}: it was not estimable ({msg})"
+            )
         fr = pd.DataFrame(
             {
                 "label": fitted["covariate"],
@@ -775,7 +945,7 @@ def any_figure(
                 f"{format_p(float(fitted['ph_global_p'].iloc[0]))}. {label}"
             ),
         )
-        return save_figure(fig, Path(stem))
+        return fig
     if figure.kind == "swimmer":
         spec = study["swimmer"]
         ep = study["endpoints"][spec["endpoint"]]
@@ -807,11 +977,16 @@ def any_figure(
                 d.reset_index(drop=True), study["groupings"][spec["by"]], study.get("schemes", {})
             )
             p["group"] = [f"{v} (bar colour)" for v in lab]
+        n_all = len(p)
+        limit = int(spec.get("max_patients", SWIMMER_MAX_PATIENTS))
+        if n_all > limit:  # a stated, reproducible subset: the smallest pseudonymous IDs
+            p = p.sort_values("study_id").head(limit)
         fig = swimmer_figure(
             p.reset_index(drop=True),
             title=spec.get("title", f"Patient timelines ({ep['label']})"),
             time_unit="months",
-            footnote=f"Time from {ep['origin']}. {label}",
+            xlabel=f"Time from {origin_words(ep['origin'])} (months)",
+            footnote=f"{swimmer_subset_text(n_all, limit)} {label}",
         )
-        return save_figure(fig, Path(stem))
+        return fig
     raise CohortflowError(f"unknown figure {name!r}")

@@ -29,6 +29,8 @@ __all__ = [
 ]
 
 REPORT_NAME = "report.html"
+#: Default number of patients above which the swimmer plot shows a stated subset.
+SWIMMER_MAX_PATIENTS = 60
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Tables written by the report stage besides the study's own (``study["tables"]``), in the
 # order a reader expects them; anything else found under tables/ follows, sorted by name.
@@ -48,7 +50,7 @@ _CSS = """
 :root{--ink:#1d2430;--muted:#5b6472;--rule:#d5dae1;--head:#eef1f5;--accent:#234e8c}
 *{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans CJK KR",
-sans-serif;color:var(--ink);margin:0;line-height:1.45;font-size:15px;background:#fff}
+"NanumGothic",sans-serif;color:var(--ink);margin:0;line-height:1.45;font-size:15px;background:#fff}
 main{max-width:1100px;margin:0 auto;padding:1.5em 2em 3em}
 header.report{border-bottom:3px solid var(--accent);padding-bottom:.8em;margin-bottom:1em}
 h1{font-size:1.6em;margin:.2em 0 .3em}
@@ -134,6 +136,17 @@ def figure_caption(study: dict[str, Any], stem: str) -> str:
         return f"Swimmer plot: {swimmer.get('title') or 'patient timelines'}"
     words = stem.replace("_", " ").strip()
     return words[:1].upper() + words[1:]
+
+
+def swimmer_subset_text(n_patients: int, max_patients: int = SWIMMER_MAX_PATIENTS) -> str:
+    """Which patients the swimmer plot shows: all, or the stated reproducible subset."""
+    if n_patients <= max_patients:
+        return f"All {n_patients} analysed patients are shown."
+    return (
+        f"{max_patients} of {n_patients} analysed patients are shown: those with the "
+        f"{max_patients} smallest study IDs (pseudonyms, so a reproducible sample unrelated to "
+        f"outcome); the plot is limited to {max_patients} patients (swimmer: max_patients)."
+    )
 
 
 def _png_size(data: bytes) -> tuple[int, int] | None:
@@ -287,6 +300,8 @@ def _md_to_html(text: str) -> tuple[str, str]:
 
 
 def _csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    if not path.is_file():
+        return [], []
     with path.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))
     if not rows:
@@ -385,6 +400,7 @@ def _manifest_html(manifest: dict[str, Any] | None) -> str:
                 ("Git commit", commit),
                 ("Code SHA-256", code.get("code_sha256")),
                 ("Code files hashed", code.get("files")),
+                ("Python", manifest.get("python")),
                 ("Outputs listed", len(outputs)),
             ],
             mono=("Git commit", "Code SHA-256"),
@@ -507,6 +523,35 @@ def _dq_html(results_dir: Path) -> str:
 # --- the report ----------------------------------------------------------------------------
 
 
+def _analysed_count(results_dir: Path) -> int | None:
+    """Patients analysed overall (``analyse/flow.csv``), or None without the file."""
+    header, rows = _csv_rows(results_dir / "analyse" / "flow.csv")
+    if not header or "step" not in header:
+        return None
+    i_site, i_step, i_n = header.index("site"), header.index("step"), header.index("n")
+    for r in rows:
+        if r[i_site] == "All" and r[i_step] == "analysed":
+            return int(float(r[i_n]))
+    return None
+
+
+def _not_drawn(study: dict[str, Any], results_dir: Path) -> list[tuple[str, str]]:
+    """(figure stem, reason) of configured figures that were deliberately not drawn: forest
+    plots of Cox models that were refused (``analyse/cox.csv`` says why)."""
+    header, rows = _csv_rows(results_dir / "analyse" / "cox.csv")
+    if not header or "model" not in header or "status" not in header:
+        return []
+    i_model, i_status = header.index("model"), header.index("status")
+    status: dict[str, set[str]] = {}
+    for r in rows:
+        status.setdefault(r[i_model], set()).add(r[i_status])
+    return [
+        (f"forest_{m['id']}", f"the model was not estimable ({'; '.join(sorted(st))})")
+        for m in study.get("cox_models") or []
+        if (st := status.get(str(m.get("id")))) and "fitted" not in st
+    ]
+
+
 def _read_manifest(results_dir: Path) -> dict[str, Any] | None:
     path = results_dir / "manifest.json"
     if not path.is_file():
@@ -530,10 +575,14 @@ def render_run_report(
     order = figure_order(study, list(pngs))
     numbers = {stem: i for i, stem in enumerate(order, start=1)}
 
+    n_analysed = _analysed_count(results_dir)
+
     def fig(stem: str) -> str:
-        return _figure_html(
-            pngs[stem], numbers[stem], figure_caption(study, stem), f"figures/{pngs[stem].name}"
-        )
+        caption = figure_caption(study, stem)
+        if stem == "swimmer" and n_analysed is not None:
+            limit = int((study.get("swimmer") or {}).get("max_patients", SWIMMER_MAX_PATIENTS))
+            caption += f". {swimmer_subset_text(n_analysed, limit)}"
+        return _figure_html(pngs[stem], numbers[stem], caption, f"figures/{pngs[stem].name}")
 
     tables = _table_files(results_dir / "tables")
     flow = tables.pop("flow", None)
@@ -556,21 +605,19 @@ def render_run_report(
         meta += f"; {len(sites)} site{'s' if len(sites) != 1 else ''}"
     w(f'<p class="meta">{_esc(meta)}. Run report built from results/{_esc(sid)}/.</p></header>')
 
+    # results first; the run's provenance (hashes, versions) after them
     sections = [
-        ("manifest", "Run manifest"),
-        ("data-quality", "Data quality"),
         ("flow", "Patient flow"),
         ("tables", "Tables"),
         ("figures", "Figures"),
+        ("data-quality", "Data quality"),
+        ("manifest", "Run manifest"),
     ]
     w('<nav class="toc"><strong>Contents</strong><ol>')
     w("".join(f'<li><a href="#{a}">{_esc(t)}</a></li>' for a, t in sections))
     w("</ol></nav>")
 
-    w(f'<section id="manifest"><h2>1. Run manifest</h2>{_manifest_html(manifest)}</section>')
-    w(f'<section id="data-quality"><h2>2. Data quality</h2>{_dq_html(results_dir)}</section>')
-
-    w('<section id="flow"><h2>3. Patient flow</h2>')
+    w('<section id="flow"><h2>1. Patient flow</h2>')
     if "consort" in pngs:
         w(fig("consort"))
     if flow:
@@ -579,20 +626,28 @@ def render_run_report(
         w('<p class="missing">No patient flow was produced.</p>')
     w("</section>")
 
-    w('<section id="tables"><h2>4. Tables</h2>')
+    w('<section id="tables"><h2>2. Tables</h2>')
     for stem in table_stems:
         w(_table_block(study, stem, tables[stem]))
     if not table_stems:
         w('<p class="missing">No tables were produced.</p>')
     w("</section>")
 
-    w('<section id="figures"><h2>5. Figures</h2>')
+    w('<section id="figures"><h2>3. Figures</h2>')
     others = [s for s in order if s != "consort"]
     for stem in others:
         w(fig(stem))
-    if not others:
+    not_drawn = _not_drawn(study, results_dir)
+    for stem, why in not_drawn:
+        w(
+            f'<p class="not-drawn" id="not-drawn-{_esc(stem)}"><strong>'
+            f"{_esc(figure_caption(study, stem))}</strong>: no figure, {_esc(why)}</p>"
+        )
+    if not others and not not_drawn:
         w('<p class="missing">No figures were produced.</p>')
     w("</section>")
+    w(f'<section id="data-quality"><h2>4. Data quality</h2>{_dq_html(results_dir)}</section>')
+    w(f'<section id="manifest"><h2>5. Run manifest</h2>{_manifest_html(manifest)}</section>')
 
     w('<footer class="report">')
     if label:

@@ -103,9 +103,12 @@ def report_figure(
 
 
 def _with_set_aside(study: dict[str, Any], set_aside: str | None) -> dict[str, Any]:
-    """The study with the set-aside count appended to the label every table prints."""
-    label = " ".join(x for x in [study.get("data_label", ""), set_aside_note(set_aside)] if x)
-    return {**study, "data_label": label}
+    """The study with the set-aside count appended to the label every table prints (as its
+    own sentence), and the two as separate footnotes (``flow_notes``)."""
+    notes = [x.strip() for x in [study.get("data_label", ""), set_aside_note(set_aside)] if x]
+    label = " ".join(n if n.endswith((".", "!", "?")) else f"{n}." for n in notes[:-1])
+    label = " ".join(x for x in [label, notes[-1] if notes else ""] if x)
+    return {**study, "data_label": label, "flow_notes": notes}
 
 
 def report_model_tables(
@@ -134,12 +137,16 @@ def report_workbook(csvs: dict[str, str], study: dict[str, Any], out: str) -> No
     write_workbook(csvs, study, out)
 
 
-def report_consort(flow: str, study: dict[str, Any], stem: str) -> None:
-    """CONSORT-style patient-flow figure as PNG, PDF and SVG."""
+def report_consort(
+    flow: str, study: dict[str, Any], stem: str, set_aside: str | None = None
+) -> None:
+    """CONSORT-style patient-flow figure as PNG, PDF and SVG (with the records set aside
+    by data-quality checks before screening when ``set_aside`` is given)."""
     fig = consort_figure(
         pd.read_csv(flow),
         title=f"{study['title']}: patient flow",
         footnote=study.get("data_label") or None,
+        set_aside=pd.read_csv(set_aside) if set_aside else None,
     )
     save_consort(fig, Path(stem))
 

@@ -13,7 +13,7 @@ from cohortflow.core.expr import evaluate
 
 TABLE_COLUMNS = [
     "item", "level", "n", "N", "percent", "mean", "sd", "median", "min", "max", "display",
-    "published_n", "published_percent", "published_note",
+    "published_n", "published_percent", "published_N", "published_note",
 ]  # fmt: skip
 
 
@@ -28,8 +28,16 @@ def pct1(k: int, n: int) -> str:
     return str((Decimal(100 * k) / Decimal(n)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
-def compare_published(row: dict[str, Any], published: list[float] | None) -> dict[str, Any]:
-    """Published n and % beside the data's, with the reason for any difference."""
+def compare_published(
+    row: dict[str, Any], published: list[float] | None, published_N: int | None = None
+) -> dict[str, Any]:
+    """Published n and % beside the data's, with the reason for any difference.
+
+    A printed percentage is checked against the published count over the PUBLISHED
+    denominator ``published_N`` (configured beside the published values), never over our
+    N: when a site is added our N changes, the paper's arithmetic does not. Without a
+    published N the percentage is shown but not checked.
+    """
     if not published:
         return {}
     pn = int(published[0])
@@ -37,26 +45,35 @@ def compare_published(row: dict[str, Any], published: list[float] | None) -> dic
     notes = []
     if pn != row["n"]:
         notes.append(f"count differs: data {row['n']}, published {pn}")
-    if pp is not None:
-        expected = pct1(pn, row["N"])
+    if pp is not None and published_N:
+        expected = pct1(pn, int(published_N))
         if f"{pp:.1f}" != expected:
             notes.append(
-                f"printed {pp:.1f} % is not {pn}/{row['N']} = {expected} %: the paper's "
-                "percentage is inconsistent with its own count"
+                f"printed {pp:.1f} % is not {pn}/{int(published_N)} = {expected} %: the "
+                "paper's percentage is inconsistent with its own count and N"
             )
-    return {"published_n": pn, "published_percent": pp, "published_note": "; ".join(notes)}
+    return {
+        "published_n": pn,
+        "published_percent": pp,
+        "published_N": int(published_N) if published_N else None,
+        "published_note": "; ".join(notes),
+    }
 
 
-def describe(df: pd.DataFrame, items: list[dict[str, Any]]) -> pd.DataFrame:
+def describe(
+    df: pd.DataFrame, items: list[dict[str, Any]], published_N: int | None = None
+) -> pd.DataFrame:
     """Machine-readable descriptive table: one row per item level (n, N, %) or continuous
-    summary (N with data, mean, SD, median, range)."""
+    summary (N with data, mean, SD, median, range). ``published_N`` is the paper's
+    denominator for the published values (an item's own ``published_n`` overrides it)."""
     rows = []
     n_all = len(df)
     for it in items:
         start = len(rows)
         _describe_item(df, it, rows, n_all)
+        pub_n = it.get("published_n", published_N)
         for r in rows[start:]:
-            r.update(compare_published(r, (it.get("published") or {}).get(r["level"])))
+            r.update(compare_published(r, (it.get("published") or {}).get(r["level"]), pub_n))
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
@@ -159,13 +176,37 @@ def published_text(r: dict[str, Any]) -> str:
 
 
 def difference_notes(table: pd.DataFrame) -> list[str]:
-    """One footnote per row whose data or printed percentage differs from the publication."""
+    """Footnotes on the published comparison: once, when our N differs from the paper's
+    (not a discrepancy: each percentage is over its own N), then one per row whose count
+    or printed percentage differs from the publication."""
     out = []
+    if "published_N" in table:
+        pub = table[table["published_n"].notna() & table["published_N"].notna()]
+        pairs = sorted(
+            {(int(a), int(b)) for a, b in zip(pub["N"], pub["published_N"], strict=True)}
+        )
+        diff = [(a, b) for a, b in pairs if a != b]
+        if diff:
+            ours = ", ".join(sorted({str(a) for a, _ in diff}))
+            theirs = ", ".join(sorted({str(b) for _, b in diff}))
+            out.append(
+                f"Our N ({ours}) differs from the published N ({theirs}): each percentage "
+                "is over its own column's N; published percentages are checked against the "
+                "published count over the published N."
+            )
     for r in table.to_dict("records"):
         note = r.get("published_note")
         if isinstance(note, str) and note:
             out.append(f"{r['item']}, {r['level']}: {note}.")
     return out
+
+
+def published_header(table: pd.DataFrame) -> str:
+    """Header of the published column: 'Published' with the paper's N when it has one."""
+    if "published_N" not in table:
+        return "Published"
+    ns = sorted({int(v) for v in table["published_N"].dropna()})
+    return f"Published (N = {ns[0]})" if len(ns) == 1 else "Published"
 
 
 CONTINUOUS_LEVEL = "mean ± SD; median (range)"
@@ -216,7 +257,9 @@ def display_rows(table: pd.DataFrame) -> list[dict[str, str]]:
 def to_markdown(table: pd.DataFrame, title: str, head: str, footnotes: list[str]) -> str:
     """Markdown rendering: item, level, value (and the published value where configured)."""
     has_pub = table["published_n"].notna().any()
-    cols = ["Characteristic", "", md_cell(head)] + (["Published"] if has_pub else [])
+    cols = ["Characteristic", "", md_cell(head)] + (
+        [md_cell(published_header(table))] if has_pub else []
+    )
     lines = [f"## {title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     last = None
     for r in display_rows(table):
@@ -231,21 +274,41 @@ def to_markdown(table: pd.DataFrame, title: str, head: str, footnotes: list[str]
     return "\n".join(lines) + "\n"
 
 
-def frame_to_html(df: pd.DataFrame, title: str, footnotes: list[str]) -> str:
-    """A standalone, styled HTML page holding one table."""
+def _html_table(df: pd.DataFrame) -> str:
     head = "".join(f"<th>{html_text(str(c))}</th>" for c in df.columns)
     body = "".join(
         "<tr>" + "".join(f"<td>{html_text(str(v))}</td>" for v in row) + "</tr>"
         for row in df.astype(object).where(df.notna(), "").itertuples(index=False)
     )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def blank_repeats(df: pd.DataFrame, column: str) -> pd.DataFrame:
+    """A copy of ``df`` in which ``column`` is blank where it repeats the row above (a row
+    label is printed once, on the first line of its group, as journals lay tables out)."""
+    out = df.copy()
+    col = out[column].astype(object)
+    out[column] = col.where(col.ne(col.shift()), "")
+    return out
+
+
+def frame_to_html(
+    df: pd.DataFrame,
+    title: str,
+    footnotes: list[str],
+    more: list[tuple[str, pd.DataFrame]] | None = None,
+) -> str:
+    """A standalone, styled HTML page holding one table (and, after it, the ``more``
+    tables, each under its own heading)."""
+    extra = "".join(f"<h3>{html_text(heading)}</h3>{_html_table(t)}" for heading, t in more or [])
     notes = "".join(f"<p class='fn'>{html_text(f)}</p>" for f in footnotes if f)
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>"
         f"{html_text(title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
         "table{border-collapse:collapse}td,th{border-bottom:1px solid #ccc;padding:4px 10px;"
         "text-align:left}th{border-bottom:2px solid #333}.fn{font-size:90%;color:#444}"
-        f"</style></head><body><h2>{html_text(title)}</h2><table><thead><tr>{head}</tr>"
-        f"</thead><tbody>{body}</tbody></table>{notes}</body></html>\n"
+        f"</style></head><body><h2>{html_text(title)}</h2>{_html_table(df)}{extra}{notes}"
+        "</body></html>\n"
     )
 
 

@@ -23,8 +23,8 @@ Conventions
   is (1, 1) for every transform. R reports NA for the log-log interval there.
 * Where ``S = 0`` (all subjects still at risk fail at the same time, ``d == n``,
   which can only happen at the last time) the Greenwood sum is infinite. The
-  standard error is reported as 0 and both interval limits as NaN (the interval is
-  undefined), as R reports NA for them.
+  standard error and both interval limits are undefined and reported as NaN
+  (missing), as R reports NA for them: an SE of 0 would read as certainty.
 """
 
 from __future__ import annotations
@@ -239,7 +239,7 @@ def kaplan_meier(
     gw = np.cumsum(term)
     with np.errstate(invalid="ignore"):
         se = surv * np.sqrt(gw)
-    se[surv == 0.0] = 0.0  # documented choice: S = 0 -> se 0, CI NaN
+    se[surv == 0.0] = np.nan  # S = 0: SE undefined (R: NA), never 0
     lower, upper = confidence_limits(surv, gw, z, ci_method)
 
     table = pd.DataFrame(
@@ -274,7 +274,7 @@ def survival_at(km: KMResult, times: Sequence[float]) -> pd.DataFrame:
     ``upper``. Values are right-continuous (an event at t is already counted at t).
     Beyond the last observed time nothing is extrapolated: survival, se and CI are
     NaN and ``n_risk`` is 0, except when the curve has already reached 0, where it stays 0
-    (SE 0, CI as at the time it reached 0).
+    (SE and CI undefined, NaN, as at the time it reached 0).
 
     Parameters
     ----------

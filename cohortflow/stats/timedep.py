@@ -276,7 +276,7 @@ def _curve(
         surv = np.cumprod(np.where(d > 0, 1.0 - d / n, 1.0))
         gw = np.cumsum(np.where(d > 0, d / (n * (n - d)), 0.0))  # inf where d == n
         se = surv * np.sqrt(gw)
-    se[surv == 0.0] = 0.0
+    se[surv == 0.0] = np.nan  # S = 0: SE undefined (R: NA)
     lower, upper = confidence_limits(surv, gw, z, ci_method)
     table = pd.DataFrame(
         {

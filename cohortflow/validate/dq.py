@@ -30,6 +30,17 @@ def _table(df: pd.DataFrame, row_class: list[str] | None = None) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def percent_text(share: object) -> str:
+    """A failure share (0-1) as people read it: '16.7 %', '0 %', '' when missing."""
+    try:
+        v = float(share)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(share)
+    if v != v:  # NaN
+        return ""
+    return "0 %" if v == 0 else f"{100 * v:.1f} %" if 100 * v >= 0.1 else f"{100 * v:.2g} %"
+
+
 def _page(title: str, body: str, label: str) -> str:
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html_text(title)}"
@@ -46,11 +57,25 @@ def site_report(
     study: dict[str, Any],
     html_out: str,
     csv_out: str,
+    duplicates: pd.DataFrame | None = None,
 ) -> None:
-    """One site's report: how the file was read, reconciliation, check status and findings."""
+    """One site's report: how the file was read, reconciliation, check status and findings.
+
+    ``duplicates`` (the study-level cross-site duplicate table) puts the site's own
+    records of each pair on the page, so the page agrees with the site's query listing
+    (the other site is never named)."""
     site = reconciliation["site"]
     label = study.get("data_label", "")
     st = status.drop(columns=["data_label"], errors="ignore")
+    own = pd.DataFrame()
+    if duplicates is not None and len(duplicates):
+        own = duplicates[duplicates["site"].astype(str) == str(site)]
+        # study-level checks: this site's records among the study's findings
+        counts = own["check"].value_counts()
+        at = st["status"].astype(str).eq("study level") & st["check"].isin(counts.index)
+        st = st.copy()
+        st.loc[at, "failed"] = st.loc[at, "check"].map(counts).astype(int)
+        st.loc[at, "share"] = st.loc[at, "failed"] / st.loc[at, "records"].clip(lower=1)
     write_csv(st.assign(data_label=label), csv_out)
     failed = st[st["status"] == "fail"]
     classes = [
@@ -62,7 +87,14 @@ def site_report(
         for r in st.itertuples()
     ]
     fshow = findings.drop(columns=["data_label"], errors="ignore")
+    if len(own):
+        extra = own.drop(columns=["data_label", "duplicate_group", "quarantined"], errors="ignore")
+        fshow = pd.concat([fshow, extra.assign(site=site)], ignore_index=True)
     fclasses = ["fail" if s == "fatal" else "warn" for s in fshow["severity"]]
+    shown = st.assign(
+        share=[percent_text(v) for v in st["share"]],
+        threshold=[percent_text(v) for v in st["threshold"]],
+    ).rename(columns={"share": "failing share", "threshold": "tolerated share"})
     body = (
         "<h2>Submission</h2>"
         + _table(
@@ -74,7 +106,8 @@ def site_report(
                         "reader": ingest.get("reader"),
                         "encoding": ingest.get("encoding"),
                         "sheet": ingest.get("sheet"),
-                        "submission date": ingest.get("submission_date"),
+                        "submission date": ingest.get("submission_date")
+                        or "not given (the mapping names a file without a date)",
                     }
                 ]
             )
@@ -96,7 +129,7 @@ def site_report(
         "<p class='note'>A check fails for the site when the share of failing records exceeds "
         "its tolerated threshold. Fatal findings set the record aside (quarantine policy) or "
         "stop the run (strict policy).</p>"
-        + _table(st, classes)
+        + _table(shown, classes)
         + f"<h2>Findings ({len(fshow)})</h2><p class='note'>Patients are shown by study ID; "
         "the site's query listing with its own local IDs is kept in the restricted area.</p>"
         + _table(fshow, fclasses)
@@ -129,6 +162,13 @@ def study_report(
                 "fatal findings": int((f["severity"] == "fatal").sum()),
                 "warnings": int((f["severity"] == "warning").sum()),
                 "checks failing": ", ".join(st.loc[st["status"] == "fail", "check"]),
+                "warning checks": ", ".join(
+                    f"{c}: {k}"
+                    for c, k in f.loc[f["severity"] == "warning", "check"]
+                    .value_counts()
+                    .sort_index()
+                    .items()
+                ),
             }
         )
     summary = pd.DataFrame(rows)
@@ -139,6 +179,7 @@ def study_report(
             for c in ["rows read", "harmonised", "set aside", "fatal findings", "warnings"]
         },
         "checks failing": "",
+        "warning checks": "",
     }
     summary = pd.concat([summary, pd.DataFrame([total])], ignore_index=True)
     write_csv(summary.assign(data_label=label), csv_out)

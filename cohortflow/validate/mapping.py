@@ -117,7 +117,9 @@ def convert_value(text: str, spec: dict[str, Any], rule: dict[str, Any]) -> tupl
         for a in allowed:
             if t.lower() == str(a).lower():
                 return a, None
-        raise ValueError("value not in the code list")
+        shown = {str(c).strip() for c in rule.get("codes") or {}} | {str(a) for a in allowed}
+        listed = ", ".join(sorted(shown))
+        raise ValueError(f"value not in the code list (allowed: {listed})")
     # str
     sep = rule.get("separator")
     if sep:
@@ -127,7 +129,10 @@ def convert_value(text: str, spec: dict[str, Any], rule: dict[str, Any]) -> tupl
                 continue
             if codes:
                 if token.lower() not in codes:
-                    raise ValueError("an item is not in the code list")
+                    raise ValueError(
+                        "an item is not in the code list (allowed: "
+                        f"{', '.join(sorted(str(c).strip() for c in rule.get('codes') or {}))})"
+                    )
                 out.append(str(codes[token.lower()]))
             else:
                 out.append(token)

@@ -383,8 +383,10 @@ def report_dq_site(
     study: dict[str, Any],
     html_out: str,
     csv_out: str,
+    duplicates: str | None = None,
 ) -> None:
-    """One site's data-quality report (HTML and CSV)."""
+    """One site's data-quality report (HTML and CSV), with the site's own records among the
+    study-level cross-site duplicates when ``duplicates`` is given."""
     site_report(
         pd.read_csv(findings),
         pd.read_csv(status),
@@ -393,6 +395,7 @@ def report_dq_site(
         study,
         html_out,
         csv_out,
+        duplicates=read_csv_or_empty(duplicates) if duplicates else None,
     )
 
 
