@@ -121,12 +121,13 @@ def refused_models(study):
     with open(cox, encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     fitted = {r["model"] for r in rows if r.get("status") == "fitted"}
-    return {m["id"] for m in STUDIES[study].get("cox_models", [])} - fitted
+    return {f[7:] for f in figures(study) if f.startswith("forest_")} - fitted
 
 
 def drawn_figures(study):
     """Figures a study run draws: every configured figure except refused models' forest plots."""
-    refused = refused_models(study) if STUDIES[study].get("cox_models") else set()
+    has_forest = any(f.startswith("forest_") for f in figures(study))
+    refused = refused_models(study) if has_forest else set()
     return [
         f for f in figures(study) if not (f.startswith("forest_") and f[7:] in refused)
     ]

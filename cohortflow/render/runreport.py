@@ -546,9 +546,9 @@ def _not_drawn(study: dict[str, Any], results_dir: Path) -> list[tuple[str, str]
     for r in rows:
         status.setdefault(r[i_model], set()).add(r[i_status])
     return [
-        (f"forest_{m['id']}", f"the model was not estimable ({'; '.join(sorted(st))})")
-        for m in study.get("cox_models") or []
-        if (st := status.get(str(m.get("id")))) and "fitted" not in st
+        (f"forest_{m}", f"the model was not estimable ({'; '.join(sorted(st))})")
+        for m, st in sorted(status.items())
+        if "fitted" not in st
     ]
 
 
