@@ -7,7 +7,6 @@ rule dq_site:
         status=f"{RESULTS}/{{study}}/validate/{{site}}.status.csv",
         reconciliation=f"{RESULTS}/{{study}}/quarantine/{{site}}.reconciliation.json",
         meta=f"{RESULTS}/{{study}}/ingest/{{site}}.json",
-        duplicates=f"{RESULTS}/{{study}}/validate/cross_site_duplicates.csv",
     output:
         html=f"{RESULTS}/{{study}}/dq/{{site}}.html",
         csv=f"{RESULTS}/{{study}}/dq/{{site}}.csv",

@@ -11,7 +11,6 @@ run_stage(
     status=smk.input.status,
     reconciliation=smk.input.reconciliation,
     ingest_meta=smk.input.meta,
-    duplicates=smk.input.duplicates,
     study=smk.params.study,
     html_out=smk.output.html,
     csv_out=smk.output.csv,
