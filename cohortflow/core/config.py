@@ -43,7 +43,7 @@ def _schema(name: str) -> dict[str, Any]:
 def validate(data: dict[str, Any], schema: str, where: str | Path) -> dict[str, Any]:
     """``data`` if it satisfies schemas/<schema>.schema.json, else a CohortflowError listing
     every violation with its location in the file."""
-    import jsonschema  # imported on first use: job start-up without it
+    import jsonschema  # lazy: imported on first use: job start-up without it
 
     validator = jsonschema.Draft202012Validator(
         _schema(schema), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER

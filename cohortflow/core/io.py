@@ -69,8 +69,6 @@ def write_json(obj: Any, path: str | Path) -> None:
 def read_columns(path: str | Path, wanted: set[str]) -> pd.DataFrame:
     """A Parquet file with only the ``wanted`` columns it has, in file order (column pruning:
     a stage reads what it uses, not the whole table)."""
-    import pyarrow.parquet as pq
-
     cols = [c for c in pq.read_schema(path).names if c in wanted]
     return pd.read_parquet(path, columns=cols)
 

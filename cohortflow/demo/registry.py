@@ -338,6 +338,7 @@ def _write_csv(df: pd.DataFrame, path: Path, encoding: str, headers: dict[str, s
 
 def _write_xlsx(df: pd.DataFrame, path: Path, site: str) -> None:
     """XLSX with a title row above the header (openpyxl write-only: fast at 10,000 rows)."""
+    # lazy: demo generator; only this function needs it
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
@@ -376,6 +377,7 @@ def _sav_codes(var: str) -> dict[Any, int]:
 
 def _write_sav(df: pd.DataFrame, path: Path) -> None:
     """SPSS .sav: numeric codes with value labels, dates as SPSS dates."""
+    # lazy: demo generator; only this function needs it
     import pyreadstat
 
     out = pd.DataFrame({SHORT["local_id"]: df["local_id"]})
@@ -496,6 +498,7 @@ def _mapping(site: str, fmt: str, files: dict[str, str]) -> dict[str, Any]:
 def study_definition(sites: Sequence[str], root: Path, study: str = STUDY) -> dict[str, Any]:
     """The registry study: the ``rr_all`` definition with these sites, no published values,
     no swimmer plot, and a competing-risks analysis of relapse after HSCT."""
+    # lazy: demo generator; only this function needs it
     from cohortflow.core.dictionary import REPO_ROOT
 
     base = yaml.safe_load((REPO_ROOT / "config/studies/rr_all.yaml").read_text(encoding="utf-8"))
