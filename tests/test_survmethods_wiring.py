@@ -191,3 +191,46 @@ def test_rr_all_fine_gray_refusal_is_explained_and_drawn(workflow_run):
     assert (cox.loc[cox["method"] == "cox", "status"] != "").all()
     base = workflow_run / "results/rr_all/figures/forest_relapse_after_hsct_fine_gray"
     assert base.with_suffix(".png").stat().st_size > 0
+
+
+def test_rr_all_os_from_diagnosis_is_left_truncated_at_rr_diagnosis(workflow_run):
+    """Registry patients are observed only from R/R diagnosis: OS from initial diagnosis uses
+    (entry, exit] risk sets, and the naive KM (everyone at risk from diagnosis) is higher."""
+    from cohortflow.stats.survival import kaplan_meier, survival_at
+
+    base = workflow_run / "results/rr_all"
+    s = pd.read_csv(base / "analyse/survival.csv")
+    lt = s[s["analysis"] == "os_from_diagnosis"].set_index("time_years")
+    assert list(lt.index) == [1, 3, 5] and (lt["origin"] == "diagnosis_date").all()
+    cohort = pd.read_parquet(base / "analyse/cohort.parquet")
+    adtte = pd.read_parquet(base / "analyse/adtte.parquet")
+    d = cohort[cohort["analysed"]].merge(
+        adtte[adtte["PARAMCD"] == "OS_DX"][["study_id", "AVAL", "CNSR"]], on="study_id"
+    )
+    d = d[d["AVAL"].notna() & (d["AVAL"] >= 0)].reset_index(drop=True)
+    ep = {"origin": "diagnosis_date", "entry": "rr_diagnosis_date"}
+    d = entry_days(d, ep, "os_from_diagnosis")
+    t, e, entry = d["AVAL"].to_numpy(float), (d["CNSR"] == 0).to_numpy(int), d["ENTRY"]
+    assert lt["n"].iloc[0] == len(d) > 30
+    # most patients enter long after diagnosis; only those with entry 0 are at risk at 0
+    assert 0 < (entry == 0).sum() < len(d) and entry.median() > DAYS_PER_YEAR
+    km = kaplan_meier(t, e, entry=entry)
+    first = km.table.iloc[0]
+    assert first["n_risk"] == ((entry < first["time"]) & (t >= first["time"])).sum()
+    naive = survival_at(kaplan_meier(t, e), [y * DAYS_PER_YEAR for y in (1, 3)])
+    for y, nv in zip((1, 3), naive.to_dict("records"), strict=True):
+        row = lt.loc[y]
+        # at risk at y years: entered before y and still followed (not everyone followed)
+        at = DAYS_PER_YEAR * y
+        assert row["n_risk"] == ((entry < at) & (t >= at)).sum() < nv["n_risk"]
+        assert row["estimate"] < nv["survival"] - 0.05  # the naive KM is biased upward
+    md = (base / "tables/survival.md").read_text(encoding="utf-8")
+    assert "DELAYED ENTRY (LEFT TRUNCATION)" in md and "immortal time" in md
+    tests = pd.read_csv(base / "analyse/tests.csv")
+    small = tests[(tests["analysis"] == "os_from_diagnosis")]
+    assert small["test"].tolist() == ["delayed entry: small risk sets"]
+    assert "fewer than 10" in small["note"].iloc[0] and "fewer than 10" in md
+    html = (base / "tables/survival.html").read_text(encoding="utf-8")
+    assert "os_from_diagnosis: All: delayed entry leaves only" in html
+    for ext in ("png", "pdf", "svg"):
+        assert (base / f"figures/km_os_from_diagnosis.{ext}").stat().st_size > 1000

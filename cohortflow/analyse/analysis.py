@@ -15,6 +15,7 @@ from cohortflow.analyse.responses import best_response, response_counts, respons
 from cohortflow.analyse.survmethods import (
     MIN_AT_RISK,
     RMST_COLUMNS,
+    SMALL_RISK_SET_TEST,
     entry_days,
     fine_gray_rows,
     rmst_rows,
@@ -270,6 +271,24 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                         s,
                         smallest,
                         MIN_AT_RISK,
+                    )
+                    test_rows.append(
+                        dict(
+                            data_label=label,
+                            study=study["id"],
+                            analysis=a["id"],
+                            endpoint=a["endpoint"],
+                            grouping=a.get("by", ""),
+                            test=SMALL_RISK_SET_TEST,
+                            groups=s,
+                            chi2=np.nan,
+                            df=np.nan,
+                            p=np.nan,
+                            published_p=np.nan,
+                            note=f"{s}: delayed entry leaves only {smallest} at risk at an "
+                            "event time up to the last printed time point (fewer than "
+                            f"{MIN_AT_RISK}); the estimates there are unstable.",
+                        )
                     )
             strata_rows.append(
                 dict(

@@ -24,6 +24,8 @@ DAYS_PER_YEAR = 365.25
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 #: fewer subjects at risk than this where an estimate is printed gets a warning (delayed entry)
 MIN_AT_RISK = 10
+#: tests.csv ``test`` of the row (no statistic, a note) stating that warning per stratum
+SMALL_RISK_SET_TEST = "delayed entry: small risk sets"
 
 RMST_COLUMNS = [
     "data_label",

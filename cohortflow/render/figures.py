@@ -160,6 +160,7 @@ def km_figure(
     ylabel: str = "Survival probability",
     footnote: str | None = None,
     percent: bool = False,
+    entries: Mapping[str, np.ndarray] | None = None,
 ) -> Figure:
     """Kaplan-Meier curves with censor marks and a number-at-risk table underneath.
 
@@ -168,7 +169,9 @@ def km_figure(
     365.25). The at-risk table has one row per curve, labelled and coloured like the
     curve, with the number still under observation at each x tick, printed under
     that tick. The legend gives n and events per curve, followed by ``p_value_text``
-    if given. ``percent`` labels the y axis 0-100 % instead of 0-1. Raises
+    if given. ``percent`` labels the y axis 0-100 % instead of 0-1. ``entries`` maps a
+    curve's label to its delayed-entry times in days (left truncation): that curve then
+    uses (entry, exit] risk sets and counts a subject at a tick only once entered. Raises
     ``ValueError`` on invalid arguments or data.
     """
     if time_unit not in TIME_UNITS:
@@ -181,7 +184,11 @@ def km_figure(
         raise ValueError(f"xmax must be positive, got {xmax}")
     data = _validate_curves(curves)
     per_unit = TIME_UNITS[time_unit]
-    fits = [(label, t, kaplan_meier(t, e, ci_method=ci_method)) for label, t, e in data]
+    entry = {k: np.asarray(v, dtype=float) for k, v in (entries or {}).items()}
+    fits = [
+        (label, t, kaplan_meier(t, e, ci_method=ci_method, entry=entry.get(label)))
+        for label, t, e in data
+    ]
 
     last = max(float(t.max()) for _, t, _ in fits) / per_unit
     x_right = float(xmax) if xmax is not None else (last if last > 0 else 1.0)
@@ -269,8 +276,10 @@ def km_figure(
         for spine in ax_risk.spines.values():
             spine.set_visible(False)
         ax_risk.set_title("Number at risk", loc="left", fontsize=9, pad=4)
-        for i, (_, t, _) in enumerate(fits):
+        for i, (label, t, _) in enumerate(fits):
             counts = number_at_risk(t, ticks * per_unit)
+            if label in entry:  # delayed entry: not yet entered is not at risk
+                counts = [int(((entry[label] <= x) & (t >= x)).sum()) for x in ticks * per_unit]
             for x_tick, count in zip(ticks, counts, strict=True):
                 ax_risk.text(
                     x_tick,

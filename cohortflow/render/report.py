@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from cohortflow.analyse.adapters import exposure_days
 from cohortflow.analyse.analysis import DAYS_PER_YEAR, endpoint_data, primary_test, strata  # noqa: I001
+from cohortflow.analyse.survmethods import SMALL_RISK_SET_TEST, entry_days
 from cohortflow.core.cellsafe import csv_restore
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.expr import evaluate
@@ -279,6 +280,11 @@ def write_survival_tables(
             f"{r['chi2']:.3f} on {r['df']:g} df, {p_text(r['p'])}"
             for r in tests.to_dict("records")
             if pd.notna(r["chi2"])
+        ]
+        + [
+            f"{r['analysis']}: {r['note']}"
+            for r in tests.to_dict("records")
+            if r["test"] == SMALL_RISK_SET_TEST
         ],
         more=[("Median survival (months, 95% CI)", median_table(strata_df))],
     )
@@ -381,19 +387,23 @@ def km_analysis_figure(
         r = evaluate(a["subset"]["expr"], data)
         data = data[r.value & r.known]
     data = data[data["AVAL"].notna() & (data["AVAL"] >= 0)].reset_index(drop=True)
+    ep = study["endpoints"][a["endpoint"]]
+    data = entry_days(data, ep, analysis_id)  # delayed entry: ENTRY column, as the analysis
     grouping = study.get("groupings", {}).get(a["by"]) if a.get("by") else None
     lab, order = strata(data, grouping, study.get("schemes", {}))
     curves = {}
+    entries = {}
     for s in order:
         d = data[lab == s]
         name = s if grouping else (a["subset"]["label"] if "subset" in a else "All patients")
         curves[name] = (d["AVAL"].to_numpy(float), (d["CNSR"] == 0).to_numpy(int))
+        if "ENTRY" in d:
+            entries[name] = d["ENTRY"].to_numpy(float)
     p_label, others = p_value_labels(tests, analysis_id, primary_test(a))
     unit = a.get("time_unit", "months")
     xmax_y = a.get("xmax_years")
     scale = {"months": DAYS_PER_YEAR / 12, "years": DAYS_PER_YEAR}[unit]
     xmax = xmax_y * DAYS_PER_YEAR / scale if xmax_y else None
-    ep = study["endpoints"][a["endpoint"]]
     extra = []
     if a.get("ci_bands"):
         extra.append(f"Shaded: pointwise 95% CI ({a.get('ci_method', 'log-log')} transform).")
@@ -418,6 +428,7 @@ def km_analysis_figure(
         footnote=foot or None,
         ci_bands=bool(a.get("ci_bands")),
         ci_method=a.get("ci_method", "log-log"),
+        entries=entries or None,
     )
     if shade:
         shade_rmst(fig, curves, a["rmst"]["tau_years"] * DAYS_PER_YEAR, scale)
