@@ -233,7 +233,8 @@ def kaplan_meier(
 
     d = n_event.astype(float)
     n = n_risk.astype(float)
-    surv = np.cumprod(1.0 - d / n)
+    # no one at risk (delayed entry: before the first entry) is no event, not 0/0
+    surv = np.cumprod(1.0 - np.divide(d, n, out=np.zeros_like(d), where=n > 0))
     with np.errstate(divide="ignore", invalid="ignore"):
         term = np.where(d > 0, d / (n * (n - d)), 0.0)  # inf where d == n
     gw = np.cumsum(term)
