@@ -202,9 +202,9 @@ def test_km_with_delayed_entry_matches_survfit(conf):
         km = kaplan_meier(d.exit, d.event, ci_method=conf, entry=d.entry)
         tab = km.table.set_index("time").loc[r.time]
         assert (tab["n_risk"].to_numpy() == r.n_risk.to_numpy()).all()
-        # R reports NA where S = 0; cohortflow documents SE 0 and NaN limits there
+        # R reports NA where S = 0; so does cohortflow (SE and limits NaN there, issue 11)
         zero = r.surv.to_numpy() == 0
-        assert (tab["se"].to_numpy()[zero] == 0).all()
+        assert np.isnan(tab["se"].to_numpy()[zero]).all()
         # R's log-log limits are NA where S = 1; cohortflow documents (1, 1) there
         one = r.surv.to_numpy() == 1
         assert (tab.loc[one, ["lower", "upper"]].to_numpy() == 1).all()
