@@ -30,7 +30,9 @@ def add_site(work: Path) -> None:
     src = yaml.safe_load((work / "config/sites/rr_all/S02.yaml").read_text("utf-8"))
     new = work / "data/rr_all/S10/S10_2017-05-02.csv"
     new.parent.mkdir(parents=True)
-    shutil.copy(work / src["file"], new)
+    subs = src.pop("submissions", None)
+    source = max(subs, key=lambda s: s["date"])["file"] if subs else src["file"]
+    shutil.copy(work / source, new)
     src.update(site="S10", file=str(new.relative_to(work)))
     (work / "config/sites/rr_all/S10.yaml").write_text(
         yaml.safe_dump(src, allow_unicode=True, sort_keys=False), encoding="utf-8"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from cohortflow.core.config import load_site
+from cohortflow.core.config import load_site, resolve_submission
 from cohortflow.harmonise.stage import harmonise_site
 from cohortflow.ingest.stage import ingest_site
 from cohortflow.onboard.draft import draft_mapping, match_header, write_draft
@@ -102,7 +102,9 @@ def _site_mapping(site: str) -> dict:
     """The demo's reviewed mapping as generated (not the committed file a user may edit)."""
     from cohortflow.demo import rr_all
 
-    return yaml.safe_load(rr_all.mapping_yaml(site))
+    mapping = yaml.safe_load(rr_all.mapping_yaml(site))
+    resolve_submission(mapping)  # the submission in use sets mapping["file"]
+    return mapping
 
 
 def test_draft_of_a_file_with_a_row_number_and_a_patient_number():

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from cohortflow.core.config import resolve_submission
 from cohortflow.core.errors import CohortflowError
 from cohortflow.harmonise.stage import harmonise_site, merge_sites
 from cohortflow.ingest.stage import ingest_site
@@ -316,6 +317,7 @@ def test_presubmission_check_needs_no_secret_key(tmp_path, monkeypatch, capsys):
     )
     mine = tmp_path / "my_export.xlsx"
     mapping = yaml.safe_load((REPO_ROOT / "config/sites/rr_all/S07.yaml").read_text("utf-8"))
+    resolve_submission(mapping)
     shutil.copy(REPO_ROOT / mapping["file"], mine)
     assert check_file("rr_all", "S07", str(tmp_path / "out"), file=str(mine), root=root) == 2
     out = capsys.readouterr().out
