@@ -63,8 +63,8 @@ def test_flow_counts_in_the_order_listed_overall_and_per_site():
     flow = flow_table(eligibility(_df(), RULES), RULES)
     n = {(r.site, r.step): r.n for r in flow.itertuples()}
     assert n[("All", "screened")] == 8
-    assert n[("All", "excluded: Blasts >= 25 %")] == 2  # b (also fails age, clo) and c
-    assert n[("All", "excluded: Age 1-21")] == 1  # d only: b counted once, under blasts
+    assert n[("All", "excluded: Not met: Blasts >= 25 %")] == 2  # b (also fails age, clo) and c
+    assert n[("All", "excluded: Not met: Age 1-21")] == 1  # d only: b counted once, under blasts
     assert n[("All", "excluded: Clofarabine")] == 1  # e
     assert n[("All", "eligible")] == 4  # a, f, g, h
     assert n[("All", "not analysed: No treatment data")] == 1  # g
