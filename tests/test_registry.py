@@ -81,7 +81,8 @@ def planned(work: Path) -> list[tuple[str, dict[str, str]]]:
     params_lines = [line for line in out.splitlines() if "Params have changed" in line]
     assert all(len(line) < 400 for line in params_lines), max(params_lines, key=len)
     jobs = []
-    for block in re.split(r"\n(?=(?:local)?(?:rule|checkpoint) \w+:)", out):
+    # jobs of a group (rules/*.smk `group:`) are listed indented under "Group job ..."
+    for block in re.split(r"\n(?=[ \t]*(?:local)?(?:rule|checkpoint) \w+:)", out):
         m = re.match(r"(?:local)?(?:rule|checkpoint) (\w+):", block.strip())
         if not m or m.group(1) == "all":
             continue
