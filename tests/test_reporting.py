@@ -18,6 +18,7 @@ from cohortflow.analyse.analysis import TREND_TEST, primary_test
 from cohortflow.core.errors import CohortflowError
 from cohortflow.render.consort import consort_figure
 from cohortflow.render.docx_tables import write_docx
+from cohortflow.render.figure_names import swimmer_subset_text
 from cohortflow.render.figures import FONT_FAMILY, HANGUL_FONT, km_figure
 from cohortflow.render.plots import cif_figure, swimmer_figure
 from cohortflow.render.report import (
@@ -28,7 +29,7 @@ from cohortflow.render.report import (
     p_value_labels,
     survival_table,
 )
-from cohortflow.render.runreport import render_run_report, swimmer_subset_text
+from cohortflow.render.runreport import render_run_report
 from cohortflow.render.tables import blank_repeats
 from cohortflow.validate.dq import percent_text
 

@@ -168,7 +168,8 @@ def test_both_studies_on_slurm_match_a_local_run(slurm_cluster, workflow_run, tm
                 for rule, wc in rule_block.findall(log.read_text())
             ]
     assert len(ran) == len(set(ran))
-    assert set(ran) == planned
+    # forest plots are known only after the analyse checkpoint, so a dry run cannot list them
+    assert planned <= set(ran) and {r for r, _ in set(ran) - planned} <= {"figure"}
     assert len(planned) > 90
     assert squeue(slurm_env) == []  # nothing left behind in the queue
 

@@ -110,3 +110,18 @@ def figure_order(study: dict[str, Any], stems: list[str]) -> list[str]:
     expected.append(FigureName("swimmer").stem)
     rank = {s: i for i, s in reversed(list(enumerate(expected)))}
     return sorted(set(stems), key=lambda s: (rank.get(s, len(rank)), s))
+
+
+#: Default number of patients above which the swimmer plot shows a stated subset.
+SWIMMER_MAX_PATIENTS = 60
+
+
+def swimmer_subset_text(n_patients: int, max_patients: int = SWIMMER_MAX_PATIENTS) -> str:
+    """Which patients the swimmer plot shows: all, or the stated reproducible subset."""
+    if n_patients <= max_patients:
+        return f"All {n_patients} analysed patients are shown."
+    return (
+        f"{max_patients} of {n_patients} analysed patients are shown: those with the "
+        f"{max_patients} smallest study IDs (pseudonyms, so a reproducible sample unrelated to "
+        f"outcome); the plot is limited to {max_patients} patients (swimmer: max_patients)."
+    )

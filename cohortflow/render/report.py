@@ -23,7 +23,7 @@ from cohortflow.core.formatting import format_p, format_scaled
 from cohortflow.core.io import write_csv
 from cohortflow.core.xlsx import write_xlsx
 from cohortflow.render.docx_tables import write_docx
-from cohortflow.render.figure_names import parse_figure
+from cohortflow.render.figure_names import SWIMMER_MAX_PATIENTS, parse_figure, swimmer_subset_text
 from cohortflow.render.figures import (
     AT_RISK_AXES_LABEL,
     FONT_FAMILY,
@@ -33,7 +33,6 @@ from cohortflow.render.figures import (
     save_figure,
 )
 from cohortflow.render.plots import cif_figure, forest_figure, swimmer_figure
-from cohortflow.render.runreport import SWIMMER_MAX_PATIENTS, swimmer_subset_text
 from cohortflow.render.tables import (
     blank_repeats,
     describe,

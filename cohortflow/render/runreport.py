@@ -18,7 +18,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from cohortflow.render.figure_names import figure_order
+from cohortflow.render.figure_names import SWIMMER_MAX_PATIENTS, figure_order, swimmer_subset_text
 
 __all__ = [
     "REPORT_NAME",
@@ -29,8 +29,6 @@ __all__ = [
 ]
 
 REPORT_NAME = "report.html"
-#: Default number of patients above which the swimmer plot shows a stated subset.
-SWIMMER_MAX_PATIENTS = 60
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Tables written by the report stage besides the study's own (``study["tables"]``), in the
 # order a reader expects them; anything else found under tables/ follows, sorted by name.
@@ -136,17 +134,6 @@ def figure_caption(study: dict[str, Any], stem: str) -> str:
         return f"Swimmer plot: {swimmer.get('title') or 'patient timelines'}"
     words = stem.replace("_", " ").strip()
     return words[:1].upper() + words[1:]
-
-
-def swimmer_subset_text(n_patients: int, max_patients: int = SWIMMER_MAX_PATIENTS) -> str:
-    """Which patients the swimmer plot shows: all, or the stated reproducible subset."""
-    if n_patients <= max_patients:
-        return f"All {n_patients} analysed patients are shown."
-    return (
-        f"{max_patients} of {n_patients} analysed patients are shown: those with the "
-        f"{max_patients} smallest study IDs (pseudonyms, so a reproducible sample unrelated to "
-        f"outcome); the plot is limited to {max_patients} patients (swimmer: max_patients)."
-    )
 
 
 def _png_size(data: bytes) -> tuple[int, int] | None:
