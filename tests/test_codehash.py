@@ -173,7 +173,10 @@ def test_editing_a_module_reruns_exactly_the_jobs_that_import_it(workflow_run, t
         original = path.read_bytes()
         path.write_bytes(original + b"\n# an edit\n")
         try:
-            assert _params_changed(work) == {(r, s) for r in rules for s in studies}, module
+            # the manifest also records the git tree state (clean/dirty) as a param, which any
+            # edit of a tracked file changes: it is not a code-hash rerun, so it is left aside
+            changed = {(r, s) for r, s in _params_changed(work) if r != "manifest"}
+            assert changed == {(r, s) for r in rules for s in studies}, module
         finally:
             path.write_bytes(original)
     # a core module reruns every job that runs package code
