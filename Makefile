@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 CORES  ?= 2
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint setup bench bench-scale bench-stats clean slurm-plugin cluster-up cluster-down cluster-status run-slurm-local
+.PHONY: run test test-slurm lint setup bench bench-scale bench-stats clean slurm-plugin cluster-up cluster-down cluster-status run-slurm-local
 
 setup: $(STAMP)
 
@@ -41,6 +41,10 @@ lint: $(STAMP)
 
 test: $(STAMP) $(SLURM_STAMP) lint
 	$(BIN)/python -m pytest -q
+
+# The SLURM end-to-end test (local single-node cluster; installs slurm-wlm and munge as root)
+test-slurm: $(STAMP) $(SLURM_STAMP)
+	COHORTFLOW_SLURM_TEST=1 $(BIN)/python -m pytest -q -rs tests/test_slurm.py
 
 # A single-node SLURM cluster on this machine (root; installs slurm-wlm and munge if missing)
 cluster-up:
