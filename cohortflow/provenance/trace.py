@@ -28,6 +28,7 @@ import pandas as pd
 
 from cohortflow.analyse.adapters import DAYS_PER_MONTH, exposure_days
 from cohortflow.analyse.analysis import strata
+from cohortflow.analyse.survmethods import entry_days
 from cohortflow.classify.schemes import scheme_inputs
 from cohortflow.core import values
 from cohortflow.core.config import load_study
@@ -980,7 +981,10 @@ def _patient_rows(d: pd.DataFrame, t_days: float | None) -> list[dict[str, Any]]
         if r["time"] != r["AVAL"]:
             rec["time"] = _plain(r["time"])
         if t_days is not None:
-            rec["at_risk"] = bool(r["time"] >= t_days)
+            # delayed entry: at risk on (entry, exit], at t = 0 those entered at 0 (as the KM)
+            entry = r.get("ENTRY")
+            entered = entry is None or pd.isna(entry) or entry < t_days or entry == t_days == 0
+            rec["at_risk"] = bool(r["time"] >= t_days and entered)
             rec["event_by_t"] = bool(r["CNSR"] == 0 and r["time"] <= t_days)
         rows.append(rec)
     return sorted(rows, key=lambda x: (x["site"], x["study_id"]))
@@ -991,7 +995,7 @@ def _cell_survival(
 ) -> dict[str, Any]:
     data, lab, info = _analysis_patients(study_def, study_dir, rec["analysis"])
     spec, ep = info["spec"], study_def["endpoints"][info["spec"]["endpoint"]]
-    d = data[lab.astype(str) == str(rec["stratum"])]
+    d = entry_days(data[lab.astype(str) == str(rec["stratum"])], ep, rec["analysis"])
     t_days = None if strata_only else float(rec["time_days"])
     patients = _patient_rows(d, t_days)
     explanation = [
