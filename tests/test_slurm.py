@@ -151,7 +151,7 @@ def test_both_studies_on_slurm_match_a_local_run(slurm_cluster, workflow_run, tm
     assert "Trying to restart job" in out
 
     # every job ran through sbatch: nothing but the target rule `all` ran locally
-    assert re.findall(r"^localrule (\w+):", out, re.M) == ["all"]
+    assert re.findall(r"^local(?:rule|checkpoint) (\w+):", out, re.M) == ["all"]
     submitted = {int(i): Path(log) for i, log in SUBMITTED.findall(out)}
     # per-site chains, query listings and reporting grouped: far fewer cluster jobs than rules
     assert len(submitted) == 10 + 2 + 2 * 6 + 1, sorted(submitted)
@@ -169,7 +169,7 @@ def test_both_studies_on_slurm_match_a_local_run(slurm_cluster, workflow_run, tm
     assert {s for i, s in history.items() if i != int(cancelled[0])} == {"COMPLETED"}
     # inside each cluster job its rules ran (logged as local rules of the job's own snakemake);
     # over all cluster jobs: every job of the workflow, each in exactly one cluster job
-    rule_block = re.compile(r"^localrule (\w+):\n(?:.*\n)*?\s+wildcards: (.*)$", re.M)
+    rule_block = re.compile(r"^local(?:rule|checkpoint) (\w+):\n(?:.*\n)*?\s+wildcards: (.*)$", re.M)
     ran = []
     for i, log in submitted.items():
         if i != int(cancelled[0]):
