@@ -169,7 +169,9 @@ def test_both_studies_on_slurm_match_a_local_run(slurm_cluster, workflow_run, tm
     assert {s for i, s in history.items() if i != int(cancelled[0])} == {"COMPLETED"}
     # inside each cluster job its rules ran (logged as local rules of the job's own snakemake);
     # over all cluster jobs: every job of the workflow, each in exactly one cluster job
-    rule_block = re.compile(r"^local(?:rule|checkpoint) (\w+):\n(?:.*\n)*?\s+wildcards: (.*)$", re.M)
+    rule_block = re.compile(
+        r"^local(?:rule|checkpoint) (\w+):\n(?:.*\n)*?\s+wildcards: (.*)$", re.M
+    )
     ran = []
     for i, log in submitted.items():
         if i != int(cancelled[0]):
