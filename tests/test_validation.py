@@ -74,6 +74,9 @@ PLANTED = {
     "P27": {"lfu": "2007-01-01"},
     "P28": {"lfu": "2017-06-01"},
     "P29": {"wbc": "01012345678"},  # a phone number typed into the WBC field
+    "P30": {"weight": "12,345"},  # 12345 kg or 12.345 kg: ambiguous, never a silent 12345
+    "P31": {"height": "120,5"},  # a decimal comma (no thousands group has one digit)
+    "P32": {"wbc": "10,500", "wbc_unit": "/uL"},  # thousands in a count per uL: no finding
 }
 EXPECTED = {
     ("P02", "type_conformance"),
@@ -107,6 +110,8 @@ EXPECTED = {
     ("P27", "followup_not_before_events"),
     ("P28", "nothing_after_cutoff"),
     ("P29", "identifier_removed"),
+    ("P30", "number_unambiguous"),
+    ("P31", "decimal_comma"),
 }
 MAPPING = {
     "site": "Q01",
@@ -136,7 +141,9 @@ def _run(tmp_path, rows=PLANTED):
     lines = [HEADER]
     for local, change in rows.items():
         rec = {**BASE, **change, "id": local}
-        lines.append(",".join(rec[c] for c in HEADER.split(",")))
+        lines.append(
+            ",".join(f'"{rec[c]}"' if "," in rec[c] else rec[c] for c in HEADER.split(","))
+        )
     f = tmp_path / "Q01_2020-01-01.csv"
     f.write_text("\n".join(lines) + "\n", encoding="utf-8")
     ingest_site(str(f), MAPPING, str(tmp_path / "raw.parquet"), str(tmp_path / "i.json"))
@@ -238,14 +245,17 @@ def test_quarantine_reconciles_and_strict_stops(tmp_path):
         validate_summary=str(tmp_path / "s.json"),
     )
     rec = json.loads(rec_path.read_text())
-    assert rec["rows_read"] == len(PLANTED) == 31
+    assert rec["rows_read"] == len(PLANTED) == 34
     assert rec["rows_read"] == rec["rows_harmonised"] + rec["rows_quarantined"]
     fatal_ids = {i for i, c in EXPECTED if catalogue()[c]["severity"] == "fatal" and i not in ("",)}
     # P05 sent twice: both records share a study ID and are set aside together
     assert rec["rows_quarantined"] == len(fatal_ids) + 1 + 1
     kept = pd.read_parquet(tmp_path / "h.parquet")
-    # P01, P07, P14, P28, P11 and P29 (its phone-number WBC removed, a warning) remain
-    assert len(kept) == rec["rows_harmonised"] == 6
+    # P01, P07, P14, P28, P11, P29 (its phone-number WBC removed, a warning), P31 (a decimal
+    # comma, a warning) and P32 (10,500 /uL) remain; P30 (weight 12,345 kg) is set aside
+    assert len(kept) == rec["rows_harmonised"] == 8
+    assert sorted(kept["height_cm"].unique()) == [120.0, 120.5]
+    assert kept["wbc"].round(6).isin([10.5]).sum() == 1  # "10,500" /uL is 10.5 x10^9/L
     assert kept["wbc_raw"].isin(["[removed: phone number]"]).sum() == 1
     q = pd.read_parquet(tmp_path / "q.parquet")
     assert "wbc_range" in set(";".join(q["quarantine_reasons"]).replace("; ", ";").split(";"))
@@ -259,7 +269,7 @@ def test_quarantine_reconciles_and_strict_stops(tmp_path):
         )
     msg = str(exc.value)
     assert "strict policy" in msg and "Q01" in msg and "blasts_range" in msg
-    assert "1 of 31 records" in msg
+    assert "1 of 34 records" in msg
     assert not (tmp_path / "m.parquet").exists()
 
 

@@ -6,6 +6,8 @@ import datetime as dt
 import re
 from typing import Any
 
+import numpy as np
+
 EXCEL_ORIGIN = dt.date(1899, 12, 30)  # Excel 1900 date system (with its 1900 leap-year bug)
 DEFAULT_MISSING = frozenset({"", "na", "n/a", ".", "nan", "null"})
 
@@ -17,7 +19,13 @@ _COMPACT = re.compile(r"^((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])$")
 #: Largest number read as an Excel serial date (2100-12-31); larger numbers are not dates.
 EXCEL_SERIAL_MAX = 73415
 NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+THOUSANDS = re.compile(r"^[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")
+#: One comma followed by exactly three digits and nothing else (``1,234``, ``12,345``): a
+#: thousands separator or a decimal comma; the text alone cannot say which.
+COMMA_AMBIGUOUS = re.compile(r"^[+-]?[1-9]\d{0,2},\d{3}$")
+#: A comma that cannot separate thousands (a thousands group has exactly three digits and no
+#: group starts a number with ``0``): ``1,5``, ``172,25``, ``0,500``, ``1234,5``.
+DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 
 
 def is_missing(text: str | None, extra: frozenset[str] | set[str] = frozenset()) -> bool:
@@ -36,6 +44,72 @@ def parse_number(text: str) -> float:
     if not NUMBER.match(t):
         raise ValueError(f"not a number: {text!r}")
     return float(t)
+
+
+def comma_reading(text: str) -> str | None:
+    """How the comma of a number written with one reads (None: no comma, or not a number).
+
+    'thousands' when it can only be a thousands separator (several groups, ``1,234,567``, or
+    groups before a decimal point, ``1,234.5``); 'ambiguous' for one comma followed by exactly
+    three digits (``1,234``: 1234 or 1.234); 'decimal' when it cannot separate thousands
+    (``1,5``, ``0,500``, ``1234,5``): a decimal comma.
+
+    >>> [comma_reading(t) for t in ("1,234,567", "1,234", "1,5", "0,500", "12")]
+    ['thousands', 'ambiguous', 'decimal', 'decimal', None]
+    """
+    t = str(text).strip().replace("\u00a0", "")
+    if "," not in t:
+        return None
+    if COMMA_AMBIGUOUS.match(t):
+        return "ambiguous"
+    if THOUSANDS.match(t):
+        return "thousands"
+    if DECIMAL_COMMA.match(t):
+        return "decimal"
+    return None
+
+
+def parse_decimal_comma(text: str) -> float:
+    """A float from text with a decimal comma (``1,5`` -> 1.5); ValueError otherwise."""
+    t = str(text).strip().replace("\u00a0", "")
+    if not DECIMAL_COMMA.match(t):
+        raise ValueError(f"not a number with a decimal comma: {text!r}")
+    return float(t.replace(",", "."))
+
+
+def thousands_plausible(
+    submitted: Any,
+    factor: Any,
+    low: float | None,
+    high: float | None,
+    *,
+    whole: Any,
+) -> np.ndarray:
+    """Where an ambiguous ``a,bcd`` cell may be read as the whole number ``abcd`` (vectorised).
+
+    ``submitted`` is the thousands reading in the unit the site wrote (the decimal-comma
+    reading is a thousandth of it), ``factor`` converts that unit to the variable's canonical
+    unit (1 unless a cell count is converted), ``low``/``high`` the dictionary's range in the
+    canonical unit (None: open), ``whole`` where the submitted unit counts whole things (an
+    ``int`` variable, a count per uL) so that a decimal reading with three decimals is
+    implausible. True where the thousands reading is plausible and the decimal-comma reading
+    is not: the one case the comma is read as a thousands separator; anywhere else the cell
+    is ambiguous for its unit.
+
+    >>> thousands_plausible([1234, 1234, 12345], [0.001, 1.0, 1.0], 0, 2000,
+    ...                     whole=[True, False, False]).tolist()
+    [True, False, False]
+    """
+    x = np.asarray(submitted, dtype=float)
+    f = np.broadcast_to(np.asarray(factor, dtype=float), x.shape)
+    lo = -np.inf if low is None else float(low)
+    hi = np.inf if high is None else float(high)
+    whole_unit = np.broadcast_to(np.asarray(whole, dtype=bool), x.shape)
+    t_ok = (x * f >= lo) & (x * f <= hi)
+    dec = x * f / 1000.0
+    # a whole count is never written with three decimals (`1,000` cells/uL is not 1.000)
+    d_ok = (dec >= lo) & (dec <= hi) & ~whole_unit
+    return t_ok & ~d_ok
 
 
 def parse_date(text: str, *, partial: str | None = "mid") -> tuple[dt.date, str | None]:

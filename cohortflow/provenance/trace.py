@@ -281,8 +281,14 @@ def _describe_rule(
         k, v = codes[t.lower()]
         steps.append(f"code {k!r} -> {v!r} (mapping `codes`, {len(codes)} codes)")
     elif kind in ("int", "float"):
-        stripped = t.replace("\u00a0", "")
-        how = " (thousands separator removed)" if values.THOUSANDS.match(stripped) else ""
+        how = {
+            "thousands": " (thousands separator removed)",
+            "ambiguous": " (comma read as a thousands separator: the unit makes the decimal "
+            "reading implausible)",
+            "decimal": " (decimal comma read as a decimal point)",
+        }.get(values.comma_reading(t) or "", "")
+        if value is None and values.comma_reading(t) == "ambiguous":
+            how = " (thousands separator or decimal comma, ambiguous for the unit: left unread)"
         steps.append(f"number read from {t!r} -> {_show(value)}{how}")
     elif kind == "bool":
         steps.append(f"{t!r} -> {value} (default yes/no codes)")
@@ -756,6 +762,8 @@ def trace_value(
         coded = rule.get("codes") or spec["type"] in ("bool", "category")
         cell_checks = ["code_in_list" if coded else "type_conformance"]
         cell_checks += ["unit_known"] if variable == "wbc" else []
+        if spec["type"] in ("int", "float"):
+            cell_checks += ["number_unambiguous", "decimal_comma"]
     d["checks"] = _checks(
         study_dir,
         site,

@@ -99,7 +99,10 @@ def convert_value(text: str, spec: dict[str, Any], rule: dict[str, Any]) -> tupl
     if kind in ("int", "float"):
         if t.lower() in codes:
             return codes[t.lower()], None
-        x = values.parse_number(t)
+        if values.comma_reading(t) == "decimal":
+            x = values.parse_decimal_comma(t)
+        else:  # an ambiguous `1,234` is read as 1234 here; apply_mapping then judges it
+            x = values.parse_number(t)
         if kind == "int":
             if not float(x).is_integer():
                 raise ValueError("expected a whole number")
@@ -272,6 +275,8 @@ def apply_mapping(
             message=errors,
         )
         out[var] = vals.tolist()
+        factor: Any = 1.0
+        whole: Any = spec["type"] == "int" or spec.get("unit") == "/uL"
         if var in CELL_COUNTS:
             # values.cell_count_unit, for every row at once
             units = (
@@ -281,6 +286,8 @@ def apply_mapping(
             )
             counts, canon_units, unit_errors = _cell_count_values(vals, units)
             out[var] = counts.tolist()
+            factor = pd.Series(canon_units, dtype=object).map(values.TO_10E9_PER_L).to_numpy(float)
+            whole = canon_units == "/uL"
             if var == "wbc":
                 raw_text = pd.Series(texts, dtype=object).astype(str).to_numpy(object)
                 out["wbc_raw"] = np.where(absent, None, raw_text).tolist()
@@ -296,6 +303,41 @@ def apply_mapping(
                 severity="fatal",
                 message=unit_errors,
             )
+        if spec["type"] in ("int", "float"):
+            coded = {str(c).strip().lower() for c in rule.get("codes") or {}}
+            reading = _per_distinct(
+                texts,
+                lambda t, c=coded: None if str(t).strip().lower() in c else values.comma_reading(t),
+            )
+            read = ~absent & pd.notna(np.asarray(out[var], dtype=object))
+            add(
+                read & (reading == "decimal"),
+                (k, 2),
+                source_column=src,
+                variable=var,
+                value=None,
+                check="decimal_comma",
+                category="conformance",
+                severity="warning",
+                message="comma read as a decimal point (a thousands group has three digits)",
+            )
+            amb = read & (reading == "ambiguous")
+            if amb.any():
+                bad, why = _ambiguous_numbers(vals, amb, factor, whole, spec)
+                cleared = np.asarray(out[var], dtype=object)
+                cleared[bad] = None
+                out[var] = cleared.tolist()
+                add(
+                    bad,
+                    (k, 2),
+                    source_column=src,
+                    variable=var,
+                    value=pd.Series(texts, dtype=object).astype(str).to_numpy(object),
+                    check="number_unambiguous",
+                    category="conformance",
+                    severity="fatal",
+                    message=why,
+                )
     out["dates_imputed"] = [x or None for x in join_parts(imputed_parts, n, sep="; ")] if n else []
     out = {
         "study_id": out.pop("study_id"),
@@ -460,6 +502,35 @@ def _cell_count_values(
     if ok.any():
         wbc[ok] = (vals[ok].astype(float) * factor[ok].to_numpy(float)).tolist()
     return wbc, np.where(ok, canon, None), errors.astype(object)
+
+
+def _ambiguous_numbers(
+    vals: np.ndarray, amb: np.ndarray, factor: Any, whole: Any, spec: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which ambiguous ``a,bcd`` cells stay unread, and why (``values.thousands_plausible``).
+
+    ``vals`` holds the thousands readings in the submitted unit, ``factor`` the conversion to
+    the canonical unit and ``whole`` where the submitted unit counts whole things.
+    """
+    x = np.where(amb, pd.to_numeric(pd.Series(vals, dtype=object), errors="coerce"), np.nan)
+    low, high = spec.get("min"), spec.get("max")
+    keep = values.thousands_plausible(x, factor, low, high, whole=whole)
+    bad = amb & ~keep
+    f = np.broadcast_to(np.asarray(factor, dtype=float), x.shape)
+    lo = -np.inf if low is None else float(low)
+    hi = np.inf if high is None else float(high)
+    t_ok = (x * f >= lo) & (x * f <= hi)
+    unit = f" {spec['unit']}" if spec.get("unit") else ""
+    span = f"{low if low is not None else '-inf'}-{high if high is not None else 'inf'}{unit}"
+    why = np.where(
+        t_ok,
+        "the comma may be a thousands separator or a decimal comma and both readings are "
+        f"plausible ({span})",
+        f"the comma may be a thousands separator or a decimal comma, and read as thousands the "
+        f"number is outside the plausible range ({span})",
+    ).astype(object)
+    why = why + "; write the number without thousands separators, with a decimal point"
+    return bad, np.where(bad, why, None)
 
 
 def _repeat_messages(sids: pd.Series, repeat: np.ndarray, first_row: pd.Series) -> np.ndarray:
