@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,21 @@ class Lines:
         return None
 
 
+@dataclass
+class _At:
+    """Where a variable's problems are: the mapping file, its lines and the variable."""
+
+    file: str
+    lines: Lines
+    var: str
+
+    def problem(self, path: tuple[str, ...], check: str, message: str) -> Problem:
+        """An error located at ``columns.<var>.<path>`` (or the deepest key that exists)."""
+        return Problem(
+            self.file, self.lines.line("columns", self.var, *path), self.var, check, message
+        )
+
+
 def _short(v: str) -> str:
     v = str(v)
     return repr(v if len(v) <= 30 else v[:27] + "...")
@@ -111,56 +127,35 @@ def _static(mapping: dict[str, Any], lines: Lines, file: str) -> list[Problem]:
                 var = max((v for ln, v in starts if ln <= line), default="columns")
             out.append(Problem(file, line, var, "todo_left", "a TODO is left: decide it"))
     for var, rule in mapping["columns"].items():
-        spec = dictionary.spec_of(var)
-        if var in CELL_COUNTS and "unit" in rule and "TODO" not in str(rule["unit"]):
-            try:
-                values.normalise_unit(str(rule["unit"]))
-            except ValueError:
-                out.append(
-                    Problem(
-                        file,
-                        lines.line("columns", var, "unit"),
-                        var,
-                        "unit_known",
-                        f"unit {_short(rule['unit'])} is not known: use /uL, x10^3/uL or x10^9/L",
-                    )
-                )
+        at = _At(file, lines, var)
+        unit = str(rule.get("unit", ""))
+        if var in CELL_COUNTS and "unit" in rule and "TODO" not in unit and not known_unit(unit):
+            text = f"unit {_short(unit)} is not known: use /uL, x10^3/uL or x10^9/L"
+            out.append(at.problem(("unit",), "unit_known", text))
         if var in CELL_COUNTS and "unit" not in rule and "unit_source" not in rule:
-            out.append(
-                Problem(
-                    file,
-                    lines.line("columns", var),
-                    var,
-                    "unit_known",
-                    "no unit: give `unit` (/uL, x10^3/uL or x10^9/L) or `unit_source`",
-                )
+            text = "no unit: give `unit` (/uL, x10^3/uL or x10^9/L) or `unit_source`"
+            out.append(at.problem((), "unit_known", text))
+        out += _codes_in_dictionary(rule.get("codes") or {}, dictionary.spec_of(var), at)
+    return out
+
+
+def _codes_in_dictionary(codes: dict[Any, Any], spec: dict[str, Any], at: _At) -> list[Problem]:
+    """Codes whose target is not a value the dictionary allows (TODOs are reported apart)."""
+    out = []
+    allowed = spec.get("allowed")
+    for code, target in codes.items():
+        if "TODO" in str(target):
+            continue  # already reported as a TODO
+        if spec["type"] == "bool" and not isinstance(target, bool):
+            text = f"code {_short(code)} maps to {_short(target)}: use true or false"
+        elif spec["type"] == "category" and str(target) not in map(str, allowed or []):
+            text = (
+                f"code {_short(code)} maps to {_short(target)}, not a value of the "
+                f"dictionary: use one of {allowed}"
             )
-        allowed = spec.get("allowed")
-        for code, target in (rule.get("codes") or {}).items():
-            where = lines.line("columns", var, "codes", str(code))
-            if "TODO" in str(target):
-                continue  # already reported as a TODO
-            if spec["type"] == "bool" and not isinstance(target, bool):
-                out.append(
-                    Problem(
-                        file,
-                        where,
-                        var,
-                        "code_in_dictionary",
-                        f"code {_short(code)} maps to {_short(target)}: use true or false",
-                    )
-                )
-            elif spec["type"] == "category" and str(target) not in map(str, allowed or []):
-                out.append(
-                    Problem(
-                        file,
-                        where,
-                        var,
-                        "code_in_dictionary",
-                        f"code {_short(code)} maps to {_short(target)}, not a value of the "
-                        f"dictionary: use one of {allowed}",
-                    )
-                )
+        else:
+            continue
+        out.append(at.problem(("codes", str(code)), "code_in_dictionary", text))
     return out
 
 
@@ -201,6 +196,30 @@ def _needs(
     return out
 
 
+def parses(parse: Callable[[str], object], text: str) -> bool:
+    """Whether ``parse`` accepts ``text`` (raises no ValueError)."""
+    try:
+        parse(text)
+    except ValueError:
+        return False
+    return True
+
+
+def known_unit(text: str) -> bool:
+    """Whether a cell-count unit is one cohortflow converts (/uL, x10^3/uL, x10^9/L, ...)."""
+    return parses(values.normalise_unit, text)
+
+
+def is_date(text: str) -> bool:
+    """Whether a cell parses as a date (year-month taken as mid-month)."""
+    return parses(lambda t: values.parse_date(t, partial="mid"), text)
+
+
+def is_number(text: str) -> bool:
+    """Whether a cell parses as a number (thousands separators and decimal commas included)."""
+    return parses(values.parse_number, text)
+
+
 def _against_file(
     mapping: dict[str, Any], data: pd.DataFrame, lines: Lines, file: str
 ) -> list[Problem]:
@@ -220,96 +239,89 @@ def _against_file(
     coded = {r["source"] for r in mapping["columns"].values() if r.get("codes")}
     idents = {f.column for f in scan(data, exempt={mapping["local_id"]}, coded=coded)}
     for var, rule in mapping["columns"].items():
-        spec = dictionary.spec_of(var)
-        for key in ("source", "unit_source"):
-            if key in rule and rule[key] not in cols:
-                out.append(
-                    Problem(
-                        file,
-                        lines.line("columns", var, key),
-                        var,
-                        "source_exists",
-                        f"{key} column {_short(rule[key])} is not in the file",
-                    )
-                )
+        at = _At(file, lines, var)
+        out += [
+            at.problem(
+                (key,), "source_exists", f"{key} column {_short(rule[key])} is not in the file"
+            )
+            for key in ("source", "unit_source")
+            if key in rule and rule[key] not in cols
+        ]
         if rule["source"] not in cols:
             continue
+        if "unit_source" in rule and rule["unit_source"] in cols:
+            out += _unit_column(data[rule["unit_source"]], at)
         missing = {str(m) for m in rule.get("missing", [])}
         cells = data[rule["source"]].dropna().astype(str).str.strip()
         cells = cells[~cells.map(lambda t, m=missing: values.is_missing(t, m))]
-        if "unit_source" in rule and rule["unit_source"] in cols:
-            units = data[rule["unit_source"]].dropna().astype(str).str.strip()
-            bad_units = Counter(u for u in units if not _known_unit(u))
-            if bad_units:
-                out.append(
-                    Problem(
-                        file,
-                        lines.line("columns", var, "unit_source"),
-                        var,
-                        "unit_known",
-                        "unknown units in the unit column: " + _listing(bad_units, False),
-                    )
-                )
-        kind = spec["type"]
-        codes = {str(k).strip().lower() for k in (rule.get("codes") or {})}
-        if kind == "date":
-            bad = sum(not _is_date(t) for t in cells)
-            if cells.size and bad / cells.size > DATE_FAIL_SHARE:
-                out.append(
-                    Problem(
-                        file,
-                        lines.line("columns", var, "source"),
-                        var,
-                        "date_parses",
-                        f"{bad} of {cells.size} filled cells of {_short(rule['source'])} are "
-                        "not dates: is this the right column?",
-                    )
-                )
-            continue
-        if kind in ("int", "float") and not codes:
-            bad = sum(not _is_number(t) for t in cells)
-            if cells.size and bad / cells.size > DATE_FAIL_SHARE:
-                out.append(
-                    Problem(
-                        file,
-                        lines.line("columns", var, "source"),
-                        var,
-                        "number_parses",
-                        f"{bad} of {cells.size} filled cells of {_short(rule['source'])} are "
-                        "not numbers: is this the right column (or unit text in the cells)?",
-                    )
-                )
-            continue
-        if kind == "category" and not codes:
-            codes = {str(a).lower() for a in spec.get("allowed", [])}
-        elif kind == "bool" and not codes:
-            codes = set(DEFAULT_BOOL_CODES)
-        if not codes:
-            continue
-        sep = rule.get("separator")
-        tokens = (
-            [x.strip() for t in cells for x in t.replace(";", sep).split(sep) if x.strip()]
-            if sep
-            else list(cells)
-        )
-        queried = {str(q) for q in rule.get("query", [])}
-        uncovered = Counter(
-            t for t in tokens if t.lower() not in codes and t not in missing | queried
-        )
-        if uncovered:
-            show = rule["source"] not in idents
-            out.append(
-                Problem(
-                    file,
-                    lines.line("columns", var, "codes") or lines.line("columns", var),
-                    var,
-                    "values_covered",
-                    f"{sum(uncovered.values())} cells of {_short(rule['source'])} hold values "
-                    "in neither `codes` nor `missing` (nor `query`, for values the site must "
-                    "correct): " + _listing(uncovered, not show),
-                )
-            )
+        out += _column_values(var, rule, cells, missing, rule["source"] in idents, at)
     return out
+
+
+def _unit_column(units: pd.Series, at: _At) -> list[Problem]:
+    """Units in a unit column that are not known."""
+    bad = Counter(u for u in units.dropna().astype(str).str.strip() if not known_unit(u))
+    if not bad:
+        return []
+    return [
+        at.problem(
+            ("unit_source",),
+            "unit_known",
+            "unknown units in the unit column: " + _listing(bad, False),
+        )
+    ]
+
+
+#: Per value type: the parser that must accept most cells, the check's name and what to ask.
+_PARSED = {
+    "date": (is_date, "date_parses", "not dates: is this the right column?"),
+    "number": (
+        is_number,
+        "number_parses",
+        "not numbers: is this the right column (or unit text in the cells)?",
+    ),
+}
+
+
+def _column_values(
+    var: str, rule: dict[str, Any], cells: pd.Series, missing: set[str], ident: bool, at: _At
+) -> list[Problem]:
+    """A date or number column that mostly does not parse; values no code or missing covers."""
+    kind = dictionary.spec_of(var)["type"]
+    codes = {str(k).strip().lower() for k in (rule.get("codes") or {})}
+    parsed = "date" if kind == "date" else "number" if kind in ("int", "float") else None
+    if parsed and (kind == "date" or not codes):
+        ok, check, ask = _PARSED[parsed]
+        bad = sum(not ok(t) for t in cells)
+        if cells.size and bad / cells.size > DATE_FAIL_SHARE:
+            text = f"{bad} of {cells.size} filled cells of {_short(rule['source'])} are {ask}"
+            return [at.problem(("source",), check, text)]
+        return []
+    if kind == "category" and not codes:
+        codes = {str(a).lower() for a in dictionary.spec_of(var).get("allowed", [])}
+    elif kind == "bool" and not codes:
+        codes = set(DEFAULT_BOOL_CODES)
+    if not codes:
+        return []
+    sep = rule.get("separator")
+    tokens = (
+        [x.strip() for t in cells for x in t.replace(";", sep).split(sep) if x.strip()]
+        if sep
+        else list(cells)
+    )
+    queried = {str(q) for q in rule.get("query", [])}
+    uncovered = Counter(t for t in tokens if t.lower() not in codes and t not in missing | queried)
+    if not uncovered:
+        return []
+    return [
+        at.problem(
+            ("codes",),
+            "values_covered",
+            f"{sum(uncovered.values())} cells of {_short(rule['source'])} hold values "
+            "in neither `codes` nor `missing` (nor `query`, for values the site must "
+            "correct): " + _listing(uncovered, ident),
+        )
+    ]
 
 
 def _listing(counts: Counter, withhold: bool) -> str:
@@ -326,30 +338,6 @@ def _listing(counts: Counter, withhold: bool) -> str:
             f"{', ' if text else ''}{len(hidden)} value(s) not shown (they look like identifiers)"
         )
     return text
-
-
-def _known_unit(u: str) -> bool:
-    try:
-        values.normalise_unit(u)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_date(t: str) -> bool:
-    try:
-        values.parse_date(t, partial="mid")
-    except ValueError:
-        return False
-    return True
-
-
-def _is_number(t: str) -> bool:
-    try:
-        values.parse_number(t)
-    except ValueError:
-        return False
-    return True
 
 
 def check_mapping(
