@@ -29,8 +29,10 @@ from scipy.optimize import linear_sum_assignment
 
 from cohortflow.core import dictionary, values
 from cohortflow.core.identifiers import scan
+from cohortflow.ingest.redcap import redcap_field_labels
+from cohortflow.ingest.spss import sav_variable_labels
 from cohortflow.ingest.submission import read_submission
-from cohortflow.onboard.check import study_for_check
+from cohortflow.onboard.check import is_date, is_number, known_unit, study_for_check
 from cohortflow.onboard.needs import study_needs
 
 #: Known header spellings (normalised: lower case, no spaces, brackets or punctuation).
@@ -220,12 +222,28 @@ SURE = 0.85
 MIN_SCORE = 0.35
 _ISCN = re.compile(r"^\s*\d{2,3}(~\d{2,3})?,\s*[XY]{1,4}", re.I)
 _SPLIT = re.compile(r"\s*[,;+]\s*")
+#: Text in brackets: where a header or variable label states a unit, 'WBC (x10^3/uL)'.
+_BRACKETED = re.compile(r"[\(\[]([^)\]]+)[\)\]]")
+#: One 'code = label' pair of a legend in a header or variable label: '1=남', '2: F', '0 = No'.
+_LEGEND = re.compile(r"(?<![\w.=:])(\d{1,2}|[A-Za-z])\s*[=:]\s*([^\s,;/=:()\[\]]+)")
 
 
 def normalise_header(text: str) -> str:
-    """Lower case without units in brackets, spaces or punctuation: 'WBC (/uL)' -> 'wbc'."""
-    t = re.sub(r"[\(\[（].*?[\)\]）]", "", str(text)).lower()
-    return re.sub(r"[\s_\-./:%#]+", "", t)
+    """Lower case without units in brackets, a code legend, spaces or punctuation:
+    'WBC (/uL)' -> 'wbc', 'Sex 1=M 2=F' -> 'sex'."""
+    t = re.sub(r"[\(\[（].*?[\)\]）]", "", str(text))
+    t = _LEGEND.sub("", t) if legend(t) else t
+    return re.sub(r"[\s_\-./:%#=,;]+", "", t.lower())
+
+
+def legend(text: str) -> dict[str, str]:
+    """The codes a header or variable label spells out: 'Sex (1=M, 2=F)' -> {'1': 'M', '2': 'F'}.
+
+    At least two 'code = label' pairs with different codes make a legend; else {}.
+    """
+    pairs = _LEGEND.findall(str(text))
+    out = dict(pairs)
+    return out if len(pairs) >= 2 and len(out) == len(pairs) else {}
 
 
 def split_group(header: str) -> tuple[str, str]:
@@ -316,8 +334,9 @@ class Draft:
     decide_first: list[str]
 
 
-def _profile(s: pd.Series) -> dict[str, Any]:
-    """Shares of dates, numbers, ISCN strings among the filled cells of a column."""
+def _profile(s: pd.Series, codes: dict[str, str] | None = None) -> dict[str, Any]:
+    """Shares of dates, numbers, ISCN strings among the filled cells of a column and its
+    distinct values, read through ``codes`` (a header's legend) when it covers most cells."""
     cells = s.dropna().astype(str).str.strip()
     cells = cells[(cells != "") & ~cells.str.lower().isin(MISSING_TOKENS)]
     cells = cells[~cells.map(values.is_missing)]
@@ -326,28 +345,28 @@ def _profile(s: pd.Series) -> dict[str, Any]:
     def share(f: Any) -> float:
         return float(np.mean([f(t) for t in cells])) if n else 0.0
 
-    def is_date(t: str) -> bool:
+    def a_date(t: str) -> bool:
         if re.fullmatch(r"\d{1,5}(\.\d+)?", t) and not re.fullmatch(r"\d{8}", t):
             return False  # a bare number is not taken as a date (Excel serials included)
-        try:
-            values.parse_date(t, partial="mid")
-        except ValueError:
-            return False
-        return True
+        return is_date(t)
 
-    def is_number(t: str) -> bool:
-        try:
-            values.parse_number(t)
-        except ValueError:
-            return False
-        return True
-
+    distinct = Counter(cells)
+    codes = codes or {}
+    if codes and sum(k for t, k in distinct.items() if t in codes) < 0.5 * n:
+        codes = {}  # the legend does not describe this column's values
+    if codes:
+        read: Counter = Counter()
+        for t, k in distinct.items():
+            if codes.get(t, t).lower() not in MISSING_TOKENS:
+                read[codes.get(t, t)] += k
+        distinct = read
     return {
         "n": n,
-        "date": share(is_date),
+        "date": share(a_date),
         "number": share(is_number),
         "iscn": share(lambda t: bool(_ISCN.match(t))),
-        "distinct": {t: int(k) for t, k in Counter(cells).most_common()},
+        "distinct": {t: int(k) for t, k in distinct.most_common()},
+        "legend": codes,
     }
 
 
@@ -433,49 +452,80 @@ def _candidates() -> list[str]:
 
 
 def _score_matrix(
-    cols: list[str], data: pd.DataFrame, learned: Learned
+    cols: list[str], data: pd.DataFrame, learned: Learned, labels: dict[str, str]
 ) -> tuple[list[str], np.ndarray, dict[tuple[int, int], list[str]]]:
+    """Scores (columns x variables, 0-1) and the evidence behind each score.
+
+    ``labels`` are the variable labels of a format that has them (SPSS, REDCap): a column is
+    matched on its name and on its label, and a code legend is read from either.
+    """
     variables = _candidates()
     scores = np.zeros((len(cols), len(variables)))
     evidence: dict[tuple[int, int], list[str]] = {}
     for i, col in enumerate(cols):
-        prof = _profile(data[col])
-        group, _name = split_group(col)
+        label = labels.get(col, "")
+        prof = _profile(data[col], legend(col) or legend(label))
         for j, var in enumerate(variables):
-            h, why = _header_score(col, var, learned)
-            mult, bonus, vwhy = _value_score(var, prof, learned)
-            s = h * mult + (bonus if h > 0 else 0.0)
-            if h == 0 and var == "karyotype" and prof["iscn"] >= 0.8:
-                s, why = 0.7, ["no header match"]
-            if h == 0 and var == "sex" and prof["n"] and mult == 1.0 and bonus >= 0.25:
-                s, why = 0.7, ["no header match"]
+            s, why = _score(col, label, var, prof, learned)
             if s > 0:
                 scores[i, j] = s
-                evidence[(i, j)] = why + vwhy
-        for dx_var, rr_var in GROUP_SWITCH:  # the group title decides between the pair
-            a, b = variables.index(dx_var), variables.index(rr_var)
-            top = max(scores[i, a], scores[i, b])
-            if top == 0 or not group:
-                continue
-            if RR_GROUP.search(group):
-                scores[i, b], scores[i, a] = max(top, 0.9), top * 0.3
-                evidence[(i, b)] = evidence.get((i, a), []) + [
-                    f"group {group!r} is the relapsed/refractory episode: {rr_var}"
-                ]
-            elif DX_GROUP.search(group):
-                scores[i, a], scores[i, b] = max(top, 0.9), top * 0.3
-                evidence[(i, a)] = evidence.get((i, a), []) + [
-                    f"group {group!r} is the initial diagnosis: {dx_var}"
-                ]
+                evidence[(i, j)] = why
+        _group_decides(i, split_group(col)[0], variables, scores, evidence)
     return variables, np.minimum(scores, 1.0), evidence
 
 
+def _score(
+    col: str, label: str, var: str, prof: dict[str, Any], learned: Learned
+) -> tuple[float, list[str]]:
+    """Score and evidence that column ``col`` (variable label ``label``) holds ``var``."""
+    h, why = _header_score(col, var, learned)
+    if label:
+        hl, lwhy = _header_score(label, var, learned)
+        if hl > h:
+            h, why = hl, [w.replace("header", "variable label", 1) for w in lwhy]
+    mult, bonus, vwhy = _value_score(var, prof, learned)
+    s = h * mult + (bonus if h > 0 else 0.0)
+    if h == 0 and var == "karyotype" and prof["iscn"] >= 0.8:
+        s, why = 0.7, ["no header match"]
+    if h == 0 and var == "sex" and prof["n"] and mult == 1.0 and bonus >= 0.25:
+        s, why = 0.7, ["no header match"]
+    if prof["legend"] and s > 0:
+        shown = ", ".join(f"{k}={v}" for k, v in prof["legend"].items())
+        why = why + [f"values read through the legend {shown!r} of the header or label"]
+    return s, why + vwhy
+
+
+def _group_decides(
+    i: int,
+    group: str,
+    variables: list[str],
+    scores: np.ndarray,
+    evidence: dict[tuple[int, int], list[str]],
+) -> None:
+    """The group title decides between a variable pair (R/R vs initial diagnosis date)."""
+    for dx_var, rr_var in GROUP_SWITCH:
+        a, b = variables.index(dx_var), variables.index(rr_var)
+        top = max(scores[i, a], scores[i, b])
+        if top == 0 or not group:
+            continue
+        if RR_GROUP.search(group):
+            scores[i, b], scores[i, a] = max(top, 0.9), top * 0.3
+            evidence[(i, b)] = evidence.get((i, a), []) + [
+                f"group {group!r} is the relapsed/refractory episode: {rr_var}"
+            ]
+        elif DX_GROUP.search(group):
+            scores[i, a], scores[i, b] = max(top, 0.9), top * 0.3
+            evidence[(i, a)] = evidence.get((i, a), []) + [
+                f"group {group!r} is the initial diagnosis: {dx_var}"
+            ]
+
+
 def _assign(
-    cols: list[str], data: pd.DataFrame, learned: Learned
+    cols: list[str], data: pd.DataFrame, learned: Learned, labels: dict[str, str]
 ) -> tuple[dict[str, Proposal], dict[str, str]]:
     """Joint assignment of columns to variables (best total score) and, per column left
     over, the variable it lost to another column."""
-    variables, scores, evidence = _score_matrix(cols, data, learned)
+    variables, scores, evidence = _score_matrix(cols, data, learned, labels)
     if not cols:
         return {}, {}
     rows, cs = linear_sum_assignment(-scores)
@@ -523,9 +573,10 @@ def _split_tokens(cells: pd.Series) -> tuple[str | None, Counter]:
 
 
 def _codes(
-    var: str, series: pd.Series, learned: Learned
+    var: str, series: pd.Series, learned: Learned, codes_in_header: dict[str, str]
 ) -> tuple[dict[str, Any], list[str], dict[str, str], str | None]:
-    """Proposed codes, missing tokens, evidence per value and separator of a coded column."""
+    """Proposed codes, missing tokens, evidence per value and separator of a coded column;
+    a value the header's legend spells out ('1=남') is read as its label."""
     sep = None
     if var == "first_cycle_agents":
         sep, counts = _split_tokens(series)
@@ -537,23 +588,24 @@ def _codes(
     missing: list[str] = []
     why: dict[str, str] = {}
     for value, k in sorted(counts.items(), key=lambda x: (-x[1], x[0])):
-        low = value.lower()
+        label = codes_in_header.get(value, value)
+        low = label.lower()
+        said = f" ({value}={label} in the header)" if label != value else ""
         if low in MISSING_TOKENS or values.is_missing(value):
             if not values.is_missing(value):
                 missing.append(value)
-            why[value] = f"x{k}, a missing-value token"
+            why[value] = f"x{k}, a missing-value token{said}"
             continue
         if low in taught:
             codes[value], src = taught[low]
-            why[value] = f"x{k}, learned from {src}"
+            why[value] = f"x{k}, learned from {src}{said}"
         elif low in known:
             codes[value] = known[low]
-            why[value] = f"x{k}, " + (
-                "a dictionary value" if str(known[low]).lower() == low else "a known label"
-            )
+            kind = "a dictionary value" if str(known[low]).lower() == low else "a known label"
+            why[value] = f"x{k}, {kind}{said}"
         else:
             codes[value] = "TODO"
-            why[value] = f"x{k}, no known meaning: decide"
+            why[value] = f"x{k}, no known meaning{said}: decide"
     return codes, missing, why, sep
 
 
@@ -570,22 +622,11 @@ def draft(
     Values are read out only for coded columns (as code-list suggestions); identifier-like
     columns are put under ``drop`` and their values never read out.
     """
-    reader = dict(reader or {})
-    layout_note = None
-    is_xlsx = reader.get("format") == "xlsx" or str(path).lower().endswith((".xlsx", ".xlsm"))
-    if is_xlsx and "header_row" not in reader:
-        layout = guess_xlsx_layout(path, reader.get("sheet"))
-        reader = {"format": "xlsx", **layout, **reader}
-        if reader["header_rows"] == 1:
-            del reader["header_rows"]
-        layout_note = (
-            f"sheet {layout['sheet']!r}, header on row {layout['header_row']}"
-            + (" under merged group titles (2 header rows)" if layout["header_rows"] > 1 else "")
-            + " was guessed: check it"
-        )
+    reader, layout_note = _reader(path, reader)
     res = read_submission(path, reader or None, site=site)
     data = res.data
     cols = [c for c in data.columns if not c.startswith("_source_")]
+    labels = _variable_labels(path, res.reader, reader, site)
     learned = Learned.from_study(study, root)
     mapping: dict[str, Any] = {"site": site, "file": str(path)}
     if reader:
@@ -601,57 +642,19 @@ def draft(
             f"{sum(map(len, learned.codes.values()))} code synonyms from study {study}'s mappings"
         )
     idents = {f.column: f for f in scan(data, exempt=set())}
-    local_id, unmapped = _local_id(cols, notes, set(idents))
+    local_id, unmapped = _local_id(cols, notes, set(idents), labels)
     idents.pop(local_id, None)
     rest = [c for c in cols if c != local_id and c not in idents and c not in unmapped]
-    proposals, lost = _assign(rest, data, learned)
+    proposals, lost = _assign(rest, data, learned, labels)
     columns: dict[str, Any] = {}
     code_evidence: dict[str, dict[str, str]] = {}
     decide: list[str] = []
-    for var in _candidates():
-        if var not in proposals:
-            continue
+    for var in (v for v in _candidates() if v in proposals):
         p = proposals[var]
-        rule: dict[str, Any] = {"source": p.column}
-        spec = dictionary.spec_of(var)
-        coded = spec["type"] in ("category", "bool") or var in (
-            "first_cycle_agents",
-            "hsct_donor",
-        )
-        if coded:
-            codes, missing, why, sep = _codes(var, data[p.column], learned)
-            if sep:
-                rule["separator"] = sep
-            if codes:
-                rule["codes"] = codes
-            if missing:
-                rule["missing"] = missing
+        label = labels.get(p.column, "")
+        columns[var], why = _rule(var, p, data[p.column], learned, label, decide)
+        if why is not None:
             code_evidence[var] = why
-            todo = [v for v, t in codes.items() if t == "TODO"]
-            if todo:
-                decide.append(f"{var}: no meaning known for {len(todo)} value(s) {todo[:5]}")
-        else:
-            cells = data[p.column].dropna().astype(str).str.strip()
-            miss = sorted(
-                {t for t in cells if t.lower() in MISSING_TOKENS and not values.is_missing(t)}
-            )
-            if miss:
-                rule["missing"] = miss
-                code_evidence[var] = {t: "a missing-value token" for t in miss}
-        if var in ("wbc", "platelets"):
-            m = re.search(r"[\(\[]([^)\]]+)[\)\]]", p.column)
-            unit = m.group(1).strip() if m else None
-            try:
-                rule["unit"] = values.normalise_unit(unit) if unit else None
-            except ValueError:
-                rule["unit"] = None
-            if rule["unit"] is None:
-                rule["unit"] = "TODO: /uL | x10^3/uL | x10^9/L"
-                decide.append(f"{var}: unit of {p.column!r} not stated in the header")
-        if spec["type"] == "date" and _needs_partial(data[p.column]):
-            rule["partial_dates"] = "mid"
-            decide.append(f"{var}: year-month dates found; `partial_dates: mid` proposed")
-        columns[var] = rule
         if p.flagged:
             decide.insert(0, f"{var} <- {p.column!r}: confidence {p.confidence}, check it")
     for col, var in lost.items():
@@ -660,13 +663,7 @@ def draft(
     unmapped += [c for c in rest if c not in {p.column for p in proposals.values()}]
     unmapped = list(dict.fromkeys(unmapped))
     if study:
-        for need in study_needs(study_for_check(study, root)):
-            if not need.met(set(columns)):
-                decide.insert(
-                    0,
-                    f"{need.label}: {need.level} by study {study} ({need.used_by[0]}), "
-                    "no column found: map it or ask the site",
-                )
+        decide[:0] = _unmet_needs(study, root, set(columns))[::-1]  # the last need first
     mapping["local_id"] = local_id or "TODO: column with the site's local patient ID"
     if not local_id:
         decide.insert(0, "local_id: no patient ID column recognised")
@@ -677,18 +674,106 @@ def draft(
     return Draft(mapping, unmapped, notes, proposals, code_evidence, decide)
 
 
+def _reader(path: str | Path, reader: dict[str, Any] | None) -> tuple[dict[str, Any], str | None]:
+    """The reader options (a workbook's sheet and header rows guessed unless given) and a
+    note saying what was guessed."""
+    reader = dict(reader or {})
+    is_xlsx = reader.get("format") == "xlsx" or str(path).lower().endswith((".xlsx", ".xlsm"))
+    if not is_xlsx or "header_row" in reader:
+        return reader, None
+    layout = guess_xlsx_layout(path, reader.get("sheet"))
+    reader = {"format": "xlsx", **layout, **reader}
+    if reader["header_rows"] == 1:
+        del reader["header_rows"]
+    note = (
+        f"sheet {layout['sheet']!r}, header on row {layout['header_row']}"
+        + (" under merged group titles (2 header rows)" if layout["header_rows"] > 1 else "")
+        + " was guessed: check it"
+    )
+    return reader, note
+
+
+def _variable_labels(
+    path: str | Path, fmt: str, reader: dict[str, Any], site: str
+) -> dict[str, str]:
+    """Column -> variable label for formats that carry one (SPSS; REDCap's field labels)."""
+    if fmt == "sav":
+        return sav_variable_labels(Path(path), site=site)
+    if fmt == "redcap" and reader.get("dictionary"):
+        return redcap_field_labels(Path(reader["dictionary"]))
+    return {}
+
+
+def _rule(
+    var: str,
+    p: Proposal,
+    series: pd.Series,
+    learned: Learned,
+    label: str,
+    decide: list[str],
+) -> tuple[dict[str, Any], dict[str, str] | None]:
+    """The mapping rule of one proposed variable and the evidence per value (None for a
+    column with neither codes nor missing tokens); what the reviewer must decide is appended
+    to ``decide``. Code legends and units are read from the header or its variable label."""
+    rule: dict[str, Any] = {"source": p.column}
+    spec = dictionary.spec_of(var)
+    why: dict[str, str] | None = None
+    if spec["type"] in ("category", "bool") or var in ("first_cycle_agents", "hsct_donor"):
+        codes, missing, why, sep = _codes(var, series, learned, legend(p.column) or legend(label))
+        rule.update({"separator": sep} if sep else {})
+        rule.update({"codes": codes} if codes else {})
+        rule.update({"missing": missing} if missing else {})
+        todo = [v for v, t in codes.items() if t == "TODO"]
+        if todo:
+            decide.append(f"{var}: no meaning known for {len(todo)} value(s) {todo[:5]}")
+    else:
+        cells = series.dropna().astype(str).str.strip()
+        miss = sorted(
+            {t for t in cells if t.lower() in MISSING_TOKENS and not values.is_missing(t)}
+        )
+        if miss:
+            rule["missing"] = miss
+            why = {t: "a missing-value token" for t in miss}
+    if var in ("wbc", "platelets"):
+        units = [u.strip() for t in (p.column, label) for u in _BRACKETED.findall(t)]
+        unit = next((u for u in units if known_unit(u)), None)
+        rule["unit"] = values.normalise_unit(unit) if unit else None
+        if rule["unit"] is None:
+            rule["unit"] = "TODO: /uL | x10^3/uL | x10^9/L"
+            decide.append(f"{var}: unit of {p.column!r} not stated in the header")
+    if spec["type"] == "date" and _needs_partial(series):
+        rule["partial_dates"] = "mid"
+        decide.append(f"{var}: year-month dates found; `partial_dates: mid` proposed")
+    return rule, why
+
+
+def _unmet_needs(study: str, root: Path, mapped: set[str]) -> list[str]:
+    """What the study needs that no column was found for."""
+    return [
+        f"{need.label}: {need.level} by study {study} ({need.used_by[0]}), "
+        "no column found: map it or ask the site"
+        for need in study_needs(study_for_check(study, root))
+        if not need.met(mapped)
+    ]
+
+
 def _needs_partial(series: pd.Series) -> bool:
     cells = series.dropna().astype(str).str.strip()
     return bool(cells.str.fullmatch(r"\d{4}\s*[-./]\s*\d{1,2}\.?|\d{4}\s*년\s*\d{1,2}\s*월").any())
 
 
-def _local_id(cols: list[str], notes: list[str], idents: set[str]) -> tuple[str | None, list[str]]:
-    """The local patient ID column (a named ID beats a bare row number) and set-aside ones;
-    a later ID-like column that looks like an identifier is left to ``drop``."""
+def _local_id(
+    cols: list[str], notes: list[str], idents: set[str], labels: dict[str, str] | None = None
+) -> tuple[str | None, list[str]]:
+    """The local patient ID column (a named ID beats a bare row number; the header or its
+    variable label names it) and set-aside ones; a later ID-like column that looks like an
+    identifier is left to ``drop``."""
+    labels = labels or {}
     local_id = None
     unmapped: list[str] = []
     for col in cols:
-        if match_header(col) != "local_id" or (local_id is not None and col in idents):
+        named = "local_id" in (match_header(col), match_header(labels.get(col, "")))
+        if not named or (local_id is not None and col in idents):
             continue
         name = normalise_header(col)
         if local_id is None:
