@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from cohortflow.onboard.check import check_mapping
-from cohortflow.onboard.draft import SURE, draft, legend, normalise_header, render
+from cohortflow.onboard.draft import SURE, draft, legend, match_header, normalise_header, render
 
 IDS = ["P-01", "P-02", "P-03", "P-04", "P-05", "P-06"]
 
@@ -167,3 +167,55 @@ def test_spss_value_labels_alone_make_sex(sav, tmp_path):
     assert d.mapping["columns"]["sex"] == {"source": "v1", "codes": {"남": "M", "여": "F"}}
     assert d.proposals["sex"].flagged
     assert yaml.safe_load(render(d)) == d.mapping
+
+
+@pytest.mark.parametrize(
+    ("header", "var"),
+    [
+        ("Dx date", "diagnosis_date"),
+        ("Initial Dx", "diagnosis_date"),
+        ("R/R Dx date", "rr_diagnosis_date"),
+        ("Date of R/R Dx", "rr_diagnosis_date"),
+        ("Ht", "height_cm"),
+        ("Wt (kg)", "weight_kg"),
+        ("FU date", "last_followup_date"),
+        ("Last F/U", "last_followup_date"),
+        ("BMT", "hsct_date"),
+        ("SCT date", "hsct_date"),
+        ("HSCT donor", "hsct_donor"),
+        ("Tx data", "treatment_data_available"),
+        ("Pt No", "local_id"),
+        # an abbreviation inside a word is not one
+        ("PTX", None),
+        ("Dxd", None),
+    ],
+)
+def test_abbreviations_are_read(header, var):
+    assert match_header(header) == var
+
+
+def test_an_abbreviated_export_is_drafted_with_confidence(tmp_path):
+    """The abbreviations the issue names, each under a header with no other clue."""
+    dates = ["2012-01-01", "2013-02-02", "2014-03-03", "2015-01-01", "2016-01-01", "2017-01-01"]
+    path = _csv(
+        tmp_path,
+        {
+            "Initial Dx": dates,
+            "Date of R/R Dx": dates,
+            "Ht": ["150", "160", "170", "150", "160", "170"],
+            "Wt": ["40", "50", "60", "40", "50", "60"],
+            "BMT": ["2014-01-01", "", "", "", "", ""],
+            "FU date": dates,
+        },
+    )
+    d = draft(path, site="X01")
+    got = {v: (p.column, p.flagged) for v, p in d.proposals.items()}
+    assert got == {
+        "diagnosis_date": ("Initial Dx", False),
+        "rr_diagnosis_date": ("Date of R/R Dx", False),
+        "height_cm": ("Ht", False),
+        "weight_kg": ("Wt", False),
+        "hsct_date": ("BMT", False),
+        "last_followup_date": ("FU date", False),
+    }
+    assert any("abbreviations read as" in e for e in d.proposals["hsct_date"].evidence)

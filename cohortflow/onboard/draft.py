@@ -61,6 +61,7 @@ SYNONYMS: dict[str, list[str]] = {
         "dateofdiagnosis",
         "dateofinitialdiagnosis",
         "initialdiagnosisdate",
+        "initialdiagnosis",
         "진단일",
         "최초진단일",
         "진단일자",
@@ -137,9 +138,18 @@ SYNONYMS: dict[str, list[str]] = {
         "hsct일",
         "이식일자",
         "allohsctdate",
+        "hsct",
+        "allohsct",
     ],
-    "hsct_donor": ["donor", "donortype", "공여자", "공여자종류"],
-    "hsct_source": ["source", "stemcellsource", "graftsource", "이식원", "줄기세포원"],
+    "hsct_donor": ["donor", "donortype", "hsctdonor", "공여자", "공여자종류"],
+    "hsct_source": [
+        "source",
+        "stemcellsource",
+        "graftsource",
+        "hsctsource",
+        "이식원",
+        "줄기세포원",
+    ],
     "hsct_conditioning": ["conditioning", "전처치"],
     "relapse_date": ["relapsedate", "재발일", "재발일자"],
     "death_date": ["deathdate", "dateofdeath", "dod", "사망일", "사망일자"],
@@ -155,6 +165,8 @@ SYNONYMS: dict[str, list[str]] = {
         "최종fu",
         "최종추적",
         "dateoflastfollowup",
+        "followupdate",
+        "dateoffollowup",
     ],
 }
 CODE_GUESSES: dict[str, dict[str, Any]] = {
@@ -222,6 +234,26 @@ SURE = 0.85
 MIN_SCORE = 0.35
 _ISCN = re.compile(r"^\s*\d{2,3}(~\d{2,3})?,\s*[XY]{1,4}", re.I)
 _SPLIT = re.compile(r"\s*[,;+]\s*")
+#: Clinical abbreviations in headers, written out before a second try at matching.
+ABBREVIATIONS = {
+    "dx": "diagnosis",
+    "r/r": "rr",
+    "fu": "followup",
+    "f/u": "followup",
+    "ht": "height",
+    "wt": "weight",
+    "tx": "treatment",
+    "bmt": "hsct",
+    "sct": "hsct",
+    "pt": "patient",
+    "pts": "patient",
+}
+_ABBREVIATION = re.compile(
+    r"(?<![a-z])("
+    + "|".join(map(re.escape, sorted(ABBREVIATIONS, key=len, reverse=True)))
+    + r")(?![a-z])",
+    re.I,
+)
 #: Text in brackets: where a header or variable label states a unit, 'WBC (x10^3/uL)'.
 _BRACKETED = re.compile(r"[\(\[]([^)\]]+)[\)\]]")
 #: One 'code = label' pair of a legend in a header or variable label: '1=남', '2: F', '0 = No'.
@@ -257,9 +289,20 @@ def split_group(header: str) -> tuple[str, str]:
     return "", str(header).strip()
 
 
+def expand_abbreviations(header: str) -> str:
+    """The header with common clinical abbreviations written out: 'Date of R/R Dx' ->
+    'Date of rr diagnosis', 'FU date' -> 'followup date', 'BMT' -> 'hsct'."""
+    return _ABBREVIATION.sub(lambda m: ABBREVIATIONS[m.group(1).lower()], str(header))
+
+
 def match_header(header: str) -> str | None:
     """Canonical variable a header names by built-in synonyms (with or without its group
-    title): exact synonym first, then a unique containment of a synonym of 3+ characters."""
+    title, abbreviations as written or spelled out): exact synonym first, then a unique
+    containment of a synonym of 3+ characters."""
+    return _match_header(header) or _match_header(expand_abbreviations(header))
+
+
+def _match_header(header: str) -> str | None:
     _group, name = split_group(header)
     for key in dict.fromkeys([normalise_header(header), normalise_header(name)]):
         for var, words in SYNONYMS.items():
@@ -371,7 +414,18 @@ def _profile(s: pd.Series, codes: dict[str, str] | None = None) -> dict[str, Any
 
 
 def _header_score(col: str, var: str, learned: Learned) -> tuple[float, list[str]]:
-    """Score (0-1) and evidence that a header names ``var``."""
+    """Score (0-1) and evidence that a header names ``var``, abbreviations as written or
+    spelled out."""
+    best = _header_score_as_written(col, var, learned)
+    spelled = expand_abbreviations(col)
+    if spelled != col:
+        score, why = _header_score_as_written(spelled, var, learned)
+        if score > best[0]:
+            return score, [*why, f"abbreviations read as {spelled!r}"]
+    return best
+
+
+def _header_score_as_written(col: str, var: str, learned: Learned) -> tuple[float, list[str]]:
     group, name = split_group(col)
     full, sub = normalise_header(col), normalise_header(name)
     best, why = 0.0, []
