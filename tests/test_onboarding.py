@@ -78,9 +78,13 @@ def test_reviewed_mapping_runs_through_the_stages(tmp_path):
     harmonise_site(str(val), str(out))
     h = pd.read_parquet(out).sort_values("source_row").reset_index(drop=True)
     assert list(h["sex"]) == ["M", "F", "M"]
-    assert list(h["wbc"].round(3)) == [33.9, 1180.0, None] or (
-        h["wbc"].iloc[0] == 33.9 and h["wbc"].iloc[1] == 1180.0 and pd.isna(h["wbc"].iloc[2])
-    )
+    # '1,180' x10^3/uL reads as 1.18 or 1180 x10^3/uL, both plausible: a fatal query to the site
+    assert h["wbc"].iloc[0] == 33.9 and h["wbc"].iloc[1:].isna().all()
+    findings = pd.read_csv(tmp_path / "f.csv")
+    fatal = findings[findings["severity"] == "fatal"]
+    assert list(zip(fatal["source_row"], fatal["variable"], fatal["check"], strict=True)) == [
+        (3, "wbc", "number_unambiguous")
+    ]
     # 46,XX[20] alone: no rearrangement seen by karyotype, not germline (no FISH/PCR)
     assert list(h["kmt2a_status"]) == ["rearranged", "not_seen_by_karyotype", "unknown"]
     assert h.loc[0, "last_followup_date"] == pd.Timestamp("2016-11-15")
