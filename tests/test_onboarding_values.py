@@ -13,6 +13,7 @@ import yaml
 from cohortflow.onboard.check import check_mapping
 from cohortflow.onboard.draft import SURE, draft, legend, match_header, normalise_header, render
 
+REPO = Path(__file__).resolve().parents[1]
 IDS = ["P-01", "P-02", "P-03", "P-04", "P-05", "P-06"]
 
 
@@ -219,3 +220,21 @@ def test_an_abbreviated_export_is_drafted_with_confidence(tmp_path):
         "last_followup_date": ("FU date", False),
     }
     assert any("abbreviations read as" in e for e in d.proposals["hsct_date"].evidence)
+
+
+def test_redcap_field_labels_are_matched_and_one_strong_match_beats_two_weak():
+    """S03's REDCap export: cryptic field names ('rr_date', 'lfu_date') are found by their
+    field labels, and the combined checkbox column 'agents' (an exact synonym) is not given up
+    for a checkbox slot 'agents___N' plus a weak match elsewhere."""
+    d = draft(
+        REPO / "data/rr_all/S03/S03_2017-03-02_redcap.csv",
+        site="S03",
+        reader={
+            "format": "redcap",
+            "dictionary": str(REPO / "data/rr_all/S03/S03_2017-03-02_dictionary.csv"),
+        },
+    )
+    cols = {v: p.column for v, p in d.proposals.items()}
+    assert cols["first_cycle_agents"] == "agents"
+    assert cols["rr_diagnosis_date"] == "rr_date" and cols["last_followup_date"] == "lfu_date"
+    assert any("variable label" in e for e in d.proposals["rr_diagnosis_date"].evidence)

@@ -582,7 +582,7 @@ def _assign(
     variables, scores, evidence = _score_matrix(cols, data, learned, labels)
     if not cols:
         return {}, {}
-    rows, cs = linear_sum_assignment(-scores)
+    rows, cs = linear_sum_assignment(-(scores**2))  # squared: one strong match beats two weak
     out: dict[str, Proposal] = {}
     taken = set()
     for i, j in zip(rows, cs, strict=True):
