@@ -54,6 +54,7 @@ def run_baseline(
     )
     from cohortflow.harmonise.stage import harmonise_site, merge_sites
     from cohortflow.ingest.stage import ingest_site
+    from cohortflow.onboard.stage import check_site
     from cohortflow.render.figure_names import figure_stems
     from cohortflow.render.stage import (
         report_consort,
@@ -83,6 +84,7 @@ def run_baseline(
         rel = lambda p: Path(os.path.relpath(Path(p).resolve(), Path(root).resolve()))  # noqa: E731
         res, rst = rel(results) / study_id, rel(restricted) / study_id
         for d in (
+            "mapping",
             "ingest",
             "validate",
             "harmonised/sites",
@@ -107,27 +109,44 @@ def run_baseline(
             times[name] = times.get(name, 0.0) + time.perf_counter() - t0
 
         for s in sites:
+            f = {  # this site's files, by what they hold
+                "raw": str(rst / f"raw/{s}.parquet"),
+                "ingest_meta": str(res / f"ingest/{s}.json"),
+                "validated": str(res / f"validate/{s}.parquet"),
+                "findings": str(res / f"validate/{s}.findings.csv"),
+                "status": str(res / f"validate/{s}.status.csv"),
+                "summary": str(res / f"validate/{s}.summary.json"),
+                "reconciliation": str(res / f"quarantine/{s}.reconciliation.json"),
+            }
+            timed(
+                "check_mapping",
+                check_site,
+                mapping_file=study["sites"][s],
+                out=str(res / f"mapping/{s}.check.txt"),
+                study=study_id,
+                submission=m[s]["file"],
+            )
             timed(
                 "ingest",
                 ingest_site,
                 submission=m[s]["file"],
                 mapping=m[s],
-                raw_out=str(rst / f"raw/{s}.parquet"),
-                meta_out=str(res / f"ingest/{s}.json"),
+                raw_out=f["raw"],
+                meta_out=f["ingest_meta"],
             )
             timed(
                 "validate",
                 validate_site,
-                raw=str(rst / f"raw/{s}.parquet"),
-                ingest_meta=str(res / f"ingest/{s}.json"),
+                raw=f["raw"],
+                ingest_meta=f["ingest_meta"],
                 mapping=m[s],
                 demo_key=demo,
                 data_label=label,
                 cutoff=study["cutoff_date"],
-                data_out=str(res / f"validate/{s}.parquet"),
-                findings_out=str(res / f"validate/{s}.findings.csv"),
-                status_out=str(res / f"validate/{s}.status.csv"),
-                summary_out=str(res / f"validate/{s}.summary.json"),
+                data_out=f["validated"],
+                findings_out=f["findings"],
+                status_out=f["status"],
+                summary_out=f["summary"],
                 queries_stem=str(rst / f"queries/checks/{s}"),
                 identifiers=study.get("identifiers", "remove"),
                 previous=previous_submission(m[s]),
@@ -135,24 +154,21 @@ def run_baseline(
             timed(
                 "harmonise",
                 harmonise_site,
-                validated=str(res / f"validate/{s}.parquet"),
+                validated=f["validated"],
                 data_out=str(res / f"harmonised/sites/{s}.parquet"),
                 tables_out={
                     t: str(res / f"harmonised/sites/{s}.{t}.parquet") for t in LONGITUDINAL
                 },
-                findings=str(res / f"validate/{s}.findings.csv"),
+                findings=f["findings"],
                 policy=policy,
                 quarantine_out=str(res / f"quarantine/{s}.parquet"),
-                reconciliation_out=str(res / f"quarantine/{s}.reconciliation.json"),
-                validate_summary=str(res / f"validate/{s}.summary.json"),
+                reconciliation_out=f["reconciliation"],
+                validate_summary=f["summary"],
             )
             timed(
                 "dq_site",
                 report_dq_site,
-                findings=str(res / f"validate/{s}.findings.csv"),
-                status=str(res / f"validate/{s}.status.csv"),
-                reconciliation=str(res / f"quarantine/{s}.reconciliation.json"),
-                ingest_meta=str(res / f"ingest/{s}.json"),
+                **{k: f[k] for k in ("findings", "status", "reconciliation", "ingest_meta")},
                 study=label_slice(study),
                 html_out=str(res / f"dq/{s}.html"),
                 csv_out=str(res / f"dq/{s}.csv"),
@@ -237,30 +253,25 @@ def run_baseline(
                 table=t,
                 stem=str(res / f"tables/{t}"),
             )
-        timed(
-            "survival_tables",
-            report_survival_tables,
-            survival=outputs["survival"],
-            strata_csv=outputs["strata"],
-            tests=outputs["tests"],
-            flow=outputs["flow"],
-            response_rates=outputs["response_rates"],
-            response_counts=outputs["response_counts"],
-            set_aside=outputs["set_aside"],
-            study=report_slice(study),
-            out_dir=str(res / "tables"),
-        )
-        timed(
-            "model_tables",
-            report_model_tables,
-            cox=outputs["cox"],
-            cif=outputs["cif"],
-            tests=outputs["tests"],
-            set_aside=outputs["set_aside"],
-            rmst=outputs["rmst"],
-            study=report_slice(study),
-            out_dir=str(res / "tables"),
-        )
+        # what both study-level table stages read besides their own results
+        shared = {
+            "tests": outputs["tests"],
+            "set_aside": outputs["set_aside"],
+            "study": report_slice(study),
+            "out_dir": str(res / "tables"),
+        }
+        own = {
+            report_survival_tables: {
+                "survival": "survival",
+                "strata_csv": "strata",
+                "flow": "flow",
+                "response_rates": "response_rates",
+                "response_counts": "response_counts",
+            },
+            report_model_tables: {"cox": "cox", "cif": "cif", "rmst": "rmst"},
+        }
+        for name, (fn, args) in zip(("survival_tables", "model_tables"), own.items(), strict=True):
+            timed(name, fn, **shared, **{k: outputs[v] for k, v in args.items()})
         timed(
             "workbook",
             report_workbook,

@@ -6,28 +6,13 @@ nothing (speed is measured here, not in timed tests).
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-IGNORE = shutil.ignore_patterns(
-    ".venv",
-    "results",
-    "restricted",
-    ".snakemake",
-    ".git",
-    "__pycache__",
-    ".pytest_cache",
-    ".ruff_cache",
-    "*.egg-info",
-)
+from scratch import SNAKEMAKE, copy_repo
 
 
 def timed(cmd: list[str], cwd: Path) -> float:
@@ -42,7 +27,7 @@ def main() -> None:
     sm = [str(SNAKEMAKE), "--cores", "2"]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "repo"
-        shutil.copytree(REPO, work, ignore=IGNORE)
+        copy_repo(work)
         cold = timed(sm, work)
         noop = timed(sm, work)
         site = work / "data/rr_all/S01"

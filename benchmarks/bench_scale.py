@@ -34,24 +34,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from scratch import SNAKEMAKE, copy_repo
+
 PYTHON = Path(sys.executable)
-SNAKEMAKE = PYTHON.with_name("snakemake")
-IGNORE = shutil.ignore_patterns(
-    ".venv",
-    "results",
-    "restricted",
-    ".snakemake",
-    ".git",
-    "__pycache__",
-    ".pytest_cache",
-    ".ruff_cache",
-    "*.egg-info",
-    "rr_all",
-    "infant_all",
-    "baseline",
-)
-PER_SITE_RULES = {"ingest", "validate", "harmonise", "dq_site", "query_listing"}
+#: the bundled studies' data and mappings, and a baseline's outputs, are not copied
+NOT_COPIED = ("rr_all", "infant_all", "baseline")
+PER_SITE_RULES = {"check_mapping", "ingest", "validate", "harmonise", "dq_site", "query_listing"}
 STUDY = "registry"
 
 
@@ -63,6 +51,8 @@ class Run:
     wall: float
     cpu: float
     jobs: list[tuple[str, dict[str, str]]]
+    #: 1-minute load average of the machine at start and end (it is shared)
+    load: tuple[float, float] = (0.0, 0.0)
     peak_rss_kib: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -134,7 +124,7 @@ def snakemake(work: Path, *args: str, watch: bool = False) -> Run:
     env = dict(os.environ, PYTHONPATH=str(work))
     env.pop("COHORTFLOW_KEY", None)
     cmd = [str(SNAKEMAKE), "--cores", "2", "--config", f"studies=[{STUDY}]", *args]
-    t0, c0 = time.perf_counter(), _children_cpu()
+    load0, t0, c0 = os.getloadavg()[0], time.perf_counter(), _children_cpu()
     out_pipe = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
     proc = subprocess.Popen(cmd, cwd=work, env=env, **out_pipe)
     watcher = Watcher(proc.pid) if watch else None
@@ -148,7 +138,7 @@ def snakemake(work: Path, *args: str, watch: bool = False) -> Run:
     text = out.decode("utf-8", "replace")
     if proc.returncode != 0:
         raise SystemExit(f"snakemake {' '.join(args)} failed in {work}:\n{text[-4000:]}")
-    run = Run(wall, _children_cpu() - c0, job_blocks(text))
+    run = Run(wall, _children_cpu() - c0, job_blocks(text), (load0, os.getloadavg()[0]))
     if watcher:
         for pid, rec in watcher.procs.items():
             key = f"{rec['rule']}#{pid}"
@@ -179,16 +169,13 @@ def prepare(work: Path, n_sites: int, per_site: int, reuse: bool = False) -> Non
             shutil.copytree(work / "data" / STUDY, keep / "data")
             shutil.copytree(work / "config" / "sites" / STUDY, keep / "sites")
             shutil.copy2(work / "config" / "studies" / f"{STUDY}.yaml", keep / "study.yaml")
-            shutil.rmtree(work)
-            shutil.copytree(REPO, work, ignore=IGNORE)
+            copy_repo(work, *NOT_COPIED)
             shutil.copytree(keep / "data", work / "data" / STUDY)
             shutil.copytree(keep / "sites", work / "config" / "sites" / STUDY)
             shutil.copy2(keep / "study.yaml", work / "config" / "studies" / f"{STUDY}.yaml")
             shutil.rmtree(keep)
             return
-    if work.exists():
-        shutil.rmtree(work)
-    shutil.copytree(REPO, work, ignore=IGNORE)
+    copy_repo(work, *NOT_COPIED)
     subprocess.run(
         [str(PYTHON), "-m", "cohortflow.demo.registry", "--sites", str(n_sites)]
         + ["--patients-per-site", str(per_site), "--out", str(work)],
@@ -218,9 +205,9 @@ def edit_text(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
-def baseline(work: Path) -> tuple[float, float]:
+def baseline(work: Path) -> Run:
     """Wall and CPU seconds of the monolithic baseline in a fresh process."""
-    t0, c0 = time.perf_counter(), _children_cpu()
+    load0, t0, c0 = os.getloadavg()[0], time.perf_counter(), _children_cpu()
     subprocess.run(
         [str(PYTHON), str(work / "benchmarks" / "baseline.py"), "--root", str(work)],
         cwd=work,
@@ -228,7 +215,8 @@ def baseline(work: Path) -> tuple[float, float]:
         check=True,
         capture_output=True,
     )
-    return time.perf_counter() - t0, _children_cpu() - c0
+    wall = time.perf_counter() - t0
+    return Run(wall, _children_cpu() - c0, [], (load0, os.getloadavg()[0]))
 
 
 def _progress(text: str) -> None:
@@ -241,14 +229,14 @@ def measure(work: Path, n_sites: int, per_site: int, reuse: bool = False) -> dic
     prepare(work, n_sites, per_site, reuse)
     cold = snakemake(work, watch=True)
     _progress(f"cold run {cold.wall:.0f} s (CPU {cold.cpu:.0f} s), {len(cold.jobs)} jobs")
-    base, base_cpu = baseline(work)
-    _progress(f"baseline {base:.0f} s (CPU {base_cpu:.0f} s)")
+    base = baseline(work)
+    _progress(f"baseline {base.wall:.0f} s (CPU {base.cpu:.0f} s)")
     noop = snakemake(work)
     _progress(f"no-op {noop.wall:.1f} s")
     resubmit_one_site(work, "S001")
     one = snakemake(work)
-    _progress(f"one-site resubmission {one.wall:.0f} s, {len(one.jobs)} jobs")
     others = [j for j in one.jobs if j[0] in PER_SITE_RULES and j[1].get("site") != "S001"]
+    _progress(f"one-site resubmission {one.wall:.0f} s, {len(one.jobs)} jobs")
     study_file = work / "config" / "studies" / f"{STUDY}.yaml"
     edit_text(study_file, "title: Overall survival by age", "title: Overall survival by AGE")
     title = snakemake(work)
@@ -259,31 +247,23 @@ def measure(work: Path, n_sites: int, per_site: int, reuse: bool = False) -> dic
         'message: "Height outside 30-230 cm (check the unit)"',
     )
     check = snakemake(work)
+    _progress(f"check edit {check.wall:.0f} s, {len(check.jobs)} jobs")
     slowest = sorted(cold.seconds.items(), key=lambda kv: -kv[1])[:5]
     return {
         "patients": n_sites * per_site,
         "sites": n_sites,
-        "jobs": len(cold.jobs),
-        "cold": cold.wall,
-        "cold_cpu": cold.cpu,
-        "baseline": base,
-        "baseline_cpu": base_cpu,
-        "ratio": cold.wall / base if base else float("nan"),
-        "cpu_ratio": cold.cpu / base_cpu if base_cpu else float("nan"),
-        "noop": noop.wall,
-        "one_site": one.wall,
-        "one_site_pct": 100 * one.wall / cold.wall,
-        "one_site_jobs": len(one.jobs),
-        "one_site_other_site_jobs": len(others),
-        "title": title.wall,
-        "title_jobs": len(title.jobs),
+        "cold": cold,
+        "base": base,
+        "noop": noop,
+        "one": one,
+        "one_others": len(others),
+        "title": title,
         "title_site_jobs": sum(j[0] in PER_SITE_RULES for j in title.jobs),
-        "check": check.wall,
-        "check_jobs": len(check.jobs),
-        "check_ingest_jobs": sum(j[0] == "ingest" for j in check.jobs),
+        "check": check,
+        "check_ingest_jobs": sum(j[0] in ("check_mapping", "ingest") for j in check.jobs),
         "peak_rss_gib": max(cold.peak_rss_kib.values(), default=0) / 2**20,
         "peak_rss_job": max(cold.peak_rss_kib, key=cold.peak_rss_kib.get, default="").split("#")[0],
-        "slowest": "; ".join(f"{k.split('#')[0]} {v:.0f}s" for k, v in slowest),
+        "slowest": "; ".join(f"{k.split('#')[0]} {v:.0f} s" for k, v in slowest),
     }
 
 
@@ -293,17 +273,28 @@ HEADER = (
 )
 
 
+def _load(run: Run) -> str:
+    """The machine's 1-minute load average at start and end of a measurement."""
+    return f"load {run.load[0]:.1f}-{run.load[1]:.1f}"
+
+
 def row(r: dict[str, object]) -> str:
-    """One Markdown table row."""
+    """One Markdown table row (every measurement with the load average around it)."""
+    cold, base, noop, one, title, check = (
+        r[k] for k in ("cold", "base", "noop", "one", "title", "check")
+    )
     return (
-        f"| {r['patients']:,} | {r['sites']} | {r['jobs']} "
-        f"| {r['cold']:.0f} s (CPU {r['cold_cpu']:.0f} s) "
-        f"| {r['baseline']:.0f} s (CPU {r['baseline_cpu']:.0f} s) "
-        f"| {r['ratio']:.2f} (CPU {r['cpu_ratio']:.2f}) | {r['noop']:.1f} s "
-        f"| {r['one_site']:.0f} s ({r['one_site_pct']:.0f} %, {r['one_site_jobs']} jobs, "
-        f"{r['one_site_other_site_jobs']} of other sites) "
-        f"| {r['title']:.0f} s ({r['title_jobs']} jobs, {r['title_site_jobs']} per-site) "
-        f"| {r['check']:.0f} s ({r['check_jobs']} jobs, {r['check_ingest_jobs']} ingest) "
+        f"| {r['patients']:,} | {r['sites']} | {len(cold.jobs)} "
+        f"| {cold.wall:.0f} s (CPU {cold.cpu:.0f} s; {_load(cold)}) "
+        f"| {base.wall:.0f} s (CPU {base.cpu:.0f} s; {_load(base)}) "
+        f"| {cold.wall / base.wall:.2f} (CPU {cold.cpu / base.cpu:.2f}) "
+        f"| {noop.wall:.1f} s ({_load(noop)}) "
+        f"| {one.wall:.0f} s ({100 * one.wall / cold.wall:.0f} % of cold, {len(one.jobs)} jobs, "
+        f"{r['one_others']} of other sites; {_load(one)}) "
+        f"| {title.wall:.0f} s ({len(title.jobs)} jobs, {r['title_site_jobs']} per-site; "
+        f"{_load(title)}) "
+        f"| {check.wall:.0f} s ({len(check.jobs)} jobs, {r['check_ingest_jobs']} mapping check "
+        f"or ingest; {_load(check)}) "
         f"| {r['peak_rss_gib']:.2f} GiB ({r['peak_rss_job']}) | {r['slowest']} |"
     )
 

@@ -1,4 +1,5 @@
 # Helpers shared by the rules: study definitions, per-site inputs and the output lists.
+from functools import cache
 from pathlib import Path
 
 from cohortflow.core.codehash import ImportGraph
@@ -40,11 +41,13 @@ def code_hash(script):
     return CODE.script_hash(f"scripts/{script}.py")
 
 
+@cache
 def study_need_labels(study):
-    """What a study needs from every site (required and recommended variables)."""
+    """What a study needs from every site (required and recommended variables), as a
+    digest: the only part of the study definition a site's mapping check depends on."""
     from cohortflow.onboard.needs import study_needs
 
-    return [f"{n.level}: {n.label}" for n in study_needs(STUDIES[study])]
+    return digest([f"{n.level}: {n.label}" for n in study_needs(STUDIES[study])])
 
 
 def sites(study):

@@ -15,9 +15,9 @@ rule check_mapping:
         "../envs/cohortflow.yaml"
     params:
         code=code_hash("check_mapping"),
-        # re-run when the mapping's content or what the study needs changes (not on edits
-        # of comments; the data jobs after it re-run only then)
-        mapping=site_mapping,
+        # re-run when the mapping's content or the labels the study needs change (digests:
+        # not on comments, titles or other study items; a passing re-check re-ingests nothing)
+        mapping=site_mapping_slice,
         needs=lambda wc: study_need_labels(wc.study),
         mapping_file=lambda wc: STUDIES[wc.study]["sites"][wc.site],
         studies_dir=STUDIES_DIR,
@@ -28,8 +28,10 @@ rule check_mapping:
 rule ingest:
     input:
         submission=submission_file,
-        # the centre's mapping is checked first: its mistakes never become site queries
-        mapping_check=f"{RESULTS}/{{study}}/mapping/{{site}}.check.txt",
+        # the centre's mapping is checked first: its mistakes never become site queries.
+        # ancient: a re-check (e.g. after a code edit) gates this job but does not rerun it;
+        # a changed mapping reruns it through its own mapping param
+        mapping_check=ancient(f"{RESULTS}/{{study}}/mapping/{{site}}.check.txt"),
     output:
         raw=f"{RESTRICTED}/{{study}}/raw/{{site}}.parquet",
         meta=f"{RESULTS}/{{study}}/ingest/{{site}}.json",
