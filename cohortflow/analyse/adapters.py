@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cohortflow.core.defaults import Analysis, CifAnalysis, CoxModel, Grouping
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.expr import evaluate
 from cohortflow.stats.competing import cif_at, cumulative_incidence, gray_test
@@ -43,16 +44,15 @@ def time_dependent(
     t = data["AVAL"].to_numpy(float)
     e = (data["CNSR"] == 0).to_numpy(int)
     x = exposure_days(data, exp_col, endpoint["origin"])
-    names = grouping.get("exposure_labels", ["exposed", "unexposed"])
+    names = Grouping.of(grouping).exposure_labels
+    cfg = Analysis.of(a)
     surv, tests = [], []
-    times_y = a.get("time_points_years", [1, 3, 5])
-    ci = a.get("ci_method", "log-log")
+    times_y = cfg.time_points_years
+    ci = cfg.ci_method
     tt = np.where(t <= 0, ZERO_TIME, t)
     cp = split_at_exposure(pd.DataFrame({"time": tt, "event": e, "x": x}), "time", "event", "x")
     mb = mantel_byar(cp["start"], cp["stop"], cp["event"], cp["exposed"], method="efron")
-    base = dict(
-        data_label=label, analysis=a["id"], endpoint=a["endpoint"], grouping=a.get("by", "")
-    )
+    base = dict(data_label=label, analysis=a["id"], endpoint=a["endpoint"], grouping=cfg.by)
     tests.append(
         {
             **base,
@@ -65,7 +65,7 @@ def time_dependent(
             "note": f"exposure {exp_col} as a time-dependent covariate; no immortal-time bias",
         }
     )
-    for months in a.get("landmarks_months", [6]):
+    for months in cfg.landmarks_months:
         lm = months * DAYS_PER_MONTH
         ld = landmark(t, e, x, lm)
         comp = landmark_compare(ld, ci_method=ci)
@@ -170,21 +170,22 @@ def cox_model(
     data: pd.DataFrame, model: dict[str, Any], endpoint: dict[str, Any], label: str
 ) -> list[dict[str, Any]]:
     """Rows of cox.csv for one configured model: fitted coefficients, or the refusal."""
-    x, dropped = design(data, model.get("covariates", []))
+    cfg = CoxModel.of(model)
+    x, dropped = design(data, cfg.covariates)
     d = pd.concat([x, data.loc[x.index, ["AVAL", "CNSR"]]], axis=1)
     d["time"] = np.where(d["AVAL"] <= 0, ZERO_TIME, d["AVAL"])
     d["event"] = (d["CNSR"] == 0).astype(int)
     covs = list(x.columns)
     start = None
     if "ENTRY" in data:  # delayed entry: risk sets (entry, exit]
-        if model.get("time_dependent"):
+        if cfg.time_dependent:
             raise CohortflowError(
                 f"Cox model {model['id']}: time-dependent covariates cannot be combined with "
                 "delayed entry"
             )
         d["entry"] = data.loc[d.index, "ENTRY"].to_numpy(float)
         start = "entry"
-    for td in model.get("time_dependent", []):
+    for td in cfg.time_dependent:
         d["_x"] = exposure_days(data.loc[d.index], td["date"], endpoint["origin"])
         d = split_at_exposure(d.drop(columns=["AVAL", "CNSR"]), "time", "event", "_x")
         d = d.rename(columns={"exposed": td["label"]}).drop(columns=["_x"], errors="ignore")
@@ -204,8 +205,8 @@ def cox_model(
             "time",
             "event",
             covs,
-            ties=model.get("ties", "efron"),
-            min_events_per_parameter=model.get("min_events_per_parameter", 5),
+            ties=cfg.ties,
+            min_events_per_parameter=cfg.min_events_per_parameter,
             start_col=start,
         )
     except CohortflowError as exc:
@@ -248,7 +249,8 @@ def competing(
 ) -> dict[str, list[dict[str, Any]]]:
     """Cumulative incidence of the event and of the competing event per stratum, and Gray's
     test of each (cause 1 and 2) when there are two or more strata."""
-    times_y = a.get("time_points_years", [1, 3, 5])
+    cfg = CifAnalysis.of(a)
+    times_y = cfg.time_points_years
     et = data["EVENTTYPE"].fillna(0).astype(int).to_numpy()
     t = data["AVAL"].to_numpy(float)
     entry = data["ENTRY"].to_numpy(float) if "ENTRY" in data else None
@@ -291,7 +293,7 @@ def competing(
                     "data_label": label,
                     "analysis": a["id"],
                     "endpoint": a["endpoint"],
-                    "grouping": a.get("by", ""),
+                    "grouping": cfg.by,
                     "test": f"Gray (cumulative incidence, {names[cause]})",
                     "groups": ";".join(valid),
                     "chi2": g.statistic,

@@ -23,6 +23,7 @@ from cohortflow.analyse.survmethods import (
     weighted_tests,
 )
 from cohortflow.classify.schemes import UNCLASSIFIABLE
+from cohortflow.core.defaults import Analysis, CifAnalysis, Endpoint, Responses, Study
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.expr import evaluate
 from cohortflow.stats.logrank import stratified_logrank, trend_test
@@ -99,15 +100,12 @@ def primary_test(analysis: dict[str, Any]) -> str:
     and its figure legend prints. Configured by ``primary_test`` (log-rank, stratified,
     trend); by default the stratified test when ``stratify_by`` is set, else the trend
     test when ``trend`` is true, else the unweighted log-rank test."""
-    kind = analysis.get("primary_test") or (
-        "stratified"
-        if analysis.get("stratify_by")
-        else "trend"
-        if analysis.get("trend")
-        else "log-rank"
+    cfg = Analysis.of(analysis)
+    kind = cfg.primary_test or (
+        "stratified" if cfg.stratify_by else "trend" if cfg.trend else "log-rank"
     )
     if kind == "stratified":
-        return f"log-rank stratified by {analysis.get('stratify_by', 'site')}"
+        return f"log-rank stratified by {cfg.stratify_by or 'site'}"
     if kind == "trend":
         return TREND_TEST
     return "log-rank (unweighted)"
@@ -187,16 +185,18 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
         ignore_index=True,
     )
     surv_rows, strata_rows, test_rows, rmst_out = [], [], [], []
-    label = study.get("data_label", "")
+    st = Study.of(study)
+    label = st.data_label
     for a in study["analyses"]:
+        cfg = Analysis.of(a)
         ep = study["endpoints"][a["endpoint"]]
-        if ep.get("competing"):
+        if Endpoint.of(ep).competing:
             raise CohortflowError(
                 f"analysis {a['id']}: endpoint {a['endpoint']} has competing events; "
                 "Kaplan-Meier (1 - KM) overestimates its incidence. Use a cumulative-incidence "
                 "analysis for it instead."
             )
-        ci = a.get("ci_method", "log-log")
+        ci = cfg.ci_method
         data = analysed.merge(
             adtte[adtte["PARAMCD"] == a["endpoint"]][["study_id", "AVAL", "CNSR"]],
             on="study_id",
@@ -218,12 +218,12 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
         data = data[usable].reset_index(drop=True)
         data = entry_days(data, ep, a["id"])
         delayed = "ENTRY" in data
-        if delayed and (a.get("stratify_by") or a.get("trend") or a.get("rmst")):
+        if delayed and (cfg.stratify_by or cfg.trend or a.get("rmst")):
             raise CohortflowError(
                 f"analysis {a['id']}: endpoint {a['endpoint']} has delayed entry; stratified "
                 "and trend log-rank tests and RMST are not available with delayed entry"
             )
-        grouping = study.get("groupings", {}).get(a["by"]) if a.get("by") else None
+        grouping = st.groupings.get(cfg.by) if cfg.by else None
         lab, order = strata(data, grouping, study.get("schemes", {}))
         td = bool(grouping and grouping.get("time_dependent"))
         if delayed and td:
@@ -231,14 +231,14 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                 f"analysis {a['id']}: a time-dependent grouping cannot be combined with "
                 "delayed entry"
             )
-        if td and not a.get("allow_naive"):
+        if td and not cfg.allow_naive:
             test_rows.append(
                 dict(
                     data_label=label,
                     study=study["id"],
                     analysis=a["id"],
                     endpoint=a["endpoint"],
-                    grouping=a.get("by", ""),
+                    grouping=cfg.by,
                     test="naive Kaplan-Meier comparison refused",
                     groups=";".join(order),
                     chi2=np.nan,
@@ -252,8 +252,8 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                 )
             )
             order = []
-        times_y = a.get("time_points_years", [1, 3, 5])
-        pub = {(p["stratum"], float(p["time_years"])): p for p in a.get("published", [])}
+        times_y = cfg.time_points_years
+        pub = {(p["stratum"], float(p["time_years"])): p for p in cfg.published}
         for s in order:
             d = data[lab == s]
             t = d["AVAL"].to_numpy(float)
@@ -278,7 +278,7 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                             study=study["id"],
                             analysis=a["id"],
                             endpoint=a["endpoint"],
-                            grouping=a.get("by", ""),
+                            grouping=cfg.by,
                             test=SMALL_RISK_SET_TEST,
                             groups=s,
                             chi2=np.nan,
@@ -297,7 +297,7 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                     analysis=a["id"],
                     endpoint=a["endpoint"],
                     subset=subset_label,
-                    grouping=a.get("by", ""),
+                    grouping=cfg.by,
                     stratum=s,
                     n=len(d),
                     events=int(e.sum()),
@@ -323,7 +323,7 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                         endpoint_label=ep["label"],
                         origin=ep["origin"],
                         subset=subset_label,
-                        grouping=a.get("by", ""),
+                        grouping=cfg.by,
                         stratum=s,
                         n=len(d),
                         total_events=int(e.sum()),
@@ -347,7 +347,7 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
             study=study["id"],
             analysis=a["id"],
             endpoint=a["endpoint"],
-            grouping=a.get("by", ""),
+            grouping=cfg.by,
         )
         if a.get("rmst"):
             rmst_out += rmst_rows(data, lab, test_strata, a, grouping, base)
@@ -366,7 +366,7 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                     entry=data.loc[m, "ENTRY"].to_numpy(float),
                 )
             extra_tests = []
-            if a.get("stratify_by"):
+            if cfg.stratify_by:
                 sl = stratified_logrank(
                     data.loc[m, "AVAL"].to_numpy(float),
                     (data.loc[m, "CNSR"] == 0).to_numpy(int),
@@ -376,7 +376,7 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                 extra_tests.append(
                     (f"log-rank stratified by {a['stratify_by']}", sl.chi2, sl.df, sl.p)
                 )
-            if a.get("trend"):
+            if cfg.trend:
                 tr = trend_test(
                     data.loc[m, "AVAL"].to_numpy(float),
                     (data.loc[m, "CNSR"] == 0).to_numpy(int),
@@ -398,7 +398,7 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                         study=study["id"],
                         analysis=a["id"],
                         endpoint=a["endpoint"],
-                        grouping=a.get("by", ""),
+                        grouping=cfg.by,
                         test=name,
                         groups=";".join(test_strata),
                         chi2=chi2,
@@ -408,7 +408,7 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                         note="",
                     )
                 )
-            pub_p = [p.get("p_value") for p in a.get("published", []) if "p_value" in p]
+            pub_p = [p.get("p_value") for p in cfg.published if "p_value" in p]
             weighted = weighted_tests(
                 data, lab, test_strata, a, base, pub_p[0] if pub_p else np.nan
             )
@@ -418,15 +418,14 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
                     study=study["id"],
                     analysis=a["id"],
                     endpoint=a["endpoint"],
-                    grouping=a.get("by", ""),
+                    grouping=cfg.by,
                     test="log-rank (unweighted)",
                     groups=";".join(test_strata),
                     chi2=lr.chi2,
                     df=lr.df,
                     p=lr.p,
                     published_p=pub_p[0] if pub_p else np.nan,
-                    note=a.get("note", "")
-                    + (" Risk sets (entry, exit]: delayed entry." if delayed else ""),
+                    note=cfg.note + (" Risk sets (entry, exit]: delayed entry." if delayed else ""),
                 )
             )
             test_rows += weighted
@@ -435,18 +434,19 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
             surv_rows += [{**r, "study": study["id"]} for r in extra["survival"]]
             test_rows += [{**r, "study": study["id"]} for r in extra["tests"]]
     cox_rows, cif_rows = [], []
-    for model in study.get("cox_models", []):
+    for model in st.cox_models:
         ep = study["endpoints"][model["endpoint"]]
         data = entry_days(endpoint_data(analysed, adtte, model["endpoint"]), ep, model["id"])
         cox_rows += [{**r, "method": "cox"} for r in cox_model(data, model, ep, label)]
-    for a in study.get("cif_analyses", []):
+    for a in st.cif_analyses:
         ep = study["endpoints"][a["endpoint"]]
-        if not ep.get("competing"):
+        if not Endpoint.of(ep).competing:
             raise CohortflowError(
                 f"cif analysis {a['id']}: endpoint {a['endpoint']} has no competing events"
             )
         data = entry_days(endpoint_data(analysed, adtte, a["endpoint"]), ep, a["id"])
-        grouping = study.get("groupings", {}).get(a["by"]) if a.get("by") else None
+        by = CifAnalysis.of(a).by
+        grouping = st.groupings.get(by) if by else None
         lab, order = strata(data, grouping, study.get("schemes", {}))
         out = competing(data, a, lab, order, ep, label)
         cif_rows += out["cif"]
@@ -463,7 +463,7 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
     if resp:
         pop = cohort[cohort[resp["population"]]].reset_index(drop=True)
         rates = response_rates(pop, resp, label)
-        counts = response_counts(pop, resp.get("order")).assign(data_label=label)
+        counts = response_counts(pop, Responses.of(resp).order).assign(data_label=label)
     return {
         "response_rates": rates,
         "response_counts": counts,
@@ -485,5 +485,5 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
         "cox": pd.DataFrame(cox_rows, columns=COX_COLUMNS),
         "cif": pd.DataFrame(cif_rows, columns=CIF_COLUMNS),
         "rmst": pd.DataFrame(rmst_out, columns=RMST_COLUMNS),
-        "flow": flow_table(cohort, study.get("eligibility", {})).assign(data_label=label),
+        "flow": flow_table(cohort, st.eligibility).assign(data_label=label),
     }

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cohortflow.core.defaults import Eligibility
 from cohortflow.core.expr import evaluate
 from cohortflow.core.vectors import first_part, join_parts, label_where
 
@@ -20,20 +21,21 @@ def eligibility(df: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
     condition is known and true; all reasons not to analyse are recorded.
     """
     n = len(df)
+    crit = Eligibility.of(rules)
     failed: list[np.ndarray] = []
-    for c in rules.get("inclusion", []):
+    for c in crit.inclusion:
         r = evaluate(c["expr"], df)
         v, k = np.asarray(r.value, bool), np.asarray(r.known, bool)
         failed.append(
             np.where(~(v & k), np.where(k, c["name"], c["name"] + " (missing)"), "").astype(object)
         )
-    for c in rules.get("exclusion", []):
+    for c in crit.exclusion:
         r = evaluate(c["expr"], df)
         failed.append(label_where(np.asarray(r.value, bool) & np.asarray(r.known, bool), c["name"]))
     failed_criteria = join_parts(failed, n)
     eligible = failed_criteria == ""
     not_analysed: list[np.ndarray] = []
-    for c in rules.get("analysed", []):
+    for c in crit.analysed:
         r = evaluate(c["expr"], df)
         ok = np.asarray(r.value, bool) & np.asarray(r.known, bool)
         not_analysed.append(label_where(eligible & ~ok, c["name"]))
@@ -58,7 +60,7 @@ def exclusion_label(criterion: dict[str, Any], rules: dict[str, Any]) -> str:
     if criterion.get("exclusion_label"):
         return str(criterion["exclusion_label"])
     label = criterion.get("label", criterion["name"])
-    if any(c is criterion for c in rules.get("exclusion", [])):
+    if any(c is criterion for c in Eligibility.of(rules).exclusion):
         return str(label)
     return f"Not met: {label}"
 
@@ -68,15 +70,16 @@ def flow_table(elig: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
     in the order listed (so screened = excluded + eligible). A patient not analysed for several
     reasons is counted under each of them; the analysed count is exact."""
     rows = []
+    crit = Eligibility.of(rules)
     for site, g in [("All", elig), *sorted(elig.groupby("site"))]:
         rows.append({"site": site, "step": "screened", "n": len(g)})
-        for c in [*rules.get("inclusion", []), *rules.get("exclusion", [])]:
+        for c in [*crit.inclusion, *crit.exclusion]:
             k = int(
                 g["exclusion_reason"].str.replace(" (missing)", "", regex=False).eq(c["name"]).sum()
             )
             rows.append({"site": site, "step": f"excluded: {exclusion_label(c, rules)}", "n": k})
         rows.append({"site": site, "step": "eligible", "n": int(g["eligible"].sum())})
-        for c in rules.get("analysed", []):
+        for c in crit.analysed:
             k = int(
                 (";" + g["not_analysed_reason"] + ";")
                 .str.contains(f";{c['name']};", regex=False)

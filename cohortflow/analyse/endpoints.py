@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cohortflow.core.defaults import Endpoint, InductionFailure
 from cohortflow.core.expr import evaluate
 
 ADTTE_COLUMNS = [
@@ -57,7 +58,7 @@ def derive(df: pd.DataFrame, code: str, endpoint: dict[str, Any], cutoff: str) -
         return first, which
 
     ev_date, ev_desc = first_of(endpoint["events"])
-    comp = endpoint.get("competing", [])
+    comp = Endpoint.of(endpoint).competing
     cp_date, cp_desc = (
         first_of(comp)
         if comp
@@ -67,11 +68,11 @@ def derive(df: pd.DataFrame, code: str, endpoint: dict[str, Any], cutoff: str) -
     if ind:
         r = evaluate(ind["expr"], df)
         failed = r.value & r.known
-        at = pd.to_timedelta(ind.get("at_day", 0), unit="D")
+        spec = InductionFailure.of(ind)
+        at = pd.to_timedelta(spec.at_day, unit="D")
         ev_date = ev_date.where(~failed, origin + at)
         ev_desc = ev_desc.where(
-            ~failed,
-            ind.get("description", f"Induction failure (assigned day {ind.get('at_day', 0)})"),
+            ~failed, spec.description or f"Induction failure (assigned day {spec.at_day})"
         )
     censor = pd.to_datetime(df[endpoint["censor"]]).reset_index(drop=True)
     n = len(df)

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 from scipy.stats import beta
 
-DEFAULT_ORDER = ["CR", "CRp", "PR", "refractory", "not_evaluated"]
+from cohortflow.core.defaults import Responses
 
 
 def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -22,7 +22,7 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
 
 def best_response(responses: pd.DataFrame, order: list[str] | None = None) -> pd.Series:
     """Best response per study ID over every assessment (first in ``order``)."""
-    order = order or DEFAULT_ORDER
+    order = order or Responses().order
     rank = {r: i for i, r in enumerate(order)}
     r = responses.dropna(subset=["response"]).copy()
     r["rank"] = r["response"].map(rank)
@@ -66,7 +66,7 @@ def response_rates(
 
 def response_counts(patients: pd.DataFrame, order: list[str] | None = None) -> pd.DataFrame:
     """Counts of best response per category, in order, with 'none' for no assessment."""
-    order = order or DEFAULT_ORDER
+    order = order or Responses().order
     best = patients["best_response"].fillna("no assessment")
     cats = [*order, *sorted(set(best) - set(order))]
     return pd.DataFrame(

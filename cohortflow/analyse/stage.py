@@ -13,6 +13,7 @@ import pandera.errors
 
 from cohortflow.analyse.analysis import analyse, build_cohort
 from cohortflow.analyse.endpoints import adtte_schema
+from cohortflow.core.defaults import Responses, Study
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.io import sha256_file, write_csv, write_parquet
 
@@ -44,13 +45,13 @@ def analyse_study(
     reconciliations: list[str] | None = None,
 ) -> None:
     """Cohort with eligibility, ADTTE endpoints, KM summaries, tests, responses and the flow."""
-    resp_spec = study.get("responses") or {}
+    st = Study.of(study)
     cohort = build_cohort(
         pd.read_parquet(patients),
         pd.read_parquet(risk_groups),
-        study.get("eligibility", {}),
+        st.eligibility,
         pd.read_parquet(responses) if responses else None,
-        resp_spec.get("order"),
+        Responses.of(study.get("responses")).order,
     )
     res = analyse(cohort, study)
     _check_adtte(res["adtte"])
@@ -59,14 +60,12 @@ def analyse_study(
             "patients_sha256": sha256_file(patients),
             "risk_groups_sha256": sha256_file(risk_groups),
         },
-        "data_label": study.get("data_label", ""),
+        "data_label": st.data_label,
     }
     write_parquet(cohort, outputs["cohort"], {"stage": "analyse", **prov})
     write_parquet(res["adtte"], outputs["adtte"], {"stage": "analyse", **prov})
     if reconciliations and "set_aside" in outputs:
-        write_csv(
-            set_aside_table(reconciliations, study.get("data_label", "")), outputs["set_aside"]
-        )
+        write_csv(set_aside_table(reconciliations, st.data_label), outputs["set_aside"])
     for name in (
         "survival",
         "strata",

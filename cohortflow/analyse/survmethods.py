@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cohortflow.analyse.adapters import design
+from cohortflow.core.defaults import Analysis, Endpoint, FineGray, LogrankWeight, Rmst
 from cohortflow.core.errors import CohortflowError
 from cohortflow.stats.finegray import fit_fine_gray
 from cohortflow.stats.rmst import compare_rmst, restricted_mean
@@ -53,7 +54,7 @@ RMST_COLUMNS = [
 
 
 def _unit(a: dict[str, Any]) -> tuple[str, float]:
-    unit = a.get("time_unit", "months")
+    unit = Analysis.of(a).time_unit
     return unit, {"months": DAYS_PER_MONTH, "years": DAYS_PER_YEAR}[unit]
 
 
@@ -95,7 +96,7 @@ def rmst_rows(
     e = (data["CNSR"] == 0).to_numpy(int)
     lab = labels.to_numpy(object)
     rows: list[dict[str, Any]] = []
-    extend = bool(spec.get("extend", False))
+    extend = bool(Rmst.of(spec).extend)
     for g in groups:
         m = lab == g
         try:
@@ -189,15 +190,16 @@ def weighted_tests(
     g = labels[m].to_numpy(object)
     entry = data.loc[m, "ENTRY"].to_numpy(float) if "ENTRY" in data else None
     rows = []
-    for spec in a.get("logrank_weights", []):
+    for spec in Analysis.of(a).logrank_weights:
         spec = {"weights": spec} if isinstance(spec, str) else spec
+        fh = LogrankWeight.of(spec)
         res = weighted_logrank(
             t,
             e,
             g,
             spec["weights"],
-            rho=float(spec.get("rho", 0)),
-            gamma=float(spec.get("gamma", 0)),
+            rho=float(fh.rho),
+            gamma=float(fh.gamma),
             entry=entry,
         )
         rows.append(
@@ -222,7 +224,7 @@ def entry_days(data: pd.DataFrame, endpoint: dict[str, Any], analysis: str) -> p
     finding: an event cannot precede study entry), are left out with a warning that counts
     them; the rest are at risk on (ENTRY, AVAL].
     """
-    if not endpoint.get("entry"):
+    if not Endpoint.of(endpoint).entry:
         return data
     col = endpoint["entry"]
     if col not in data.columns:
@@ -266,6 +268,7 @@ def fine_gray_rows(
     """cox.csv rows (``method`` fine-gray) for ``fine_gray:`` on a competing-risks analysis:
     subdistribution hazard ratios of the endpoint's event, or the refusal with its reason."""
     spec = a["fine_gray"]
+    fg = FineGray.of(spec)
     x, dropped = design(data, spec["covariates"])
     d = pd.concat([x, data.loc[x.index, ["AVAL", "EVENTTYPE"]]], axis=1)
     d["status"] = d["EVENTTYPE"].fillna(0).astype(int)
@@ -273,9 +276,7 @@ def fine_gray_rows(
     base = {
         "data_label": label,
         "model": f"{a['id']}_fine_gray",
-        "title": spec.get(
-            "title", f"{endpoint['label']}: Fine-Gray model for {event_name.lower()}"
-        ),
+        "title": fg.title or f"{endpoint['label']}: Fine-Gray model for {event_name.lower()}",
         "endpoint": a["endpoint"],
         "n_dropped_missing": dropped,
         "method": "fine-gray",
@@ -288,18 +289,19 @@ def fine_gray_rows(
             "status",
             list(x.columns),
             cause=1,
-            min_events_per_parameter=spec.get("min_events_per_parameter", 5),
+            min_events_per_parameter=fg.min_events_per_parameter,
         )
     except CohortflowError as exc:
         log.warning("Fine-Gray model %s refused: %s", base["model"], exc)
         reason = str(exc).removeprefix("Fine-Gray model refused: ")
-        comp_name = endpoint.get("competing", [{}])[0].get("description", "competing events")
+        comps = Endpoint.of(endpoint).competing
+        comp_name = comps[0]["description"] if comps else "competing events"
         counts = (
             f" ({len(d)} patients: {int((d['status'] == 1).sum())} {event_name.lower()}, "
             f"{int((d['status'] == 2).sum())} {comp_name.lower()}, "
             f"{int((d['status'] == 0).sum())} censored)"
         )
-        note = f" {spec['refusal_note']}" if spec.get("refusal_note") else ""
+        note = f" {fg.refusal_note}" if fg.refusal_note else ""
         return [{**base, "covariate": "", "status": f"refused: {reason}{counts}.{note}"}]
     return [
         {
