@@ -25,6 +25,9 @@ checkpoint analyse:
         cox=f"{RESULTS}/{{study}}/analyse/cox.csv",
         cif=f"{RESULTS}/{{study}}/analyse/cif.csv",
         rmst=f"{RESULTS}/{{study}}/analyse/rmst.csv",
+        landmark=f"{RESULTS}/{{study}}/analyse/landmark.parquet",
+        simon_makuch=f"{RESULTS}/{{study}}/analyse/simon_makuch.parquet",
+        simon_makuch_at_risk=f"{RESULTS}/{{study}}/analyse/simon_makuch_at_risk.csv",
     log:
         f"{RESULTS}/{{study}}/logs/analyse.log",
     conda:

@@ -78,6 +78,9 @@ rule figure:
         adtte=f"{RESULTS}/{{study}}/analyse/adtte.parquet",
         tests=f"{RESULTS}/{{study}}/analyse/tests.csv",
         cox=f"{RESULTS}/{{study}}/analyse/cox.csv",
+        landmark=f"{RESULTS}/{{study}}/analyse/landmark.parquet",
+        simon_makuch=f"{RESULTS}/{{study}}/analyse/simon_makuch.parquet",
+        simon_makuch_at_risk=f"{RESULTS}/{{study}}/analyse/simon_makuch_at_risk.csv",
     output:
         png=report(
             f"{RESULTS}/{{study}}/figures/{{figure}}.png",

@@ -8,10 +8,7 @@ smk = snakemake  # noqa: F821
 run_stage(
     smk,
     report_figure,
-    cohort=smk.input.cohort,
-    adtte=smk.input.adtte,
-    tests=smk.input.tests,
-    cox=smk.input.cox,
+    inputs=dict(smk.input.items()),
     study=smk.params.study,
     analysis=smk.wildcards.figure,
     stem=smk.output.png[: -len(".png")],

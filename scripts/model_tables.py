@@ -9,11 +9,7 @@ smk = snakemake  # noqa: F821
 run_stage(
     smk,
     report_model_tables,
-    cox=smk.input.cox,
-    cif=smk.input.cif,
-    tests=smk.input.tests,
-    set_aside=smk.input.set_aside,
-    rmst=smk.input.rmst,
+    inputs=dict(smk.input.items()),
     study=smk.params.study,
     out_dir=str(Path(smk.output.cox_md).parent),
 )

@@ -21,15 +21,14 @@ from cohortflow.render.docx_tables import write_docx
 from cohortflow.render.figure_names import swimmer_subset_text
 from cohortflow.render.figures import FONT_FAMILY, HANGUL_FONT, km_figure
 from cohortflow.render.plots import cif_figure, swimmer_figure
-from cohortflow.render.report import (
-    NOT_ESTIMABLE,
-    SURVIVAL_FOOTNOTE,
+from cohortflow.render.report import NOT_ESTIMABLE, SURVIVAL_FOOTNOTE, survival_table
+from cohortflow.render.runreport import render_run_report
+from cohortflow.render.study_figures import (
+    FigureInputs,
     build_figure,
     origin_words,
     p_value_labels,
-    survival_table,
 )
-from cohortflow.render.runreport import render_run_report
 from cohortflow.render.tables import blank_repeats
 from cohortflow.validate.dq import percent_text
 
@@ -138,7 +137,8 @@ def test_refused_cox_model_gets_no_figure_and_the_report_says_why(tmp_path):
     )
     study = {"id": "s", "title": "S", "cox_models": [{"id": "m", "title": "Model"}]}
     with pytest.raises(CohortflowError, match="not estimable"):
-        build_figure("forest_m", pd.DataFrame({"analysed": []}), pd.DataFrame(), cox, cox, study)
+        inputs = FigureInputs(pd.DataFrame({"analysed": []}), pd.DataFrame(), cox, cox)
+        build_figure("forest_m", inputs, study)
     (tmp_path / "analyse").mkdir()
     cox.to_csv(tmp_path / "analyse" / "cox.csv", index=False)
     html = render_run_report(study, tmp_path, manifest={})

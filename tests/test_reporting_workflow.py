@@ -15,7 +15,7 @@ import pytest
 
 from cohortflow.core.config import load_study
 from cohortflow.render.consort import consort_figure
-from cohortflow.render.report import build_figure
+from cohortflow.render.study_figures import FigureInputs, build_figure
 
 from .conftest import copy_repo, snakemake
 from .figure_checks import layout_problems
@@ -32,7 +32,13 @@ def _figures(work: Path, study_id: str) -> dict[str, object]:
     tests = pd.read_csv(base / "analyse/tests.csv")
     cox = pd.read_csv(base / "analyse/cox.csv")
     names = sorted(p.stem for p in (base / "figures").glob("*.png") if p.stem != "consort")
-    figs = {n: build_figure(n, cohort, adtte, tests, cox, study) for n in names}
+    timedep = {
+        "landmark": pd.read_parquet(base / "analyse/landmark.parquet"),
+        "simon_makuch": pd.read_parquet(base / "analyse/simon_makuch.parquet"),
+        "simon_makuch_at_risk": pd.read_csv(base / "analyse/simon_makuch_at_risk.csv"),
+    }
+    inputs = FigureInputs(cohort, adtte, tests, cox, timedep)
+    figs = {n: build_figure(n, inputs, study) for n in names}
     figs["consort"] = consort_figure(
         pd.read_csv(base / "analyse/flow.csv"),
         title=study["title"],

@@ -13,6 +13,7 @@ import pandera.errors
 
 from cohortflow.analyse.analysis import analyse, build_cohort
 from cohortflow.analyse.endpoints import adtte_schema
+from cohortflow.analyse.timedep_curves import timedep_curves
 from cohortflow.core.defaults import Responses, Study
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.io import sha256_file, write_csv, write_parquet
@@ -80,7 +81,29 @@ def analyse_study(
     ):
         if name in outputs:
             write_csv(res[name], outputs[name])
+    _write_timedep_curves(cohort, res["adtte"], study, outputs, {"stage": "analyse", **prov})
     log.info("analysed %d of %d patients", int(cohort["analysed"].sum()), len(cohort))
+
+
+def _write_timedep_curves(
+    cohort: pd.DataFrame,
+    adtte: pd.DataFrame,
+    study: dict[str, Any],
+    outputs: dict[str, str],
+    meta: dict[str, Any],
+) -> None:
+    """The landmark data sets and Simon-Makuch curves the figures draw (``timedep_curves``),
+    for each of them ``outputs`` names."""
+    wanted = [k for k in ("landmark", "simon_makuch", "simon_makuch_at_risk") if k in outputs]
+    if not wanted:
+        return
+    analysed = cohort[cohort["analysed"]].reset_index(drop=True)
+    tables = timedep_curves(analysed, adtte, study)
+    for name in wanted:
+        if outputs[name].endswith(".parquet"):
+            write_parquet(tables[name], outputs[name], meta)
+        else:
+            write_csv(tables[name], outputs[name])
 
 
 def set_aside_table(reconciliations: list[str], data_label: str = "") -> pd.DataFrame:

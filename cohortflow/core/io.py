@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -89,3 +91,25 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+#: The earliest time a zip entry can carry; every entry of a pinned zip carries it.
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def pinned_zip(data: bytes, replace: Mapping[str, bytes] | None = None) -> bytes:
+    """An Office document's zip (XLSX, DOCX) made reproducible: entries sorted, with fixed
+    times and attributes; the entries named in ``replace`` get the given content."""
+    replace = replace or {}
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as src,
+        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst,
+    ):
+        for name in sorted(src.namelist()):
+            info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 0
+            info.external_attr = 0
+            dst.writestr(info, replace[name] if name in replace else src.read(name))
+    return out.getvalue()

@@ -12,7 +12,6 @@ import datetime as dt
 import io
 import math
 import re
-import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from openpyxl.xml.constants import ARC_CORE
 from openpyxl.xml.functions import tostring
 
 from cohortflow.core.cellsafe import xlsx_text
-from cohortflow.core.io import atomic_write
+from cohortflow.core.io import atomic_write, pinned_zip
 
 __all__ = [
     "FIXED_TIMESTAMP",
@@ -37,7 +36,6 @@ __all__ = [
 
 #: Creation and modification time written into every workbook (document properties).
 FIXED_TIMESTAMP = dt.datetime(2000, 1, 1)
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # earliest time a zip entry can carry
 
 _MAX_SHEET_NAME = 31
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
@@ -155,18 +153,7 @@ def _write_sheet(
 def _pinned_zip(data: bytes, core_xml: bytes) -> bytes:
     """The workbook zip with sorted entries, fixed entry times and ``core_xml`` as
     the document properties."""
-    out = io.BytesIO()
-    with (
-        zipfile.ZipFile(io.BytesIO(data)) as src,
-        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst,
-    ):
-        for name in sorted(src.namelist()):
-            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 0
-            info.external_attr = 0
-            dst.writestr(info, core_xml if name == ARC_CORE else src.read(name))
-    return out.getvalue()
+    return pinned_zip(data, {ARC_CORE: core_xml})
 
 
 def write_xlsx(

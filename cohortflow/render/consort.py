@@ -414,16 +414,15 @@ def consort_figure(
         canvas = FigureCanvasAgg(fig)
         cv = _Canvas(fig, canvas.get_renderer())
         full_w = _FIG_W - 2 * _MARGIN
-
         title_t = cv.wrapped(
             title, full_w, size=_FS_TITLE, bold=True, ha="left", va="top", gid="consort:title"
         )
+        aside = _set_aside_counts(set_aside)
         steps = [
             ("screened", "Screened", overall.screened),
             ("eligible", "Eligible", overall.eligible),
             ("analysed", "Analysed", overall.analysed),
         ]
-        aside = _set_aside_counts(set_aside)
         if aside is not None:
             steps.insert(0, ("received", "Records received", aside[0]))
         mains = [
@@ -435,59 +434,10 @@ def consort_figure(
         main_sizes = [cv.size(t) for t in mains]
         main_w = max(_MAIN_MIN_W, max(w for w, _ in main_sizes) + 2 * _PAD_X)
         main_h = max(h for _, h in main_sizes) + 2 * _PAD_Y
-
-        side_max = full_w - main_w - _H_GAP
-        sides: list[_SideBox | None] = [None, None]
-        if aside is not None:
-            sides.insert(
-                0,
-                _side_box(
-                    cv,
-                    "set-aside",
-                    f"Set aside before screening {_n(aside[1])}",
-                    aside[2],
-                    "Records with fatal data-quality findings (quarantine); see dq/study.html.",
-                    side_max,
-                ),
-            )
-        k = len(sides) - 2  # index of the exclusion box
-        if overall.excluded:
-            sides[k] = _side_box(
-                cv,
-                "excluded",
-                f"Excluded {_n(overall.screened - overall.eligible)}",
-                overall.excluded,
-                None,
-                side_max,
-            )
-        if overall.not_analysed:
-            n_not = overall.eligible - overall.analysed
-            overlap = sum(n for _, n in overall.not_analysed) != n_not
-            sides[k + 1] = _side_box(
-                cv,
-                "not-analysed",
-                f"Not analysed {_n(n_not)}",
-                overall.not_analysed,
-                "Patients may have more than one reason." if overlap else None,
-                side_max,
-            )
-
-        # bottom: per-site table or note, then the footnote
-        table: _SiteTable | None = None
-        site_note: Text | None = None
+        sides = _side_boxes(cv, overall, aside, full_w - main_w - _H_GAP)
+        table, site_note = (None, None)
         if site_detail and sites:
-            if len(sites) <= MAX_SITE_COLUMNS:
-                table = _site_table(cv, overall, sites, full_w)
-            if table is None:
-                site_note = cv.wrapped(
-                    f"{len(sites)} sites: {SITE_NOTE}",
-                    full_w,
-                    size=_FS_TABLE,
-                    ha="center",
-                    va="top",
-                    style="italic",
-                    gid="consort:site-note",
-                )
+            table, site_note = _site_detail(cv, overall, sites, full_w)
         foot_t = None
         if footnote and footnote.strip():
             foot_t = cv.wrapped(
@@ -499,75 +449,164 @@ def consort_figure(
                 color="0.35",
                 gid="consort:footnote",
             )
-
-        # vertical sizes, then stretch the gaps towards the target height
-        title_h = cv.size(title_t)[1]
-        gaps = [
-            max(_MIN_GAP, side.height + 2 * _SIDE_CLEAR) if side else _MIN_GAP for side in sides
-        ]
         bottom_h = 0.0
         if table is not None:
             bottom_h = table.height
         elif site_note is not None:
             bottom_h = cv.size(site_note)[1]
         foot_h = cv.size(foot_t)[1] if foot_t is not None else 0.0
-        before_bottom = 0.4 if bottom_h else 0.0
-        before_foot = 0.3 if foot_h else 0.0
-        needed = (
-            _TOP
-            + title_h
-            + 0.3
-            + len(mains) * main_h
-            + sum(gaps)
-            + before_bottom
-            + bottom_h
-            + before_foot
-            + foot_h
-            + _BOTTOM
-        )
-        spare = max(0.0, _FIG_H - needed)
-        extra = min(_MAX_EXTRA_GAP, spare / len(mains))
-        gaps = [g + extra for g in gaps]
-        if bottom_h:
-            before_bottom += min(_MAX_EXTRA_GAP, spare - 2 * extra)
-
-        # horizontal: main column and side boxes (of one width) centred as a group
-        side_w = max((s.width for s in sides if s), default=0.0)
-        for side in sides:
-            if side is not None:
-                side.width = side_w
-        group_w = main_w + (_H_GAP + side_w if side_w else 0.0)
-        x0 = max(_MARGIN, (_FIG_W - group_w) / 2)
-        cx = x0 + main_w / 2
-        x_side = x0 + main_w + _H_GAP
-
-        y = _TOP
-        cv.place(title_t, _MARGIN, y)
-        y += title_h + 0.3
-        for i, t in enumerate(mains):
-            cv.boxes.append((x0, y, main_w, main_h, _MAIN_FACE, f"consort:box:{steps[i][0]}"))
-            cv.place(t, cx, y + main_h / 2)
-            y += main_h
-            if i == len(mains) - 1:
-                break
-            gap, side = gaps[i], sides[i]
-            cv.arrows.append((cx, y, cx, y + gap))
-            if side is not None:
-                mid = y + gap / 2
-                cv.arrows.append((cx, mid, x_side, mid))
-                side.place(cv, x_side, mid - side.height / 2)
-            y += gap
+        title_h = cv.size(title_t)[1]
+        gaps, before_bottom = _stretch_gaps(title_h, len(mains), main_h, sides, bottom_h, foot_h)
+        y = _place_flow(cv, (title_t, title_h), steps, mains, (main_w, main_h), sides, gaps)
         y += before_bottom
         if table is not None:
             table.place(cv, (_FIG_W - table.width) / 2, y)
         elif site_note is not None:
             cv.place(site_note, _FIG_W / 2, y)
-        y += bottom_h + before_foot
+        y += bottom_h + (0.3 if foot_h else 0.0)
         if foot_t is not None:
             cv.place(foot_t, _MARGIN, y)
         y += foot_h + _BOTTOM
         cv.finish(max(y, 1.0))
     return fig
+
+
+def _side_boxes(
+    cv: _Canvas,
+    overall: _SiteFlow,
+    aside: tuple[int, int, tuple[tuple[str, int], ...]] | None,
+    side_max: float,
+) -> list[_SideBox | None]:
+    """The side box beside each gap between main boxes (None where there is none): records
+    set aside (with ``aside``), exclusions, eligible patients not analysed."""
+    sides: list[_SideBox | None] = [None, None]
+    if aside is not None:
+        sides.insert(
+            0,
+            _side_box(
+                cv,
+                "set-aside",
+                f"Set aside before screening {_n(aside[1])}",
+                aside[2],
+                "Records with fatal data-quality findings (quarantine); see dq/study.html.",
+                side_max,
+            ),
+        )
+    k = len(sides) - 2  # index of the exclusion box
+    if overall.excluded:
+        sides[k] = _side_box(
+            cv,
+            "excluded",
+            f"Excluded {_n(overall.screened - overall.eligible)}",
+            overall.excluded,
+            None,
+            side_max,
+        )
+    if overall.not_analysed:
+        n_not = overall.eligible - overall.analysed
+        overlap = sum(n for _, n in overall.not_analysed) != n_not
+        sides[k + 1] = _side_box(
+            cv,
+            "not-analysed",
+            f"Not analysed {_n(n_not)}",
+            overall.not_analysed,
+            "Patients may have more than one reason." if overlap else None,
+            side_max,
+        )
+    return sides
+
+
+def _site_detail(
+    cv: _Canvas, overall: _SiteFlow, sites: dict[str, _SiteFlow], full_w: float
+) -> tuple[_SiteTable | None, Text | None]:
+    """The per-site table, or the note naming flow.csv when there are too many sites or the
+    table does not fit."""
+    table = _site_table(cv, overall, sites, full_w) if len(sites) <= MAX_SITE_COLUMNS else None
+    if table is not None:
+        return table, None
+    note = cv.wrapped(
+        f"{len(sites)} sites: {SITE_NOTE}",
+        full_w,
+        size=_FS_TABLE,
+        ha="center",
+        va="top",
+        style="italic",
+        gid="consort:site-note",
+    )
+    return None, note
+
+
+def _stretch_gaps(
+    title_h: float,
+    n_mains: int,
+    main_h: float,
+    sides: list[_SideBox | None],
+    bottom_h: float,
+    foot_h: float,
+) -> tuple[list[float], float]:
+    """The gaps below each main box (room for its side box) and before the per-site table,
+    stretched towards the target height ``_FIG_H``."""
+    gaps = [max(_MIN_GAP, side.height + 2 * _SIDE_CLEAR) if side else _MIN_GAP for side in sides]
+    before_bottom = 0.4 if bottom_h else 0.0
+    before_foot = 0.3 if foot_h else 0.0
+    needed = (
+        _TOP
+        + title_h
+        + 0.3
+        + n_mains * main_h
+        + sum(gaps)
+        + before_bottom
+        + bottom_h
+        + before_foot
+        + foot_h
+        + _BOTTOM
+    )
+    spare = max(0.0, _FIG_H - needed)
+    extra = min(_MAX_EXTRA_GAP, spare / n_mains)
+    gaps = [g + extra for g in gaps]
+    if bottom_h:
+        before_bottom += min(_MAX_EXTRA_GAP, spare - 2 * extra)
+    return gaps, before_bottom
+
+
+def _place_flow(
+    cv: _Canvas,
+    title: tuple[Text, float],
+    steps: list[tuple[str, str, int]],
+    mains: list[Text],
+    main_size: tuple[float, float],
+    sides: list[_SideBox | None],
+    gaps: list[float],
+) -> float:
+    """Place the title, then the main boxes joined by arrows with the side boxes (of one
+    width) beside the gaps, centred as a group; returns the height used (from the top)."""
+    main_w, main_h = main_size
+    side_w = max((s.width for s in sides if s), default=0.0)
+    for side in sides:
+        if side is not None:
+            side.width = side_w
+    group_w = main_w + (_H_GAP + side_w if side_w else 0.0)
+    x0 = max(_MARGIN, (_FIG_W - group_w) / 2)
+    cx = x0 + main_w / 2
+    x_side = x0 + main_w + _H_GAP
+
+    y = _TOP
+    cv.place(title[0], _MARGIN, y)
+    y += title[1] + 0.3
+    for i, t in enumerate(mains):
+        cv.boxes.append((x0, y, main_w, main_h, _MAIN_FACE, f"consort:box:{steps[i][0]}"))
+        cv.place(t, cx, y + main_h / 2)
+        y += main_h
+        if i == len(mains) - 1:
+            break
+        gap, side = gaps[i], sides[i]
+        cv.arrows.append((cx, y, cx, y + gap))
+        if side is not None:
+            mid = y + gap / 2
+            cv.arrows.append((cx, mid, x_side, mid))
+            side.place(cv, x_side, mid - side.height / 2)
+        y += gap
+    return y
 
 
 def save_consort(fig: Figure, stem: Path | str) -> list[Path]:

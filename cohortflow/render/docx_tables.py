@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,11 +23,12 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Pt
 
+from cohortflow.core.io import pinned_zip
+
 __all__ = ["FIXED_TIMESTAMP", "write_docx"]
 
 #: Creation, modification and print time written into every document's properties.
 FIXED_TIMESTAMP = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _FONT = "Arial"
 _FONT_EAST_ASIA = "Malgun Gothic"  # Word's Korean UI font; Hangul labels render in Word
 
@@ -76,18 +76,7 @@ def _add_table(doc: Document, df: pd.DataFrame) -> None:
 
 def _pinned(data: bytes) -> bytes:
     """The document zip with sorted entries and fixed entry times."""
-    out = io.BytesIO()
-    with (
-        zipfile.ZipFile(io.BytesIO(data)) as src,
-        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst,
-    ):
-        for name in sorted(src.namelist()):
-            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 0
-            info.external_attr = 0
-            dst.writestr(info, src.read(name))
-    return out.getvalue()
+    return pinned_zip(data)
 
 
 def write_docx(

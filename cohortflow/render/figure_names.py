@@ -6,12 +6,13 @@ the order a reader meets them in.
 incidence), ``forest_<model>`` (Cox model; ``forest_<cif>_fine_gray`` for a Fine-Gray model
 of a cumulative-incidence analysis) and ``swimmer``; the CONSORT diagram is
 ``consort``. ``rules/common.smk`` builds the figure rules from ``figure_stems``,
-``render.report.any_figure`` dispatches on ``parse_figure`` and the run report orders by
+``render.study_figures.build_figure`` dispatches on ``parse_figure`` and the run report orders by
 ``figure_order``. Light on purpose (no plotting imports): the Snakefile imports it.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,16 @@ class FigureName:
         if self.kind in ("swimmer", "consort"):
             return self.kind
         return f"{self.kind}_{self.id}"
+
+    @property
+    def analysis(self) -> str:
+        """The analysis its rows carry in the analyse stage's outputs (``survival.csv``,
+        ``tests.csv``, ``landmark.parquet`` ...): the configured ID, or for a landmark or
+        Simon-Makuch figure the derived analysis ``<id>_landmark_<L>m`` / ``<id>_simon_makuch``.
+        """
+        if self.kind in ("landmark", "simon_makuch"):
+            return self.stem.removeprefix("km_")
+        return self.id
 
 
 def study_figures(study: dict[str, Any]) -> list[FigureName]:
@@ -85,6 +96,36 @@ def parse_figure(study: dict[str, Any], stem: str) -> FigureName:
         if f.stem == stem:
             return f
     raise ValueError(f"figure {stem!r} is not configured for this study")
+
+
+def read_figure_name(study: dict[str, Any], stem: str) -> FigureName | None:
+    """What ``stem`` means by the grammar alone, for the analyses, cumulative-incidence
+    analyses and Cox models ``study`` names, whether or not it configures that figure (a
+    landmark the configuration no longer lists, say); None for a name outside the grammar.
+
+    >>> study = {"analyses": [{"id": "os"}, {"id": "os_all"}]}
+    >>> read_figure_name(study, "km_os_all_landmark_12m")
+    FigureName(kind='landmark', id='os_all', months=12.0)
+    """
+    if stem in ("swimmer", "consort"):
+        return FigureName(stem)
+    ids = {
+        kind: [str(i["id"]) for i in study.get(key) or [] if "id" in i]
+        for kind, key in (("km", "analyses"), ("cif", "cif_analyses"), ("forest", "cox_models"))
+    }
+    for aid in sorted(ids["km"], key=len, reverse=True):
+        if stem == FigureName("km", aid).stem:
+            return FigureName("km", aid)
+        if stem == FigureName("simon_makuch", aid).stem:
+            return FigureName("simon_makuch", aid)
+        m = re.fullmatch(rf"{re.escape(landmark_prefix(aid))}(\d+(?:\.\d+)?)m", stem)
+        if m:
+            return FigureName("landmark", aid, float(m.group(1)))
+    for kind in ("cif", "forest"):
+        for i in ids[kind]:
+            if stem == FigureName(kind, i).stem:
+                return FigureName(kind, i)
+    return None
 
 
 def landmark_prefix(analysis_id: str) -> str:

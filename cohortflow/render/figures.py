@@ -174,134 +174,214 @@ def km_figure(
     uses (entry, exit] risk sets and counts a subject at a tick only once entered. Raises
     ``ValueError`` on invalid arguments or data.
     """
-    if time_unit not in TIME_UNITS:
-        raise ValueError(f"time_unit must be one of {tuple(TIME_UNITS)}, got {time_unit!r}")
+    per_unit = check_time_unit(time_unit)
     if ci_method not in CI_METHODS:
         raise ValueError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
-    if tick_step is not None and not tick_step > 0:
-        raise ValueError(f"tick_step must be positive, got {tick_step}")
-    if xmax is not None and not xmax > 0:
-        raise ValueError(f"xmax must be positive, got {xmax}")
+    check_axis_args(tick_step, xmax)
     data = _validate_curves(curves)
-    per_unit = TIME_UNITS[time_unit]
     entry = {k: np.asarray(v, dtype=float) for k, v in (entries or {}).items()}
     fits = [
         (label, t, kaplan_meier(t, e, ci_method=ci_method, entry=entry.get(label)))
         for label, t, e in data
     ]
-
     last = max(float(t.max()) for _, t, _ in fits) / per_unit
-    x_right = float(xmax) if xmax is not None else (last if last > 0 else 1.0)
-    step = float(tick_step) if tick_step is not None else nice_step(x_right, time_unit)
+    ticks, x_right = time_ticks(last, time_unit, tick_step, xmax)
+
+    with mpl.rc_context(STYLE):
+        fig, ax, ax_risk = axes_with_risk_table(KM_AXES_LABEL, len(fits), 5.5)
+        handles: list[Line2D] = []
+        obstacles: list[Line2D] = []
+        for i, (label, _, km) in enumerate(fits):
+            drawn = _draw_km_curve(ax, km, label, PALETTE[i], per_unit, x_right, ci_bands)
+            handles.append(drawn[0])
+            obstacles += drawn
+        if p_value_text:
+            handles.append(Line2D([], [], linestyle="none", label=p_value_text))
+        _km_axes(ax, title, x_right, ticks, percent, time_unit, ylabel)
+        risk = {
+            label: (ticks, _km_at_risk(t, ticks * per_unit, entry.get(label)))
+            for label, t, _ in fits
+        }
+        colours = {label: PALETTE[i] for i, (label, _, _) in enumerate(fits)}
+        draw_at_risk(ax_risk, list(risk), risk, colours, x_right)
+        add_footnote(fig, footnote, 5.5)
+        place_legend(fig, ax, handles, obstacles)
+    return fig
+
+
+def _draw_km_curve(
+    ax: Axes,
+    km: Any,
+    label: str,
+    colour: str,
+    per_unit: float,
+    x_right: float,
+    ci_bands: bool,
+) -> list[Line2D]:
+    """One Kaplan-Meier curve (with its CI band) and its censor marks within the x range;
+    returns the curve's line, then the marks' artist if there are marks."""
+    tab = km.table
+    x = tab["time"].to_numpy() / per_unit
+    s = tab["survival"].to_numpy()
+    if ci_bands:
+        ax.fill_between(
+            x,
+            tab["lower"].to_numpy(),
+            tab["upper"].to_numpy(),
+            step="post",
+            color=colour,
+            alpha=0.15,
+            linewidth=0,
+        )
+    # explicit step vertices, so the drawn path is the artist's path
+    (line,) = ax.plot(
+        np.repeat(x, 2)[1:],
+        np.repeat(s, 2)[:-1],
+        color=colour,
+        linewidth=1.6,
+        label=f"{label} (n = {km.n}, events = {km.events})",
+    )
+    # censor marks inside the x range, drawn unclipped so edge marks stay whole
+    # (no artist at all without marks: an empty unclipped line upsets the layout)
+    cens = thin_marks(x, (tab["n_censor"].to_numpy() > 0) & (x <= x_right), x_right)
+    if not cens.any():
+        return [line]
+    (marks,) = ax.plot(
+        x[cens],
+        s[cens],
+        linestyle="none",
+        marker="|",
+        markersize=6,
+        markeredgewidth=1.0,
+        color=colour,
+        clip_on=False,
+    )
+    return [line, marks]
+
+
+def _km_axes(
+    ax: Axes,
+    title: str,
+    x_right: float,
+    ticks: np.ndarray,
+    percent: bool,
+    time_unit: str,
+    ylabel: str,
+) -> None:
+    """Title, limits, ticks and labels of the survival axes."""
+    ax.set_title(title, loc="left")
+    ax.set_xlim(0, x_right)
+    ax.set_ylim(0, 1.05)
+    ax.set_xticks(ticks, labels=[tick_label(v) for v in ticks])
+    ax.set_yticks(np.linspace(0, 1, 6))
+    if percent:
+        ax.yaxis.set_major_formatter(FuncFormatter(percent_tick))
+    ax.set_xlabel(f"Time ({time_unit})")
+    ax.set_ylabel(ylabel)
+
+
+def _km_at_risk(t: np.ndarray, at: np.ndarray, entry: np.ndarray | None) -> list[int]:
+    """Number under observation at each time ``at`` (days); with delayed entry, only those
+    already entered."""
+    if entry is None:
+        return [int(c) for c in number_at_risk(t, at)]
+    return [int(((entry <= x) & (t >= x)).sum()) for x in at]
+
+
+def check_time_unit(time_unit: str) -> float:
+    """Days per unit of ``time_unit``; ``ValueError`` if it is unknown."""
+    if time_unit not in TIME_UNITS:
+        raise ValueError(f"time_unit must be one of {tuple(TIME_UNITS)}, got {time_unit!r}")
+    return TIME_UNITS[time_unit]
+
+
+def check_axis_args(tick_step: float | None, xmax: float | None) -> None:
+    """``ValueError`` unless the optional tick step and axis end are positive."""
+    if tick_step is not None and not tick_step > 0:
+        raise ValueError(f"tick_step must be positive, got {tick_step}")
+    if xmax is not None and not xmax > 0:
+        raise ValueError(f"xmax must be positive, got {xmax}")
+
+
+def time_ticks(
+    x_last: float, unit: str, tick_step: float | None, xmax: float | None
+) -> tuple[np.ndarray, float]:
+    """X ticks and right axis limit of a curve figure whose data end at ``x_last``: every
+    ``tick_step`` (else a readable step) up to ``xmax``, else to a tick past the data."""
+    x_right = float(xmax) if xmax is not None else (x_last if x_last > 0 else 1.0)
+    step = float(tick_step) if tick_step is not None else nice_step(x_right, unit)
     ticks = step * np.arange(0, math.floor(x_right / step * (1 + 1e-9)) + 1)
     if xmax is None and ticks[-1] < x_right:  # end the axis on a tick past the data
         ticks = np.append(ticks, ticks[-1] + step)
         x_right = float(ticks[-1])
+    return ticks, x_right
 
-    n_rows = len(fits)
-    with mpl.rc_context(STYLE):
-        fig = Figure(figsize=(7.0, 5.5), layout="constrained")
-        FigureCanvasAgg(fig)
-        risk_height = 0.3 + 0.22 * n_rows  # inches
-        gs = fig.add_gridspec(2, 1, height_ratios=[4.6 - risk_height, risk_height])
-        ax = fig.add_subplot(gs[0], label=KM_AXES_LABEL)
-        ax_risk = fig.add_subplot(gs[1], sharex=ax, label=AT_RISK_AXES_LABEL)
 
-        handles: list[Line2D] = []
-        obstacles: list[Line2D] = []
-        for i, (label, _, km) in enumerate(fits):
-            colour = PALETTE[i]
-            tab = km.table
-            x = tab["time"].to_numpy() / per_unit
-            s = tab["survival"].to_numpy()
-            if ci_bands:
-                ax.fill_between(
-                    x,
-                    tab["lower"].to_numpy(),
-                    tab["upper"].to_numpy(),
-                    step="post",
-                    color=colour,
-                    alpha=0.15,
-                    linewidth=0,
-                )
-            # explicit step vertices, so the drawn path is the artist's path
-            x_step = np.repeat(x, 2)[1:]
-            s_step = np.repeat(s, 2)[:-1]
-            (line,) = ax.plot(
-                x_step,
-                s_step,
-                color=colour,
-                linewidth=1.6,
-                label=f"{label} (n = {km.n}, events = {km.events})",
+def axes_with_risk_table(label: str, n_rows: int, height: float) -> tuple[Figure, Axes, Axes]:
+    """A 7-inch-wide figure ``height`` inches high with curve axes (``label``) above a
+    number-at-risk axes of ``n_rows`` rows sharing its x axis."""
+    fig = Figure(figsize=(7.0, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    risk_height = 0.3 + 0.22 * n_rows  # inches
+    gs = fig.add_gridspec(2, 1, height_ratios=[4.6 - risk_height, risk_height])
+    ax = fig.add_subplot(gs[0], label=label)
+    ax_risk = fig.add_subplot(gs[1], sharex=ax, label=AT_RISK_AXES_LABEL)
+    return fig, ax, ax_risk
+
+
+def draw_at_risk(
+    ax_risk: Axes,
+    rows: list[str],
+    risk: Mapping[str, tuple[Any, Sequence[int]]],
+    colours: Mapping[str, str],
+    x_right: float,
+) -> None:
+    """The number-at-risk table: one row per label of ``rows`` (first on top), labelled and
+    coloured as its curve, each count centred under its x position (in axis units; those
+    beyond ``x_right`` are left out)."""
+    n_rows = len(rows)
+    ax_risk.set_ylim(-0.5, n_rows - 0.5)
+    ys = [n_rows - 1 - k for k in range(n_rows)]
+    ax_risk.set_yticks(ys, labels=rows)
+    for tick, label in zip(ax_risk.get_yticklabels(), rows, strict=True):
+        tick.set_color(colours[label])
+    ax_risk.tick_params(axis="y", length=0, pad=14)
+    ax_risk.tick_params(axis="x", bottom=False, labelbottom=False)
+    for spine in ax_risk.spines.values():
+        spine.set_visible(False)
+    ax_risk.set_title("Number at risk", loc="left", fontsize=9, pad=4)
+    for i, (y, label) in enumerate(zip(ys, rows, strict=True)):
+        xs, counts = risk[label]
+        for x, count in zip(xs, counts, strict=True):
+            if x > x_right * (1 + 1e-9):
+                continue
+            ax_risk.text(
+                x,
+                y,
+                str(count),
+                ha="center",
+                va="center",
+                color=colours[label],
+                fontsize=8.5,
+                gid=f"at-risk:{i}",
             )
-            handles.append(line)
-            obstacles.append(line)
-            # censor marks inside the x range, drawn unclipped so edge marks stay whole
-            # (no artist at all without marks: an empty unclipped line upsets the layout)
-            cens = (tab["n_censor"].to_numpy() > 0) & (x <= x_right)
-            cens = thin_marks(x, cens, x_right)
-            if cens.any():
-                (marks,) = ax.plot(
-                    x[cens],
-                    s[cens],
-                    linestyle="none",
-                    marker="|",
-                    markersize=6,
-                    markeredgewidth=1.0,
-                    color=colour,
-                    clip_on=False,
-                )
-                obstacles.append(marks)
-        if p_value_text:
-            handles.append(Line2D([], [], linestyle="none", label=p_value_text))
 
-        ax.set_title(title, loc="left")
-        ax.set_xlim(0, x_right)
-        ax.set_ylim(0, 1.05)
-        ax.set_xticks(ticks, labels=[tick_label(v) for v in ticks])
-        ax.set_yticks(np.linspace(0, 1, 6))
-        if percent:
-            ax.yaxis.set_major_formatter(FuncFormatter(percent_tick))
-        ax.set_xlabel(f"Time ({time_unit})")
-        ax.set_ylabel(ylabel)
 
-        # number-at-risk table: first curve on top, numbers centred under the ticks
-        ax_risk.set_ylim(-0.5, n_rows - 0.5)
-        rows = [n_rows - 1 - i for i in range(n_rows)]
-        ax_risk.set_yticks(rows, labels=[label for label, _, _ in fits])
-        for i, tick in enumerate(ax_risk.get_yticklabels()):
-            tick.set_color(PALETTE[i])
-        ax_risk.tick_params(axis="y", length=0, pad=14)
-        ax_risk.tick_params(axis="x", bottom=False, labelbottom=False)
-        for spine in ax_risk.spines.values():
-            spine.set_visible(False)
-        ax_risk.set_title("Number at risk", loc="left", fontsize=9, pad=4)
-        for i, (label, t, _) in enumerate(fits):
-            counts = number_at_risk(t, ticks * per_unit)
-            if label in entry:  # delayed entry: not yet entered is not at risk
-                counts = [int(((entry[label] <= x) & (t >= x)).sum()) for x in ticks * per_unit]
-            for x_tick, count in zip(ticks, counts, strict=True):
-                ax_risk.text(
-                    x_tick,
-                    rows[i],
-                    str(count),
-                    ha="center",
-                    va="center",
-                    color=PALETTE[i],
-                    fontsize=8.5,
-                    gid=f"at-risk:{i}",
-                )
+def wrap_footnote(footnote: str) -> tuple[str, int]:
+    """The footnote wrapped to the figure width, and its number of lines."""
+    text = "\n".join(textwrap.fill(par, width=115) for par in footnote.split("\n") if par.strip())
+    return text, text.count("\n") + 1
 
-        if footnote:
-            footnote = "\n".join(
-                textwrap.fill(par, width=115) for par in footnote.split("\n") if par.strip()
-            )
-            n_lines = footnote.count("\n") + 1
-            bottom = (0.1 + 0.15 * n_lines) / 5.5
-            fig.get_layout_engine().set(rect=(0, bottom, 1, 1 - bottom))
-            fig.text(0.015, 0.012, footnote, ha="left", va="bottom", fontsize=7.5, color="0.3")
-        place_legend(fig, ax, handles, obstacles)
-    return fig
+
+def add_footnote(fig: Figure, footnote: str | None, height: float, gid: str | None = None) -> None:
+    """Small grey footnote at the bottom left of a figure ``height`` inches high; the
+    constrained layout keeps clear of it."""
+    if not footnote:
+        return
+    text, n_lines = wrap_footnote(footnote)
+    bottom = (0.1 + 0.15 * n_lines) / height
+    fig.get_layout_engine().set(rect=(0, bottom, 1, 1 - bottom))
+    fig.text(0.015, 0.012, text, ha="left", va="bottom", fontsize=7.5, color="0.3", gid=gid)
 
 
 def clear_of(bbox: Bbox, obstacles: Sequence[Line2D]) -> bool:

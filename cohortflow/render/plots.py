@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import textwrap
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import matplotlib as mpl
 import numpy as np
@@ -30,12 +31,18 @@ from cohortflow.render.figures import (
     AT_RISK_AXES_LABEL,
     PALETTE,
     STYLE,
-    TIME_UNITS,
+    add_footnote,
+    axes_with_risk_table,
+    check_axis_args,
+    check_time_unit,
     clear_of,
     curve_pairs,
+    draw_at_risk,
     nice_step,
     place_legend,
     tick_label,
+    time_ticks,
+    wrap_footnote,
 )
 
 __all__ = [
@@ -133,50 +140,6 @@ _FOREST_LABEL_CHARS = 45  # longer row labels wrap onto further lines
 # --------------------------------------------------------------------------- shared
 
 
-def _check_time_unit(time_unit: str) -> float:
-    """Days per unit of ``time_unit``; ``ValueError`` if it is unknown."""
-    if time_unit not in TIME_UNITS:
-        raise ValueError(f"time_unit must be one of {tuple(TIME_UNITS)}, got {time_unit!r}")
-    return TIME_UNITS[time_unit]
-
-
-def _wrap_footnote(footnote: str) -> tuple[str, int]:
-    """The footnote wrapped to the figure width, and its number of lines."""
-    text = "\n".join(textwrap.fill(par, width=115) for par in footnote.split("\n") if par.strip())
-    return text, text.count("\n") + 1
-
-
-def _add_footnote(fig: Figure, footnote: str | None, height: float) -> None:
-    """Small grey footnote at the bottom left; the constrained layout keeps clear of it."""
-    if not footnote:
-        return
-    text, n_lines = _wrap_footnote(footnote)
-    bottom = (0.1 + 0.15 * n_lines) / height
-    fig.get_layout_engine().set(rect=(0, bottom, 1, 1 - bottom))
-    fig.text(0.015, 0.012, text, ha="left", va="bottom", fontsize=7.5, color="0.3", gid="footnote")
-
-
-def _time_ticks(
-    x_last: float, unit: str, tick_step: float | None, xmax: float | None
-) -> tuple[np.ndarray, float]:
-    """X ticks and right axis limit, as the Kaplan-Meier figure chooses them."""
-    x_right = float(xmax) if xmax is not None else (x_last if x_last > 0 else 1.0)
-    step = float(tick_step) if tick_step is not None else nice_step(x_right, unit)
-    ticks = step * np.arange(0, math.floor(x_right / step * (1 + 1e-9)) + 1)
-    if xmax is None and ticks[-1] < x_right:  # end the axis on a tick past the data
-        ticks = np.append(ticks, ticks[-1] + step)
-        x_right = float(ticks[-1])
-    return ticks, x_right
-
-
-def _check_axis_args(tick_step: float | None, xmax: float | None) -> None:
-    """``ValueError`` unless the optional tick step and axis end are positive."""
-    if tick_step is not None and not tick_step > 0:
-        raise ValueError(f"tick_step must be positive, got {tick_step}")
-    if xmax is not None and not xmax > 0:
-        raise ValueError(f"xmax must be positive, got {xmax}")
-
-
 # --------------------------------------------------------------------------- CIF
 
 
@@ -270,87 +233,97 @@ def cif_figure(
     the curves and ``p_value_text`` if given. Raises ``ValueError`` on invalid
     arguments or data.
     """
-    per_unit = _check_time_unit(time_unit)
-    _check_axis_args(tick_step, xmax)
+    per_unit = check_time_unit(time_unit)
+    check_axis_args(tick_step, xmax)
     if ymax is not None and not 0 < ymax <= 1:
         raise ValueError(f"ymax must be in (0, 1], got {ymax}")
     data = _validate_cif(curves)
     labels = [label for label, _, _ in data]
     risk = _validate_at_risk(at_risk, labels) if at_risk else {}
-
     last = max(float(t[-1]) for _, t, _ in data) / per_unit
     if risk and tick_step is None:
         ticks = np.unique(np.concatenate([t for t, _ in risk.values()])) / per_unit
         x_right = float(xmax) if xmax is not None else max(last, float(ticks[-1]), 0.0) or 1.0
         ticks = ticks[ticks <= x_right * (1 + 1e-9)]
     else:
-        ticks, x_right = _time_ticks(last, time_unit, tick_step, xmax)
-
+        ticks, x_right = time_ticks(last, time_unit, tick_step, xmax)
     top = max(float(v.max()) for _, _, v in data)
-    if ymax is None:
-        y_top, y_step = _cif_ylim(top)
-    else:
-        y_top, y_step = float(ymax), _nice_fraction_step(float(ymax))
+    y_lim = _cif_ylim(top) if ymax is None else (float(ymax), _nice_fraction_step(float(ymax)))
 
     rows = list(risk)
     height = 5.5 if rows else 4.8
     with mpl.rc_context(STYLE):
-        fig = Figure(figsize=(_FIG_WIDTH, height), layout="constrained")
-        FigureCanvasAgg(fig)
         if rows:
-            risk_height = 0.3 + 0.22 * len(rows)  # inches
-            gs = fig.add_gridspec(2, 1, height_ratios=[4.6 - risk_height, risk_height])
-            ax = fig.add_subplot(gs[0], label=CIF_AXES_LABEL)
-            ax_risk = fig.add_subplot(gs[1], sharex=ax, label=AT_RISK_AXES_LABEL)
+            fig, ax, ax_risk = axes_with_risk_table(CIF_AXES_LABEL, len(rows), height)
         else:
+            fig = Figure(figsize=(_FIG_WIDTH, height), layout="constrained")
+            FigureCanvasAgg(fig)
             ax = fig.add_subplot(label=CIF_AXES_LABEL)
-
-        handles: list[Line2D] = []
-        colours: dict[str, str] = {}
-        for i, (label, t, v) in enumerate(data):
-            x = t / per_unit
-            if x[0] > 0:  # start at (0, 0)
-                x, v = np.concatenate(([0.0], x)), np.concatenate(([0.0], v))
-            c_i, s_i = (styles or {}).get(label, (i, i))
-            colours[label] = PALETTE[c_i % len(PALETTE)]
-            # explicit step vertices, so the drawn path is the artist's path
-            (line,) = ax.plot(
-                np.repeat(x, 2)[1:],
-                np.repeat(v, 2)[:-1],
-                color=colours[label],
-                linestyle=LINE_STYLES[s_i % len(LINE_STYLES)],
-                linewidth=1.6,
-                label=label,
-                gid=f"cif:{i}",
-                zorder=3,
-            )
-            handles.append(line)
+        handles, colours = _draw_cif_curves(ax, data, styles or {}, per_unit)
         obstacles = list(handles)
         if p_value_text:
             handles.append(Line2D([], [], linestyle="none", label=p_value_text))
-
         ax.set_title(title, loc="left")
-        ax.set_xlim(0, x_right)
-        ax.set_ylim(0, y_top * 1.05 if y_top == 1.0 else y_top)
-        # the x axis sits a little below 0, so curves along 0 are not hidden by it
-        ax.spines["bottom"].set_position(("outward", 4))
-        ax.set_xticks(ticks, labels=[tick_label(v) for v in ticks])
-        ax.set_yticks(np.arange(0, y_top + y_step / 2, y_step))
-        decimals = max(1, -math.floor(math.log10(y_step) + 1e-9))
-        fmt = percent_tick if percent else (lambda v, _p: f"{v:.{decimals}f}")
-        ax.yaxis.set_major_formatter(FuncFormatter(fmt))
+        _cif_axes(ax, x_right, ticks, y_lim, percent)
         ax.set_xlabel(xlabel or f"Time ({time_unit})")
         ax.set_ylabel(ylabel)
-
         if rows:
             row_colours = {
                 r: next((colours[c] for c in labels if c == r or c.startswith(f"{r}: ")), "0.2")
                 for r in rows
             }
-            _draw_at_risk(ax_risk, rows, risk, row_colours, per_unit, x_right)
-        _add_footnote(fig, footnote, height)
+            shown = {r: (risk[r][0] / per_unit, risk[r][1]) for r in rows}
+            draw_at_risk(ax_risk, rows, shown, row_colours, x_right)
+        add_footnote(fig, footnote, height, gid="footnote")
         _place_cif_legend(fig, ax, handles, obstacles)
     return fig
+
+
+def _draw_cif_curves(
+    ax: Axes,
+    data: list[tuple[str, np.ndarray, np.ndarray]],
+    styles: Mapping[str, tuple[int, int]],
+    per_unit: float,
+) -> tuple[list[Line2D], dict[str, str]]:
+    """The step curves from (0, 0), coloured and dashed by ``styles``; returns their lines
+    and colours by label."""
+    handles: list[Line2D] = []
+    colours: dict[str, str] = {}
+    for i, (label, t, v) in enumerate(data):
+        x = t / per_unit
+        if x[0] > 0:  # start at (0, 0)
+            x, v = np.concatenate(([0.0], x)), np.concatenate(([0.0], v))
+        c_i, s_i = styles.get(label, (i, i))
+        colours[label] = PALETTE[c_i % len(PALETTE)]
+        # explicit step vertices, so the drawn path is the artist's path
+        (line,) = ax.plot(
+            np.repeat(x, 2)[1:],
+            np.repeat(v, 2)[:-1],
+            color=colours[label],
+            linestyle=LINE_STYLES[s_i % len(LINE_STYLES)],
+            linewidth=1.6,
+            label=label,
+            gid=f"cif:{i}",
+            zorder=3,
+        )
+        handles.append(line)
+    return handles, colours
+
+
+def _cif_axes(
+    ax: Axes, x_right: float, ticks: np.ndarray, y_lim: tuple[float, float], percent: bool
+) -> None:
+    """Limits and ticks of the cumulative-incidence axes (``y_lim``: top and tick step)."""
+    y_top, y_step = y_lim
+    ax.set_xlim(0, x_right)
+    ax.set_ylim(0, y_top * 1.05 if y_top == 1.0 else y_top)
+    # the x axis sits a little below 0, so curves along 0 are not hidden by it
+    ax.spines["bottom"].set_position(("outward", 4))
+    ax.set_xticks(ticks, labels=[tick_label(v) for v in ticks])
+    ax.set_yticks(np.arange(0, y_top + y_step / 2, y_step))
+    decimals = max(1, -math.floor(math.log10(y_step) + 1e-9))
+    fmt = percent_tick if percent else (lambda v, _p: f"{v:.{decimals}f}")
+    ax.yaxis.set_major_formatter(FuncFormatter(fmt))
 
 
 def _nice_fraction_step(top: float) -> float:
@@ -359,43 +332,6 @@ def _nice_fraction_step(top: float) -> float:
         if top / step <= 6:
             return step
     return 0.25
-
-
-def _draw_at_risk(
-    ax_risk: Axes,
-    rows: list[str],
-    risk: dict[str, tuple[np.ndarray, list[int]]],
-    colours: dict[str, str],
-    per_unit: float,
-    x_right: float,
-) -> None:
-    """The number-at-risk table in the Kaplan-Meier figure's style; first curve on top."""
-    n_rows = len(rows)
-    ax_risk.set_ylim(-0.5, n_rows - 0.5)
-    ys = [n_rows - 1 - k for k in range(n_rows)]
-    ax_risk.set_yticks(ys, labels=rows)
-    for tick, label in zip(ax_risk.get_yticklabels(), rows, strict=True):
-        tick.set_color(colours[label])
-    ax_risk.tick_params(axis="y", length=0, pad=14)
-    ax_risk.tick_params(axis="x", bottom=False, labelbottom=False)
-    for spine in ax_risk.spines.values():
-        spine.set_visible(False)
-    ax_risk.set_title("Number at risk", loc="left", fontsize=9, pad=4)
-    for i, (y, label) in enumerate(zip(ys, rows, strict=True)):
-        times, counts = risk[label]
-        for x, count in zip(times / per_unit, counts, strict=True):
-            if x > x_right * (1 + 1e-9):
-                continue
-            ax_risk.text(
-                x,
-                y,
-                str(count),
-                ha="center",
-                va="center",
-                color=colours[label],
-                fontsize=8.5,
-                gid=f"at-risk:{i}",
-            )
 
 
 def _place_cif_legend(
@@ -487,11 +423,11 @@ def swimmer_figure(
     inches. Raises ``ValueError`` on missing columns or inconsistent data (an event
     after ``end``, a death day for a patient alive).
     """
-    per_unit = _check_time_unit(time_unit)
+    per_unit = check_time_unit(time_unit)
     df = _swimmer_data(patients)
     n = len(df)
     show_ids = n <= _MAX_SWIMMER_LABELS
-    n_foot = _wrap_footnote(footnote)[1] if footnote else 0
+    n_foot = wrap_footnote(footnote)[1] if footnote else 0
     base = 1.5 + (0.1 + 0.15 * n_foot if footnote else 0.0)
     height = min(_MAX_HEIGHT, max(3.5, base + (0.19 if show_ids else 0.11) * n))
     pitch_pts = (height - base) / n * 72.0  # approximate row pitch in points
@@ -514,49 +450,18 @@ def swimmer_figure(
                 Patch(facecolor=PALETTE[k], alpha=0.55, label=g) for k, g in enumerate(groups)
             ]
         ax.barh(y, ends, height=0.62, color=colours, alpha=0.55, linewidth=0, gid="swimmer:bars")
-
-        events = _swimmer_events(df)
         x_last = float(ends.max()) if n else 1.0
         x_last = x_last if x_last > 0 else 1.0
         # one marker width in data units (the axes span about 5 of the 7 inches)
         width = marker_size * 1.15 / 72.0 / 5.0 * x_last * 1.12
-        shown = _spread_markers(df, events, per_unit, width)
-        for kind, mask in events.items():
-            if not mask.any():
-                continue
-            style = {**_SWIMMER_MARKERS[kind], "linestyle": "none"}
-            scale = _SWIMMER_MARKER_SCALE.get(kind, 1.0)
-            ax.plot(
-                shown[kind][mask.to_numpy()],
-                y[mask.to_numpy()],
-                markersize=marker_size * scale,
-                clip_on=False,
-                zorder=4 if kind == "relapse" else 3,
-                gid=f"swimmer:{kind}",
-                **style,
-            )
-            # legend keys at a fixed, readable size whatever the row height
-            handles.append(
-                Line2D([], [], markersize=7.0 * scale, label=SWIMMER_EVENTS[kind], **style)
-            )
-
+        shown = _draw_swimmer_marks(ax, df, y, per_unit, width, marker_size, handles)
         step = nice_step(x_last, time_unit)
         ticks = step * np.arange(0, math.floor(x_last / step * (1 + 1e-9)) + 1)
         # the axis ends at the data: the last bar plus room for the markers after it
         right = max(float(np.nanmax(np.concatenate([v for v in shown.values()]))), x_last)
         ax.set_xlim(0, right + 1.2 * width)
         ax.set_xticks(ticks, labels=[tick_label(v) for v in ticks])
-        ax.set_ylim(n - 0.5, -0.5)
-        if show_ids:
-            ax.set_yticks(y, labels=[s[:_SHORT_ID] for s in df["study_id"]], fontsize=8)
-            ax.tick_params(axis="y", length=0)
-            ax.set_ylabel("Patient")
-        else:
-            ax.yaxis.set_major_locator(NullLocator())
-            ax.set_ylabel(f"Patients (n = {n})")
-        ax.spines["left"].set_visible(False)
-        ax.grid(axis="x", color="0.9", linewidth=0.6)
-        ax.set_axisbelow(True)
+        _swimmer_axes(ax, df, y, show_ids)
         ax.set_xlabel(xlabel or f"Time ({time_unit})")
         ax.set_title(title, loc="left")
         ax.legend(
@@ -567,9 +472,57 @@ def swimmer_figure(
             borderaxespad=0.8,
             handlelength=1.4,
         )
-        _add_footnote(fig, footnote, height)
+        add_footnote(fig, footnote, height, gid="footnote")
         fig.draw_without_rendering()  # settle the layout, so every save draws the same
     return fig
+
+
+def _draw_swimmer_marks(
+    ax: Axes,
+    df: pd.DataFrame,
+    y: np.ndarray,
+    per_unit: float,
+    width: float,
+    marker_size: float,
+    handles: list[Line2D | Patch],
+) -> dict[str, np.ndarray]:
+    """The event marks of every bar, one artist per event kind, each with a legend key
+    appended to ``handles``; returns the marks' x positions by kind."""
+    events = _swimmer_events(df)
+    shown = _spread_markers(df, events, per_unit, width)
+    for kind, mask in events.items():
+        if not mask.any():
+            continue
+        style = {**_SWIMMER_MARKERS[kind], "linestyle": "none"}
+        scale = _SWIMMER_MARKER_SCALE.get(kind, 1.0)
+        ax.plot(
+            shown[kind][mask.to_numpy()],
+            y[mask.to_numpy()],
+            markersize=marker_size * scale,
+            clip_on=False,
+            zorder=4 if kind == "relapse" else 3,
+            gid=f"swimmer:{kind}",
+            **style,
+        )
+        # legend keys at a fixed, readable size whatever the row height
+        handles.append(Line2D([], [], markersize=7.0 * scale, label=SWIMMER_EVENTS[kind], **style))
+    return shown
+
+
+def _swimmer_axes(ax: Axes, df: pd.DataFrame, y: np.ndarray, show_ids: bool) -> None:
+    """The patient axis (short study IDs, or the count), spines and grid of the swimmer plot."""
+    n = len(df)
+    ax.set_ylim(n - 0.5, -0.5)
+    if show_ids:
+        ax.set_yticks(y, labels=[s[:_SHORT_ID] for s in df["study_id"]], fontsize=8)
+        ax.tick_params(axis="y", length=0)
+        ax.set_ylabel("Patient")
+    else:
+        ax.yaxis.set_major_locator(NullLocator())
+        ax.set_ylabel(f"Patients (n = {n})")
+    ax.spines["left"].set_visible(False)
+    ax.grid(axis="x", color="0.9", linewidth=0.6)
+    ax.set_axisbelow(True)
 
 
 def _spread_markers(
@@ -711,13 +664,75 @@ def forest_figure(
     df = _forest_data(rows)
     lo_lim, hi_lim = _hr_limits(df, xlim)
     est = df["hr"].notna().to_numpy()
+    labels = [_wrap_label(label) for label in df["label"]]
+    columns = _forest_columns(df, est, labels)
+
+    with mpl.rc_context(STYLE):
+        font = FontProperties(size=mpl.rcParams["font.size"])
+        bold = FontProperties(size=mpl.rcParams["font.size"], weight="bold")
+        fig = Figure(figsize=(_FIG_WIDTH, 4.0))  # resized below once texts are measured
+        FigureCanvasAgg(fig)
+        g = _forest_geometry(fig, columns, labels, footnote, font, bold)
+        ax = fig.add_axes(
+            (
+                g.plot_left / g.fig_width,
+                g.bottom / g.fig_height,
+                g.plot_w / g.fig_width,
+                g.plot_h / g.fig_height,
+            ),
+            label=FOREST_AXES_LABEL,
+        )
+        _forest_axes(ax, (lo_lim, hi_lim), g.plot_h, xlabel)
+        _draw_forest_cis(ax, df, est, g.ys, (lo_lim, hi_lim))
+        _draw_forest_text(fig, ax, columns, g, est, (font, bold))
+        rule_y = (g.fig_height - _FOREST_TOP - _FOREST_ROW) / g.fig_height
+        margin = _FOREST_MARGIN / g.fig_width
+        fig.add_artist(
+            Line2D(
+                [margin, 1 - margin], [rule_y, rule_y],
+                transform=fig.transFigure, color="0.3", linewidth=0.6,
+            )
+        )  # fmt: skip
+        fig.text(
+            margin,
+            1 - 0.2 / g.fig_height,
+            title,
+            ha="left",
+            va="top",
+            fontsize=mpl.rcParams["axes.titlesize"],
+            gid="forest:title",
+        )
+        if footnote:
+            fig.text(
+                margin,
+                0.06 / g.fig_height,
+                g.foot_text,
+                ha="left",
+                va="bottom",
+                fontsize=7.5,
+                color="0.3",
+                gid="footnote",
+            )
+    return fig
+
+
+# forest-plot layout, inches: gap between columns, outer margin, narrowest plot, row height,
+# space above the header row and below the rows (axis labels)
+_FOREST_GAP, _FOREST_MARGIN, _FOREST_MIN_PLOT = 0.22, 0.15, 2.2
+_FOREST_ROW, _FOREST_TOP, _FOREST_BOTTOM = 0.3, 0.42, 0.62
+
+
+def _forest_columns(
+    df: pd.DataFrame, est: np.ndarray, labels: list[str]
+) -> list[tuple[str, str, list[str]]]:
+    """The text columns of the forest plot as (key, header, one text per row): the labels,
+    events/N when given, the HR with its CI, and p."""
 
     def _count(r: pd.Series) -> str:
         parts = [r.get("events"), r.get("n")]
         shown = [f"{int(v)}" for v in parts if v is not None and pd.notna(v)]
         return "/".join(shown)
 
-    labels = [_wrap_label(label) for label in df["label"]]
     columns: list[tuple[str, str, list[str]]] = [("label", "", labels)]
     has_events, has_n = "events" in df, "n" in df
     if has_events or has_n:
@@ -731,127 +746,143 @@ def forest_figure(
     columns.append(
         ("p", "p", [format_p(p, "figure") if e else "" for p, e in zip(df["p"], est, strict=True)])
     )
+    return columns
 
-    with mpl.rc_context(STYLE):
-        font = FontProperties(size=mpl.rcParams["font.size"])
-        bold = FontProperties(size=mpl.rcParams["font.size"], weight="bold")
-        fig = Figure(figsize=(_FIG_WIDTH, 4.0))  # resized below once texts are measured
-        FigureCanvasAgg(fig)
-        renderer = fig.canvas.get_renderer()
 
-        def width(texts: list[str], prop: FontProperties) -> float:
-            lines = [line for s in texts for line in s.split("\n")]
-            sizes = [renderer.get_text_width_height_descent(s, prop, ismath=False) for s in lines]
-            return max((w for w, _, _ in sizes), default=0.0) / fig.dpi
+@dataclass(frozen=True)
+class _ForestGeometry:
+    """Where the forest plot's parts go, in inches: figure size, the plot's box, the
+    anchor (x, alignment) of each text column and the centre of each row."""
 
-        widths = {
-            key: max(width(values, font), width([head], bold)) for key, head, values in columns
-        }
-        gap, margin, min_plot = 0.22, 0.15, 2.2  # inches
-        fixed = 2 * margin + sum(widths.values()) + gap * len(columns)
-        fig_width = max(_FIG_WIDTH, fixed + min_plot)
-        plot_w = fig_width - fixed
+    fig_width: float
+    fig_height: float
+    plot_left: float
+    plot_w: float
+    plot_h: float
+    bottom: float
+    anchors: dict[str, tuple[float, str]]
+    ys: np.ndarray
+    foot_text: str
 
-        # row heights grow with wrapped labels; y data coordinates are inches from the top
-        row_h, top_h, bottom_h = 0.3, 0.42, 0.62  # inches
-        heights = np.array([row_h + 0.15 * label.count("\n") for label in labels])
-        ys = np.cumsum(heights) - heights / 2
-        foot_text, n_foot = _wrap_footnote(footnote) if footnote else ("", 0)
-        foot_h = 0.1 + 0.15 * n_foot if footnote else 0.0
-        plot_h = float(heights.sum())
-        fig_height = top_h + row_h + plot_h + bottom_h + foot_h
-        fig.set_size_inches(fig_width, fig_height)
 
-        # x positions (inches from the left edge) of each column's anchor
-        x = margin
-        anchors: dict[str, tuple[float, str]] = {}
-        plot_left = 0.0
-        for key, _, _ in columns:
-            if key == "hr":
-                plot_left = x
-                x += plot_w + gap
-            anchors[key] = (x, "left") if key == "label" else (x + widths[key], "right")
-            x += widths[key] + gap
-        anchors["hr"] = (anchors["hr"][0] - widths["hr"], "left")  # estimates read left-aligned
-        bottom = bottom_h + foot_h
-        ax = fig.add_axes(
-            (plot_left / fig_width, bottom / fig_height, plot_w / fig_width, plot_h / fig_height),
-            label=FOREST_AXES_LABEL,
+def _forest_geometry(
+    fig: Figure,
+    columns: list[tuple[str, str, list[str]]],
+    labels: list[str],
+    footnote: str | None,
+    font: FontProperties,
+    bold: FontProperties,
+) -> _ForestGeometry:
+    """Measure the text columns, size the figure to them and lay the columns out."""
+    renderer = fig.canvas.get_renderer()
+
+    def width(texts: list[str], prop: FontProperties) -> float:
+        lines = [line for s in texts for line in s.split("\n")]
+        sizes = [renderer.get_text_width_height_descent(s, prop, ismath=False) for s in lines]
+        return max((w for w, _, _ in sizes), default=0.0) / fig.dpi
+
+    widths = {key: max(width(values, font), width([head], bold)) for key, head, values in columns}
+    fixed = 2 * _FOREST_MARGIN + sum(widths.values()) + _FOREST_GAP * len(columns)
+    fig_width = max(_FIG_WIDTH, fixed + _FOREST_MIN_PLOT)
+    plot_w = fig_width - fixed
+
+    # row heights grow with wrapped labels; y data coordinates are inches from the top
+    heights = np.array([_FOREST_ROW + 0.15 * label.count("\n") for label in labels])
+    ys = np.cumsum(heights) - heights / 2
+    foot_text, n_foot = wrap_footnote(footnote) if footnote else ("", 0)
+    foot_h = 0.1 + 0.15 * n_foot if footnote else 0.0
+    plot_h = float(heights.sum())
+    fig_height = _FOREST_TOP + _FOREST_ROW + plot_h + _FOREST_BOTTOM + foot_h
+    fig.set_size_inches(fig_width, fig_height)
+
+    # x positions (inches from the left edge) of each column's anchor
+    x = _FOREST_MARGIN
+    anchors: dict[str, tuple[float, str]] = {}
+    plot_left = 0.0
+    for key, _, _ in columns:
+        if key == "hr":
+            plot_left = x
+            x += plot_w + _FOREST_GAP
+        anchors[key] = (x, "left") if key == "label" else (x + widths[key], "right")
+        x += widths[key] + _FOREST_GAP
+    anchors["hr"] = (anchors["hr"][0] - widths["hr"], "left")  # estimates read left-aligned
+    return _ForestGeometry(
+        fig_width,
+        fig_height,
+        plot_left,
+        plot_w,
+        plot_h,
+        _FOREST_BOTTOM + foot_h,
+        anchors,
+        ys,
+        foot_text,
+    )
+
+
+def _forest_axes(ax: Axes, limits: tuple[float, float], plot_h: float, xlabel: str) -> None:
+    """The log hazard-ratio axis with 1-2-5 ticks and the dashed line at 1."""
+    ax.set_xscale("log")
+    ax.set_xlim(*limits)
+    ax.set_ylim(plot_h, 0.0)
+    ticks = _hr_ticks(*limits)
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticks(ticks, labels=[f"{t:g}" for t in ticks])
+    ax.yaxis.set_major_locator(NullLocator())
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.set_xlabel(xlabel)
+    ax.axvline(1.0, color="0.45", linewidth=0.8, linestyle="--", zorder=1)
+
+
+def _draw_forest_cis(
+    ax: Axes, df: pd.DataFrame, est: np.ndarray, ys: np.ndarray, limits: tuple[float, float]
+) -> None:
+    """Per estimated row: its CI as a line (arrows where it leaves the axis) and its HR as
+    a square."""
+    lo_lim, hi_lim = limits
+    for i in np.flatnonzero(est):
+        h, lo, hi = df.at[i, "hr"], df.at[i, "lower"], df.at[i, "upper"]
+        ax.plot(
+            [max(lo, lo_lim), min(hi, hi_lim)],
+            [ys[i], ys[i]],
+            color="black",
+            linewidth=1.2,
+            solid_capstyle="butt",
+            gid=f"forest:ci:{i}",
         )
-        ax.set_xscale("log")
-        ax.set_xlim(lo_lim, hi_lim)
-        ax.set_ylim(plot_h, 0.0)
-        ticks = _hr_ticks(lo_lim, hi_lim)
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xticks(ticks, labels=[f"{t:g}" for t in ticks])
-        ax.yaxis.set_major_locator(NullLocator())
-        for side in ("left", "right", "top"):
-            ax.spines[side].set_visible(False)
-        ax.set_xlabel(xlabel)
-        ax.axvline(1.0, color="0.45", linewidth=0.8, linestyle="--", zorder=1)
-
-        for i in np.flatnonzero(est):
-            h, lo, hi = df.at[i, "hr"], df.at[i, "lower"], df.at[i, "upper"]
+        for beyond, edge, marker in ((lo < lo_lim, lo_lim, "<"), (hi > hi_lim, hi_lim, ">")):
+            if beyond:
+                ax.plot([edge], [ys[i]], marker=marker, markersize=5, color="black", clip_on=False)
+        if lo_lim <= h <= hi_lim:
             ax.plot(
-                [max(lo, lo_lim), min(hi, hi_lim)],
-                [ys[i], ys[i]],
-                color="black",
-                linewidth=1.2,
-                solid_capstyle="butt",
-                gid=f"forest:ci:{i}",
-            )
-            for beyond, edge, marker in ((lo < lo_lim, lo_lim, "<"), (hi > hi_lim, hi_lim, ">")):
-                if beyond:
-                    ax.plot(
-                        [edge], [ys[i]], marker=marker, markersize=5, color="black", clip_on=False
-                    )
-            if lo_lim <= h <= hi_lim:
-                ax.plot(
-                    [h], [ys[i]], marker="s", markersize=6.5, color=PALETTE[0], linestyle="none",
-                    zorder=3, gid=f"forest:hr:{i}",
-                )  # fmt: skip
+                [h], [ys[i]], marker="s", markersize=6.5, color=PALETTE[0], linestyle="none",
+                zorder=3, gid=f"forest:hr:{i}",
+            )  # fmt: skip
 
-        # text columns: x and y in inches (from the figure's left, from the plot's top)
-        trans = blended_transform_factory(fig.dpi_scale_trans, ax.transData)
-        for key, head, values in columns:
-            x_pos, ha = anchors[key]
-            if head:
-                fig.text(
-                    x_pos, -row_h / 2, head, transform=trans, ha=ha, va="center",
-                    fontproperties=bold, gid=f"forest:head:{key}", parse_math=False,
-                )  # fmt: skip
-            for i, text in enumerate(values):
-                heading = key == "label" and not est[i]
-                fig.text(
-                    x_pos, ys[i], text, transform=trans, ha=ha, va="center",
-                    fontproperties=bold if heading else font, gid=f"forest:{key}:{i}",
-                    parse_math=False,
-                )  # fmt: skip
-        rule_y = (fig_height - top_h - row_h) / fig_height
-        fig.add_artist(
-            Line2D(
-                [margin / fig_width, 1 - margin / fig_width], [rule_y, rule_y],
-                transform=fig.transFigure, color="0.3", linewidth=0.6,
-            )
-        )  # fmt: skip
-        fig.text(
-            margin / fig_width,
-            1 - 0.2 / fig_height,
-            title,
-            ha="left",
-            va="top",
-            fontsize=mpl.rcParams["axes.titlesize"],
-            gid="forest:title",
-        )
-        if footnote:
+
+def _draw_forest_text(
+    fig: Figure,
+    ax: Axes,
+    columns: list[tuple[str, str, list[str]]],
+    g: _ForestGeometry,
+    est: np.ndarray,
+    fonts: tuple[FontProperties, FontProperties],
+) -> None:
+    """The text columns, headers in bold, each text on its row (x and y in inches from the
+    figure's left and the plot's top); a row without an estimate has a bold label."""
+    font, bold = fonts
+    trans = blended_transform_factory(fig.dpi_scale_trans, ax.transData)
+    for key, head, values in columns:
+        x_pos, ha = g.anchors[key]
+        if head:
             fig.text(
-                margin / fig_width,
-                0.06 / fig_height,
-                foot_text,
-                ha="left",
-                va="bottom",
-                fontsize=7.5,
-                color="0.3",
-                gid="footnote",
-            )
-    return fig
+                x_pos, -_FOREST_ROW / 2, head, transform=trans, ha=ha, va="center",
+                fontproperties=bold, gid=f"forest:head:{key}", parse_math=False,
+            )  # fmt: skip
+        for i, text in enumerate(values):
+            heading = key == "label" and not est[i]
+            fig.text(
+                x_pos, g.ys[i], text, transform=trans, ha=ha, va="center",
+                fontproperties=bold if heading else font, gid=f"forest:{key}:{i}",
+                parse_math=False,
+            )  # fmt: skip

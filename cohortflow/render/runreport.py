@@ -11,14 +11,18 @@ from __future__ import annotations
 import base64
 import csv
 import html
-import io
 import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from cohortflow.render.figure_names import SWIMMER_MAX_PATIENTS, figure_order, swimmer_subset_text
+from cohortflow.render.figure_names import (
+    SWIMMER_MAX_PATIENTS,
+    figure_order,
+    read_figure_name,
+    swimmer_subset_text,
+)
 
 __all__ = [
     "REPORT_NAME",
@@ -108,32 +112,27 @@ def figure_caption(study: dict[str, Any], stem: str) -> str:
     Kaplan-Meier, landmark and Simon-Makuch figures take the title of their analysis
     (``study["analyses"]``), cumulative incidence figures that of ``cif_analyses``, forest plots
     that of ``cox_models``; the swimmer plot and the CONSORT diagram have fixed wording. Other
-    names are turned into words.
+    names are turned into words. The name is read by ``figure_names.read_figure_name``.
     """
-    analyses = _titled(study.get("analyses"))
-    for aid in sorted(analyses, key=len, reverse=True):
-        title = analyses[aid]
-        if stem == f"km_{aid}":
-            return f"Kaplan-Meier curves: {title}"
-        if stem == f"km_{aid}_simon_makuch":
-            return f"Simon-Makuch curves (time-dependent exposure): {title}"
-        m = re.fullmatch(rf"km_{re.escape(aid)}_landmark_(\d+(?:\.\d+)?)m", stem)
-        if m:
-            return f"Landmark analysis from {m.group(1)} months: {title}"
-    for prefix, items, kind in (
-        ("cif_", study.get("cif_analyses"), "Cumulative incidence"),
-        ("forest_", study.get("cox_models"), "Forest plot of the Cox model"),
-    ):
-        titled = _titled(items)
-        if stem.startswith(prefix) and stem[len(prefix) :] in titled:
-            return f"{kind}: {titled[stem[len(prefix) :]]}"
-    if stem == "consort":
+    f = read_figure_name(study, stem)
+    if f is None:
+        words = stem.replace("_", " ").strip()
+        return words[:1].upper() + words[1:]
+    if f.kind == "consort":
         return "CONSORT diagram: patient flow from screening to analysis"
-    if stem == "swimmer":
+    if f.kind == "swimmer":
         swimmer = study.get("swimmer") or {}
         return f"Swimmer plot: {swimmer.get('title') or 'patient timelines'}"
-    words = stem.replace("_", " ").strip()
-    return words[:1].upper() + words[1:]
+    key = {"cif": "cif_analyses", "forest": "cox_models"}.get(f.kind, "analyses")
+    title = _titled(study.get(key))[f.id]
+    if f.kind == "landmark":
+        return f"Landmark analysis from {f.months:g} months: {title}"
+    return {
+        "km": "Kaplan-Meier curves",
+        "simon_makuch": "Simon-Makuch curves (time-dependent exposure)",
+        "cif": "Cumulative incidence",
+        "forest": "Forest plot of the Cox model",
+    }[f.kind] + f": {title}"
 
 
 def _png_size(data: bytes) -> tuple[int, int] | None:
@@ -367,123 +366,127 @@ def _yes_no(value: Any) -> str:
 
 
 def _manifest_html(manifest: dict[str, Any] | None) -> str:
+    """The run-manifest section: summary, inputs, reconciliation, versions, outputs."""
     if not manifest:
         return (
             '<p class="missing">The run manifest (manifest.json) was not available when this '
             "report was built.</p>"
         )
+    return "".join(
+        [
+            _manifest_summary(manifest),
+            _inputs_html(manifest.get("inputs") or []),
+            _superseded_html(manifest.get("superseded_submissions") or []),
+            _reconciliation_html(manifest.get("reconciliation") or []),
+            _packages_html(manifest.get("packages") or {}),
+            _config_files_html((manifest.get("config") or {}).get("files") or []),
+            _outputs_html(manifest.get("outputs") or []),
+        ]
+    )
+
+
+def _manifest_summary(manifest: dict[str, Any]) -> str:
+    """Versions, cut-off, code commit and hash, and the number of outputs, as a list."""
     code = manifest.get("code") or {}
     commit = code.get("git_commit") or "not recorded (not a git checkout)"
     if code.get("git_dirty"):
         commit += " (working tree had uncommitted changes)"
-    outputs = manifest.get("outputs") or []
-    parts = [
-        _kv(
-            [
-                ("Manifest version", manifest.get("manifest_version")),
-                ("Data cut-off", manifest.get("cutoff_date")),
-                ("Dictionary version", manifest.get("dictionary_version")),
-                ("Public demo key", _yes_no(manifest.get("demo_key"))),
-                ("Git commit", commit),
-                ("Code SHA-256", code.get("code_sha256")),
-                ("Code files hashed", code.get("files")),
-                ("Python", manifest.get("python")),
-                ("Outputs listed", len(outputs)),
-            ],
-            mono=("Git commit", "Code SHA-256"),
-        )
+    return _kv(
+        [
+            ("Manifest version", manifest.get("manifest_version")),
+            ("Data cut-off", manifest.get("cutoff_date")),
+            ("Dictionary version", manifest.get("dictionary_version")),
+            ("Public demo key", _yes_no(manifest.get("demo_key"))),
+            ("Git commit", commit),
+            ("Code SHA-256", code.get("code_sha256")),
+            ("Code files hashed", code.get("files")),
+            ("Python", manifest.get("python")),
+            ("Outputs listed", len(manifest.get("outputs") or [])),
+        ],
+        mono=("Git commit", "Code SHA-256"),
+    )
+
+
+def _inputs_html(inputs: list[dict[str, Any]]) -> str:
+    """The input files with their reader, encoding, rows and SHA-256, by site and path."""
+    keys = ("site", "path", "reader", "encoding", "sheet", "rows_read", "bytes", "sha256")
+    rows = [
+        [(i.get(k) or "") if k in ("encoding", "sheet") else i.get(k, "") for k in keys]
+        for i in sorted(inputs, key=lambda i: (str(i.get("site")), str(i.get("path"))))
     ]
-    inputs = sorted(
-        manifest.get("inputs") or [], key=lambda i: (str(i.get("site")), str(i.get("path")))
-    )
-    parts.append("<h3>Input files</h3>")
-    parts.append(
-        _table(
-            ["Site", "File", "Reader", "Encoding", "Sheet", "Rows read", "Bytes", "SHA-256"],
-            [
-                [
-                    i.get("site", ""),
-                    i.get("path", ""),
-                    i.get("reader", ""),
-                    i.get("encoding") or "",
-                    i.get("sheet") or "",
-                    i.get("rows_read", ""),
-                    i.get("bytes", ""),
-                    i.get("sha256", ""),
-                ]
-                for i in inputs
-            ],
-            mono=("SHA-256",),
-        )
-    )
-    superseded = manifest.get("superseded_submissions") or []
-    if superseded:
-        parts.append("<h3>Earlier submissions (kept, not used)</h3>")
-        parts.append(
-            _table(
-                ["Site", "Date", "File", "Used", "Bytes", "SHA-256"],
-                [
-                    [
-                        s.get("site", ""),
-                        s.get("date", ""),
-                        s.get("path", ""),
-                        _yes_no(s.get("used")),
-                        s.get("bytes", ""),
-                        s.get("sha256", ""),
-                    ]
-                    for s in sorted(superseded, key=lambda s: (str(s.get("site")), str(s)))
-                ],
-                mono=("SHA-256",),
-            )
-        )
-    recon = manifest.get("reconciliation") or []
-    parts.append("<h3>Row reconciliation</h3>")
-    parts.append(
-        '<p class="fn">For every site and file: rows read = rows harmonised + rows set aside. '
-        "Records set aside are named by pseudonymous study ID only.</p>"
-    )
-    parts.append(
-        _table(
-            ["Site", "File", "Rows read", "Harmonised", "Set aside", "Policy", "Reasons"],
-            [
-                [
-                    r.get("site", ""),
-                    r.get("file", ""),
-                    r.get("rows_read", ""),
-                    r.get("rows_harmonised", ""),
-                    r.get("rows_quarantined", ""),
-                    r.get("policy", ""),
-                    "; ".join(
-                        f"{k}: {v}" for k, v in sorted((r.get("quarantine_reasons") or {}).items())
-                    ),
-                ]
-                for r in sorted(recon, key=lambda r: (str(r.get("site")), str(r.get("file"))))
-            ],
-        )
-    )
-    packages = manifest.get("packages") or {}
-    parts.append("<h3>Package versions</h3>")
-    parts.append(_table(["Package", "Version"], [[k, packages[k]] for k in sorted(packages)]))
-    cfg = (manifest.get("config") or {}).get("files") or []
-    if cfg:
-        parts.append("<h3>Configuration files</h3>")
-        parts.append(
-            _table(
-                ["File", "Bytes", "SHA-256"],
-                [[c.get("path", ""), c.get("bytes", ""), c.get("sha256", "")] for c in cfg],
-                mono=("SHA-256",),
-            )
-        )
-    if outputs:
-        rows = [
-            [o.get("path", ""), o.get("bytes", ""), o.get("sha256", "")]
-            for o in sorted(outputs, key=lambda o: str(o.get("path")))
+    header = ["Site", "File", "Reader", "Encoding", "Sheet", "Rows read", "Bytes", "SHA-256"]
+    return "<h3>Input files</h3>" + _table(header, rows, mono=("SHA-256",))
+
+
+def _superseded_html(superseded: list[dict[str, Any]]) -> str:
+    """Earlier submissions of a site, kept but not used (nothing without any)."""
+    if not superseded:
+        return ""
+    rows = [
+        [
+            s.get("site", ""),
+            s.get("date", ""),
+            s.get("path", ""),
+            _yes_no(s.get("used")),
+            s.get("bytes", ""),
+            s.get("sha256", ""),
         ]
-        parts.append(
-            f"<details><summary>All {len(outputs)} outputs with SHA-256</summary>"
-            f"{_table(['File', 'Bytes', 'SHA-256'], rows, mono=('SHA-256',))}</details>"
-        )
-    return "".join(parts)
+        for s in sorted(superseded, key=lambda s: (str(s.get("site")), str(s)))
+    ]
+    header = ["Site", "Date", "File", "Used", "Bytes", "SHA-256"]
+    return "<h3>Earlier submissions (kept, not used)</h3>" + _table(header, rows, mono=("SHA-256",))
+
+
+def _reconciliation_html(recon: list[dict[str, Any]]) -> str:
+    """Rows read, harmonised and set aside per site and file, with the reasons."""
+    rows = [
+        [
+            r.get("site", ""),
+            r.get("file", ""),
+            r.get("rows_read", ""),
+            r.get("rows_harmonised", ""),
+            r.get("rows_quarantined", ""),
+            r.get("policy", ""),
+            "; ".join(f"{k}: {v}" for k, v in sorted((r.get("quarantine_reasons") or {}).items())),
+        ]
+        for r in sorted(recon, key=lambda r: (str(r.get("site")), str(r.get("file"))))
+    ]
+    header = ["Site", "File", "Rows read", "Harmonised", "Set aside", "Policy", "Reasons"]
+    return (
+        "<h3>Row reconciliation</h3>"
+        '<p class="fn">For every site and file: rows read = rows harmonised + rows set aside. '
+        "Records set aside are named by pseudonymous study ID only.</p>" + _table(header, rows)
+    )
+
+
+def _packages_html(packages: dict[str, Any]) -> str:
+    """Package versions, by name."""
+    rows = [[k, packages[k]] for k in sorted(packages)]
+    return "<h3>Package versions</h3>" + _table(["Package", "Version"], rows)
+
+
+def _config_files_html(cfg: list[dict[str, Any]]) -> str:
+    """Configuration files with their size and SHA-256 (nothing without any)."""
+    if not cfg:
+        return ""
+    rows = [[c.get("path", ""), c.get("bytes", ""), c.get("sha256", "")] for c in cfg]
+    return "<h3>Configuration files</h3>" + _table(
+        ["File", "Bytes", "SHA-256"], rows, mono=("SHA-256",)
+    )
+
+
+def _outputs_html(outputs: list[dict[str, Any]]) -> str:
+    """Every output with its size and SHA-256, folded (nothing without any)."""
+    if not outputs:
+        return ""
+    rows = [
+        [o.get("path", ""), o.get("bytes", ""), o.get("sha256", "")]
+        for o in sorted(outputs, key=lambda o: str(o.get("path")))
+    ]
+    return (
+        f"<details><summary>All {len(outputs)} outputs with SHA-256</summary>"
+        f"{_table(['File', 'Bytes', 'SHA-256'], rows, mono=('SHA-256',))}</details>"
+    )
 
 
 def _dq_html(results_dir: Path) -> str:
@@ -546,6 +549,17 @@ def _read_manifest(results_dir: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+#: The report's sections in order (anchor, heading): results first, the run's provenance
+#: (hashes, versions) after them.
+_SECTIONS = [
+    ("flow", "Patient flow"),
+    ("tables", "Tables"),
+    ("figures", "Figures"),
+    ("data-quality", "Data quality"),
+    ("manifest", "Run manifest"),
+]
+
+
 def render_run_report(
     study: dict[str, Any], results_dir: Path | str, manifest: dict[str, Any] | None = None
 ) -> str:
@@ -553,98 +567,114 @@ def render_run_report(
     results_dir = Path(results_dir)
     if manifest is None:
         manifest = _read_manifest(results_dir)
-    title = _title(study)
     label = str(study.get("data_label") or (manifest or {}).get("data_label") or "")
-    sid = str(study.get("id") or (manifest or {}).get("study") or results_dir.name)
-
-    fig_dir = results_dir / "figures"
-    pngs = {p.stem: p for p in sorted(fig_dir.glob("*.png")) if p.is_file()}
-    order = figure_order(study, list(pngs))
-    numbers = {stem: i for i, stem in enumerate(order, start=1)}
-
-    n_analysed = _analysed_count(results_dir)
-
-    def fig(stem: str) -> str:
-        caption = figure_caption(study, stem)
-        if stem == "swimmer" and n_analysed is not None:
-            limit = int((study.get("swimmer") or {}).get("max_patients", SWIMMER_MAX_PATIENTS))
-            caption += f". {swimmer_subset_text(n_analysed, limit)}"
-        return _figure_html(pngs[stem], numbers[stem], caption, f"figures/{pngs[stem].name}")
-
+    figures = _Figures(study, results_dir)
     tables = _table_files(results_dir / "tables")
     flow = tables.pop("flow", None)
-    table_stems = _table_order(study, list(tables))
+    parts = [
+        _report_head(study, results_dir, manifest, label),
+        '<nav class="toc"><strong>Contents</strong><ol>',
+        "".join(f'<li><a href="#{a}">{_esc(t)}</a></li>' for a, t in _SECTIONS),
+        "</ol></nav>",
+        _flow_section(study, figures, flow),
+        _tables_section(study, tables),
+        _figures_section(study, figures, results_dir),
+        f'<section id="data-quality"><h2>4. Data quality</h2>{_dq_html(results_dir)}</section>',
+        f'<section id="manifest"><h2>5. Run manifest</h2>{_manifest_html(manifest)}</section>',
+        '<footer class="report">',
+        f"<p>{_esc(label)}</p>" if label else "",
+        "<p>Self-contained report: figures are embedded, nothing refers to other files. "
+        "Shareable results only; the restricted area (local patient IDs) is never read.</p>",
+        "</footer></main></body></html>\n",
+    ]
+    return "".join(parts)
 
-    out = io.StringIO()
-    w = out.write
-    w('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">')
-    w(f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">')
-    w('<meta name="viewport" content="width=device-width, initial-scale=1">')
-    w('<meta name="generator" content="cohortflow run report">')
-    w(f"<title>{_esc(title)}: run report</title><style>{_CSS}</style></head><body><main>")
-    w(f'<header class="report"><h1>{_esc(title)}</h1>')
-    if label:
-        w(f'<p class="data-label">{_esc(label)}</p>')
+
+def _report_head(
+    study: dict[str, Any], results_dir: Path, manifest: dict[str, Any] | None, label: str
+) -> str:
+    """The document head (styles, content policy) and the report's header: title, data
+    label, study, cut-off and number of sites."""
+    title = _title(study)
+    sid = str(study.get("id") or (manifest or {}).get("study") or results_dir.name)
     cutoff = study.get("cutoff_date") or (manifest or {}).get("cutoff_date")
     meta = f"Study {sid}" + (f"; data cut-off {cutoff}" if cutoff else "")
     sites = study.get("sites") or {}
     if sites:
         meta += f"; {len(sites)} site{'s' if len(sites) != 1 else ''}"
-    w(f'<p class="meta">{_esc(meta)}. Run report built from results/{_esc(sid)}/.</p></header>')
-
-    # results first; the run's provenance (hashes, versions) after them
-    sections = [
-        ("flow", "Patient flow"),
-        ("tables", "Tables"),
-        ("figures", "Figures"),
-        ("data-quality", "Data quality"),
-        ("manifest", "Run manifest"),
-    ]
-    w('<nav class="toc"><strong>Contents</strong><ol>')
-    w("".join(f'<li><a href="#{a}">{_esc(t)}</a></li>' for a, t in sections))
-    w("</ol></nav>")
-
-    w('<section id="flow"><h2>1. Patient flow</h2>')
-    if "consort" in pngs:
-        w(fig("consort"))
-    if flow:
-        w(_table_block(study, "flow", flow))
-    if "consort" not in pngs and not flow:
-        w('<p class="missing">No patient flow was produced.</p>')
-    w("</section>")
-
-    w('<section id="tables"><h2>2. Tables</h2>')
-    for stem in table_stems:
-        w(_table_block(study, stem, tables[stem]))
-    if not table_stems:
-        w('<p class="missing">No tables were produced.</p>')
-    w("</section>")
-
-    w('<section id="figures"><h2>3. Figures</h2>')
-    others = [s for s in order if s != "consort"]
-    for stem in others:
-        w(fig(stem))
-    not_drawn = _not_drawn(study, results_dir)
-    for stem, why in not_drawn:
-        w(
-            f'<p class="not-drawn" id="not-drawn-{_esc(stem)}"><strong>'
-            f"{_esc(figure_caption(study, stem))}</strong>: no figure, {_esc(why)}</p>"
-        )
-    if not others and not not_drawn:
-        w('<p class="missing">No figures were produced.</p>')
-    w("</section>")
-    w(f'<section id="data-quality"><h2>4. Data quality</h2>{_dq_html(results_dir)}</section>')
-    w(f'<section id="manifest"><h2>5. Run manifest</h2>{_manifest_html(manifest)}</section>')
-
-    w('<footer class="report">')
-    if label:
-        w(f"<p>{_esc(label)}</p>")
-    w(
-        "<p>Self-contained report: figures are embedded, nothing refers to other files. "
-        "Shareable results only; the restricted area (local patient IDs) is never read.</p>"
+    return "".join(
+        [
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
+            f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            '<meta name="generator" content="cohortflow run report">',
+            f"<title>{_esc(title)}: run report</title><style>{_CSS}</style></head><body><main>",
+            f'<header class="report"><h1>{_esc(title)}</h1>',
+            f'<p class="data-label">{_esc(label)}</p>' if label else "",
+            f'<p class="meta">{_esc(meta)}. Run report built from results/{_esc(sid)}/.</p>'
+            "</header>",
+        ]
     )
-    w("</footer></main></body></html>\n")
-    return out.getvalue()
+
+
+class _Figures:
+    """The PNG figures of a run in reading order, numbered, each as a captioned block."""
+
+    def __init__(self, study: dict[str, Any], results_dir: Path) -> None:
+        self.study = study
+        fig_dir = results_dir / "figures"
+        self.pngs = {p.stem: p for p in sorted(fig_dir.glob("*.png")) if p.is_file()}
+        self.order = figure_order(study, list(self.pngs))
+        self.numbers = {stem: i for i, stem in enumerate(self.order, start=1)}
+        self.n_analysed = _analysed_count(results_dir)
+
+    def html(self, stem: str) -> str:
+        """Figure ``stem`` embedded with its number and caption."""
+        caption = figure_caption(self.study, stem)
+        if stem == "swimmer" and self.n_analysed is not None:
+            spec = self.study.get("swimmer") or {}
+            limit = int(spec.get("max_patients", SWIMMER_MAX_PATIENTS))
+            caption += f". {swimmer_subset_text(self.n_analysed, limit)}"
+        png = self.pngs[stem]
+        return _figure_html(png, self.numbers[stem], caption, f"figures/{png.name}")
+
+
+def _flow_section(study: dict[str, Any], figures: _Figures, flow: dict[str, Path] | None) -> str:
+    """Section 1: the CONSORT diagram and the flow table."""
+    parts = ['<section id="flow"><h2>1. Patient flow</h2>']
+    if "consort" in figures.pngs:
+        parts.append(figures.html("consort"))
+    if flow:
+        parts.append(_table_block(study, "flow", flow))
+    if "consort" not in figures.pngs and not flow:
+        parts.append('<p class="missing">No patient flow was produced.</p>')
+    return "".join([*parts, "</section>"])
+
+
+def _tables_section(study: dict[str, Any], tables: dict[str, dict[str, Path]]) -> str:
+    """Section 2: every table but the flow, the study's own first."""
+    stems = _table_order(study, list(tables))
+    parts = ['<section id="tables"><h2>2. Tables</h2>']
+    parts += [_table_block(study, stem, tables[stem]) for stem in stems]
+    if not stems:
+        parts.append('<p class="missing">No tables were produced.</p>')
+    return "".join([*parts, "</section>"])
+
+
+def _figures_section(study: dict[str, Any], figures: _Figures, results_dir: Path) -> str:
+    """Section 3: every figure but CONSORT, then the figures deliberately not drawn."""
+    others = [s for s in figures.order if s != "consort"]
+    parts = ['<section id="figures"><h2>3. Figures</h2>']
+    parts += [figures.html(stem) for stem in others]
+    not_drawn = _not_drawn(study, results_dir)
+    parts += [
+        f'<p class="not-drawn" id="not-drawn-{_esc(stem)}"><strong>'
+        f"{_esc(figure_caption(study, stem))}</strong>: no figure, {_esc(why)}</p>"
+        for stem, why in not_drawn
+    ]
+    if not others and not not_drawn:
+        parts.append('<p class="missing">No figures were produced.</p>')
+    return "".join([*parts, "</section>"])
 
 
 def build_run_report(

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,6 @@ from cohortflow.core.expr import names
 from cohortflow.core.io import read_columns, read_csv_or_empty
 from cohortflow.render.consort import consort_figure, save_consort
 from cohortflow.render.report import (
-    any_figure,
     write_descriptive_table,
     write_flow,
     write_model_tables,
@@ -24,6 +24,7 @@ from cohortflow.render.report import (
     write_workbook,
 )
 from cohortflow.render.runreport import build_run_report
+from cohortflow.render.study_figures import FigureInputs, any_figure
 
 
 def set_aside_note(path: str | None) -> str:
@@ -82,24 +83,26 @@ def report_survival_tables(
 
 
 def report_figure(
-    cohort: str,
-    adtte: str,
-    tests: str,
-    study: dict[str, Any],
-    analysis: str,
-    stem: str,
-    cox: str | None = None,
+    study: dict[str, Any], analysis: str, stem: str, inputs: Mapping[str, str]
 ) -> None:
-    """Figure ``analysis`` (km_..., cif_..., forest_..., swimmer) as PNG, PDF and SVG."""
-    any_figure(
-        analysis,
-        pd.read_parquet(cohort),
-        pd.read_parquet(adtte),
-        read_csv_or_empty(tests),
-        read_csv_or_empty(cox) if cox else pd.DataFrame(),
-        study,
-        stem,
+    """Figure ``analysis`` (km_..., cif_..., forest_..., swimmer) as PNG, PDF and SVG, drawn
+    from the analyse stage's files named in ``inputs`` (the figure rule's inputs: ``cohort``,
+    ``adtte``, ``tests``, ``cox`` and the time-dependent ``landmark``, ``simon_makuch``,
+    ``simon_makuch_at_risk``)."""
+    timedep = ("landmark", "simon_makuch", "simon_makuch_at_risk")
+    figure_inputs = FigureInputs(
+        pd.read_parquet(inputs["cohort"]),
+        pd.read_parquet(inputs["adtte"]),
+        read_csv_or_empty(inputs["tests"]),
+        read_csv_or_empty(inputs["cox"]) if inputs.get("cox") else pd.DataFrame(),
+        {k: _read_table(inputs[k]) for k in timedep if inputs.get(k)},
     )
+    any_figure(analysis, figure_inputs, study, stem)
+
+
+def _read_table(path: str) -> pd.DataFrame:
+    """A parquet or CSV table of the analyse stage."""
+    return pd.read_parquet(path) if path.endswith(".parquet") else read_csv_or_empty(path)
 
 
 def _with_set_aside(study: dict[str, Any], set_aside: str | None) -> dict[str, Any]:
@@ -111,23 +114,21 @@ def _with_set_aside(study: dict[str, Any], set_aside: str | None) -> dict[str, A
     return {**study, "data_label": label, "flow_notes": notes}
 
 
-def report_model_tables(
-    cox: str,
-    cif: str,
-    tests: str,
-    study: dict[str, Any],
-    out_dir: str,
-    set_aside: str | None = None,
-    rmst: str | None = None,
-) -> None:
-    """Cox, Fine-Gray, competing-risks and RMST tables for people (Markdown, HTML)."""
-    study = _with_set_aside(study, set_aside)
+def report_model_tables(inputs: Mapping[str, str], study: dict[str, Any], out_dir: str) -> None:
+    """Cox, Fine-Gray, competing-risks and RMST tables for people (Markdown, HTML), from the
+    analyse stage's files named in ``inputs`` (the rule's inputs: ``cox``, ``cif``, ``tests``
+    and optionally ``set_aside`` and ``rmst``)."""
+    study = _with_set_aside(study, inputs.get("set_aside"))
 
     write_model_tables(
-        read_csv_or_empty(cox), read_csv_or_empty(cif), read_csv_or_empty(tests), study, out_dir
+        read_csv_or_empty(inputs["cox"]),
+        read_csv_or_empty(inputs["cif"]),
+        read_csv_or_empty(inputs["tests"]),
+        study,
+        out_dir,
     )
-    if rmst:
-        write_rmst_table(read_csv_or_empty(rmst), study, out_dir)
+    if inputs.get("rmst"):
+        write_rmst_table(read_csv_or_empty(inputs["rmst"]), study, out_dir)
 
 
 def report_workbook(csvs: dict[str, str], study: dict[str, Any], out: str) -> None:

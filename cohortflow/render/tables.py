@@ -81,90 +81,91 @@ def _describe_item(
     df: pd.DataFrame, it: dict[str, Any], rows: list[dict[str, Any]], n_all: int
 ) -> None:
     """Append the rows of one table item (see describe)."""
-    kind, label = it["kind"], it["label"]
+    item_rows = {
+        "continuous": _continuous_rows,
+        "categorical": _categorical_rows,
+        "cut": _categorical_rows,
+        "flag": _flag_rows,
+        "multi": _multi_rows,
+    }.get(it["kind"])
+    if item_rows is not None:
+        rows += item_rows(df, it, n_all)
+
+
+def _continuous_rows(df: pd.DataFrame, it: dict[str, Any], n_all: int) -> list[dict[str, Any]]:
+    """Mean ± SD; median (min-max) of a continuous item, with its N when some are missing."""
+    x = pd.to_numeric(df[it.get("variable")], errors="coerce").dropna().astype(float)
+    d = it.get("digits", 1)
+    disp = (
+        f"{x.mean():.{d}f} ± {x.std(ddof=1):.{d}f}; {x.median():.{d}f} "
+        f"({x.min():.{d}f}-{x.max():.{d}f})"
+        if len(x)
+        else "NA"
+    )
+    return [
+        dict(
+            item=it["label"],
+            level=CONTINUOUS_LEVEL,
+            n=len(x),
+            N=len(x),
+            mean=x.mean() if len(x) else np.nan,
+            sd=x.std(ddof=1) if len(x) > 1 else np.nan,
+            median=x.median() if len(x) else np.nan,
+            min=x.min() if len(x) else np.nan,
+            max=x.max() if len(x) else np.nan,
+            display=f"{disp} [N={len(x)}]" if len(x) != n_all else disp,
+        )
+    ]
+
+
+def _categorical_rows(df: pd.DataFrame, it: dict[str, Any], n_all: int) -> list[dict[str, Any]]:
+    """n (%) per level of a categorical item or of a numeric item cut in two (kind "cut"):
+    configured levels first, then unconfigured ones, then NA when any is missing."""
     var = it.get("variable")
-    if kind == "continuous":
-        x = pd.to_numeric(df[var], errors="coerce").dropna().astype(float)
-        d = it.get("digits", 1)
-        disp = (
-            f"{x.mean():.{d}f} ± {x.std(ddof=1):.{d}f}; {x.median():.{d}f} "
-            f"({x.min():.{d}f}-{x.max():.{d}f})"
-            if len(x)
-            else "NA"
-        )
-        rows.append(
-            dict(
-                item=label,
-                level=CONTINUOUS_LEVEL,
-                n=len(x),
-                N=len(x),
-                mean=x.mean() if len(x) else np.nan,
-                sd=x.std(ddof=1) if len(x) > 1 else np.nan,
-                median=x.median() if len(x) else np.nan,
-                min=x.min() if len(x) else np.nan,
-                max=x.max() if len(x) else np.nan,
-                display=f"{disp} [N={len(x)}]" if len(x) != n_all else disp,
-            )
-        )
-    elif kind in ("categorical", "cut"):
-        if kind == "cut":
-            x = pd.to_numeric(df[var], errors="coerce")
-            lo, hi = it["cut_labels"]
-            s = pd.Series(np.where(x.isna(), "NA", np.where(x < it["cut"], lo, hi)), index=df.index)
-            levels = {lo: lo, hi: hi}
-        else:
-            s = df[var].astype(object).where(df[var].notna(), "NA").astype(str)
-            levels = it.get("levels") or {v: v for v in sorted(s.unique()) if v != "NA"}
-        seen = list(levels)
-        extra = [v for v in sorted(s.unique()) if v not in seen and v != "NA"]
-        for code in [*seen, *extra, "NA"]:
-            k = int((s == code).sum())
-            if code == "NA" and k == 0:
-                continue
-            rows.append(
-                dict(
-                    item=label,
-                    level=str(levels.get(code, code)),
-                    n=k,
-                    N=n_all,
-                    percent=_pct(k, n_all),
-                    display=f"{k} ({pct1(k, n_all)})",
-                )
-            )
-    elif kind == "flag":
-        if "expr" in it:
-            r = evaluate(it["expr"], df)
-            k, known = int((r.value & r.known).sum()), int(r.known.sum())
-        else:
-            col = df[var]
-            k, known = int((col == True).sum()), int(col.notna().sum())  # noqa: E712
-        rows.append(
-            dict(
-                item=label,
-                level="yes",
-                n=k,
-                N=known,
-                percent=_pct(k, known),
-                display=f"{k} ({pct1(k, known)})" + ("" if known == n_all else f" [N={known}]"),
-            )
-        )
-    elif kind == "multi":
-        tokens = df[var].dropna().astype(str).str.split(";").explode()
-        tokens = tokens[tokens != ""]
-        counts = tokens.value_counts()
-        order = sorted(counts.index, key=lambda v: (-counts[v], v))
-        for v in order:
-            k = int(counts[v])
-            rows.append(
-                dict(
-                    item=label,
-                    level=v,
-                    n=k,
-                    N=n_all,
-                    percent=_pct(k, n_all),
-                    display=f"{k} ({pct1(k, n_all)})",
-                )
-            )
+    if it["kind"] == "cut":
+        x = pd.to_numeric(df[var], errors="coerce")
+        lo, hi = it["cut_labels"]
+        s = pd.Series(np.where(x.isna(), "NA", np.where(x < it["cut"], lo, hi)), index=df.index)
+        levels = {lo: lo, hi: hi}
+    else:
+        s = df[var].astype(object).where(df[var].notna(), "NA").astype(str)
+        levels = it.get("levels") or {v: v for v in sorted(s.unique()) if v != "NA"}
+    seen = list(levels)
+    extra = [v for v in sorted(s.unique()) if v not in seen and v != "NA"]
+    out = []
+    for code in [*seen, *extra, "NA"]:
+        k = int((s == code).sum())
+        if code == "NA" and k == 0:
+            continue
+        out.append(_count_row(it["label"], str(levels.get(code, code)), k, n_all))
+    return out
+
+
+def _count_row(item: str, level: str, k: int, n: int) -> dict[str, Any]:
+    """One 'k (%)' row of ``k`` patients out of ``n``."""
+    return dict(item=item, level=level, n=k, N=n, percent=_pct(k, n), display=f"{k} ({pct1(k, n)})")
+
+
+def _flag_rows(df: pd.DataFrame, it: dict[str, Any], n_all: int) -> list[dict[str, Any]]:
+    """How many have a yes/no flag (a column or an expression), over those known."""
+    if "expr" in it:
+        r = evaluate(it["expr"], df)
+        k, known = int((r.value & r.known).sum()), int(r.known.sum())
+    else:
+        col = df[it.get("variable")]
+        k, known = int((col == True).sum()), int(col.notna().sum())  # noqa: E712
+    row = _count_row(it["label"], "yes", k, known)
+    row["display"] += "" if known == n_all else f" [N={known}]"
+    return [row]
+
+
+def _multi_rows(df: pd.DataFrame, it: dict[str, Any], n_all: int) -> list[dict[str, Any]]:
+    """n (%) per value of a multi-valued item ("a;b"), most frequent first."""
+    tokens = df[it.get("variable")].dropna().astype(str).str.split(";").explode()
+    tokens = tokens[tokens != ""]
+    counts = tokens.value_counts()
+    order = sorted(counts.index, key=lambda v: (-counts[v], v))
+    return [_count_row(it["label"], v, int(counts[v]), n_all) for v in order]
 
 
 def published_text(r: dict[str, Any]) -> str:
