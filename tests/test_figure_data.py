@@ -1,0 +1,129 @@
+"""Landmark and Simon-Makuch figures draw what the analyse stage wrote (issue 15: render/ does
+not compute statistics), and the figure-name grammar is read in one place."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cohortflow.analyse.adapters import DAYS_PER_MONTH, DAYS_PER_YEAR
+from cohortflow.analyse.timedep_curves import AT_RISK_MIN_YEARS, timedep_curves
+from cohortflow.core.errors import CohortflowError
+from cohortflow.render.figure_names import FigureName, read_figure_name
+from cohortflow.render.runreport import figure_caption
+from cohortflow.render.study_figures import FigureInputs, build_figure
+from cohortflow.stats.timedep import curve_at, landmark, simon_makuch
+
+STUDY = {
+    "id": "s",
+    "title": "S",
+    "data_label": "SYNTHETIC",
+    "endpoints": {"OS": {"label": "Overall survival", "origin": "dx_date"}},
+    "groupings": {"hsct": {"time_dependent": "hsct_date", "label": "HSCT"}},
+    "analyses": [
+        {"id": "os_hsct", "title": "OS by HSCT", "endpoint": "OS", "by": "hsct"},
+        {"id": "os", "title": "OS", "endpoint": "OS", "landmarks_months": [3, 12]},
+    ],
+}
+
+
+def _data(n: int = 40, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Analysed patients with a diagnosis date, some transplanted, and their OS rows."""
+    rng = np.random.default_rng(seed)
+    dx = pd.Timestamp("2020-01-01")
+    hsct = rng.integers(20, 400, n).astype(float)
+    hsct[rng.random(n) < 0.5] = np.nan  # never transplanted
+    aval = rng.integers(0, 3000, n).astype(float)
+    cohort = pd.DataFrame(
+        {
+            "study_id": [f"P{i:03d}" for i in range(n)],
+            "analysed": True,
+            "dx_date": dx,
+            "hsct_date": [dx + pd.Timedelta(days=d) if d == d else pd.NaT for d in hsct],
+        }
+    )
+    adtte = pd.DataFrame(
+        {
+            "study_id": cohort["study_id"],
+            "PARAMCD": "OS",
+            "AVAL": aval,
+            "CNSR": (rng.random(n) < 0.4).astype(int),
+            "EVENTTYPE": np.nan,
+        }
+    )
+    return cohort, adtte
+
+
+def test_timedep_curves_are_the_landmark_sets_and_simon_makuch_curves_of_stats():
+    cohort, adtte = _data()
+    out = timedep_curves(cohort, adtte, STUDY)
+    t = adtte["AVAL"].to_numpy(float)
+    e = (adtte["CNSR"] == 0).to_numpy(int)
+    x = (cohort["hsct_date"] - cohort["dx_date"]).dt.days.to_numpy(float)
+    # only the time-dependent analysis has rows; its default landmark is 6 months
+    assert set(out["landmark"]["analysis"]) == {"os_hsct_landmark_6m"}
+    ld = landmark(t, e, x, 6 * DAYS_PER_MONTH).table
+    got = out["landmark"]
+    assert got["time"].tolist() == ld["time"].tolist()
+    assert got["group"].tolist() == ld["group"].tolist()
+    assert got["study_id"].tolist() == cohort["study_id"].iloc[ld["index"]].tolist()
+    sm = simon_makuch(t, e, x)
+    risk = out["simon_makuch_at_risk"]
+    for key, curve in sm.items():
+        rows = out["simon_makuch"][out["simon_makuch"]["group"] == key]
+        assert rows["survival"].tolist() == curve.table["survival"].tolist()
+        counts = risk[risk["group"] == key]
+        years = counts["time_years"].to_numpy()
+        assert years[0] == 0 and len(years) >= AT_RISK_MIN_YEARS + 1
+        assert (
+            counts["n_risk"].tolist() == curve_at(curve, years * DAYS_PER_YEAR)["n_risk"].tolist()
+        )
+        assert counts["n_risk"].iloc[-1] == 0  # the table runs past the last follow-up
+
+
+def test_no_time_dependent_grouping_gives_empty_tables_with_their_columns():
+    cohort, adtte = _data()
+    study = {**STUDY, "analyses": [STUDY["analyses"][1]]}
+    out = timedep_curves(cohort, adtte, study)
+    assert all(len(v) == 0 and len(v.columns) >= 4 for v in out.values())
+
+
+def test_landmark_and_simon_makuch_figures_need_the_analyse_tables():
+    cohort, adtte = _data()
+    tests = pd.DataFrame(columns=["analysis", "test", "p"])
+    bare = FigureInputs(cohort, adtte, tests, pd.DataFrame())
+    for name in ("km_os_hsct_landmark_6m", "km_os_hsct_simon_makuch"):
+        with pytest.raises(CohortflowError, match="rerun the analyse stage"):
+            build_figure(name, bare, STUDY)
+    full = FigureInputs(cohort, adtte, tests, pd.DataFrame(), timedep_curves(cohort, adtte, STUDY))
+    for name in ("km_os_hsct_landmark_6m", "km_os_hsct_simon_makuch"):
+        fig = build_figure(name, full, STUDY)
+        assert fig.axes, name
+    # the numbers at risk printed under the Simon-Makuch curves are the analyse stage's
+    sm = build_figure("km_os_hsct_simon_makuch", full, STUDY)
+    printed = [t.get_text() for t in sm.axes[1].texts if t.get_text().isdigit()]
+    risk = full.timedep["simon_makuch_at_risk"]
+    expected = [
+        str(n)
+        for key in ("exposed", "unexposed")
+        for n in risk[risk["group"] == key]["n_risk"].iloc[: AT_RISK_MIN_YEARS + 1]
+    ]
+    assert printed == expected
+
+
+def test_figure_names_are_read_by_one_grammar():
+    assert read_figure_name(STUDY, "km_os_hsct_landmark_12.5m") == FigureName(
+        "landmark", "os_hsct", 12.5
+    )
+    # the longest analysis ID wins: km_os_hsct is not "km_os" + "_hsct"
+    assert read_figure_name(STUDY, "km_os_hsct") == FigureName("km", "os_hsct")
+    assert read_figure_name(STUDY, "km_os_simon_makuch") == FigureName("simon_makuch", "os")
+    assert read_figure_name(STUDY, "km_nope") is None
+    assert read_figure_name(STUDY, "km_os_landmark_m") is None
+    assert FigureName("landmark", "os", 6).analysis == "os_landmark_6m"
+    assert FigureName("km", "os").analysis == "os"
+    assert figure_caption(STUDY, "km_os_hsct_landmark_12.5m") == (
+        "Landmark analysis from 12.5 months: OS by HSCT"
+    )
+    assert figure_caption(STUDY, "forest_unknown_model") == "Forest unknown model"
