@@ -19,6 +19,7 @@ import pandas as pd
 
 from cohortflow.analyse.adapters import DAYS_PER_MONTH, DAYS_PER_YEAR, exposure_days
 from cohortflow.analyse.analysis import endpoint_data
+from cohortflow.core.defaults import Analysis, Study
 from cohortflow.stats.timedep import curve_at, landmark, simon_makuch
 
 #: Landmark data sets: one row per patient still at risk after the landmark; ``time`` in days
@@ -52,7 +53,7 @@ def timedep_curves(
     whose grouping is time-dependent (empty tables with their columns when there is none)."""
     landmarks, curves, at_risk = [], [], []
     for a in study["analyses"]:
-        grouping = (study.get("groupings") or {}).get(a.get("by", "")) or {}
+        grouping = Study.of(study).groupings.get(Analysis.of(a).by) or {}
         if not grouping.get("time_dependent"):
             continue
         ep = study["endpoints"][a["endpoint"]]
@@ -60,7 +61,7 @@ def timedep_curves(
         t = data["AVAL"].to_numpy(float)
         e = (data["CNSR"] == 0).to_numpy(int)
         x = exposure_days(data, grouping["time_dependent"], ep["origin"])
-        for months in a.get("landmarks_months", [6]):
+        for months in Analysis.of(a).landmarks_months:
             ld = landmark(t, e, x, months * DAYS_PER_MONTH).table
             landmarks.append(
                 pd.DataFrame(
@@ -74,7 +75,7 @@ def timedep_curves(
                 )
             )
         aid = f"{a['id']}_simon_makuch"
-        sm = simon_makuch(t, e, x, ci_method=a.get("ci_method", "log-log"))
+        sm = simon_makuch(t, e, x, ci_method=Analysis.of(a).ci_method)
         last = math.ceil(float(np.max(t, initial=0.0)) / DAYS_PER_YEAR)
         years = np.arange(max(AT_RISK_MIN_YEARS, last) + 1)
         for key, curve in sm.items():

@@ -16,8 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-#: Landmarks (months) of a time-dependent analysis that does not list its own.
-DEFAULT_LANDMARKS_MONTHS = (6,)
+from cohortflow.core.defaults import Analysis, Study, Swimmer
 
 
 @dataclass(frozen=True)
@@ -60,11 +59,11 @@ def study_figures(study: dict[str, Any]) -> list[FigureName]:
     """
     out = []
     for a in study.get("analyses") or []:
-        g = (study.get("groupings") or {}).get(a.get("by", ""), {})
+        g = Study.of(study).groupings.get(Analysis.of(a).by, {})
         if not g.get("time_dependent") or a.get("allow_naive"):
             out.append(FigureName("km", a["id"]))
         if g.get("time_dependent"):
-            months = a.get("landmarks_months", list(DEFAULT_LANDMARKS_MONTHS))
+            months = Analysis.of(a).landmarks_months
             out += [FigureName("landmark", a["id"], m) for m in months]
             out.append(FigureName("simon_makuch", a["id"]))
     out += [FigureName("cif", c["id"]) for c in study.get("cif_analyses") or []]
@@ -154,7 +153,7 @@ def figure_order(study: dict[str, Any], stems: list[str]) -> list[str]:
 
 
 #: Default number of patients above which the swimmer plot shows a stated subset.
-SWIMMER_MAX_PATIENTS = 60
+SWIMMER_MAX_PATIENTS = Swimmer().max_patients
 
 
 def swimmer_subset_text(n_patients: int, max_patients: int = SWIMMER_MAX_PATIENTS) -> str:

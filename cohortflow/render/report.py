@@ -12,6 +12,7 @@ import pandas as pd
 from cohortflow.analyse.analysis import DAYS_PER_YEAR
 from cohortflow.analyse.survmethods import SMALL_RISK_SET_TEST
 from cohortflow.core.cellsafe import csv_restore
+from cohortflow.core.defaults import Study
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.formatting import format_p, format_scaled
 from cohortflow.core.io import write_csv
@@ -48,10 +49,10 @@ def write_descriptive_table(
     extra_notes: list[str] | None = None,
 ) -> None:
     """Table ``name`` of ``study['tables']`` as <stem>.csv, .md and .html."""
-    if name not in study.get("tables", {}):
+    if name not in Study.of(study).tables:
         raise CohortflowError(f"study {study['id']} defines no table {name!r}")
     spec = study["tables"][name]
-    label = study.get("data_label", "")
+    label = Study.of(study).data_label
     pop = _population(cohort, spec["population"])
     t = describe(pop, spec["items"], spec.get("published_n"))
     t.insert(0, "data_label", label)
@@ -185,7 +186,7 @@ def write_survival_tables(
         "log-log; set per analysis with `ci_method`). Time points in years of 365.25 days from "
         "the endpoint's origin.",
         SURVIVAL_FOOTNOTE,
-        study.get("data_label", ""),
+        Study.of(study).data_label,
     ]
     parts = [f"# {study['title']}: survival", ""]
     for a in study["analyses"]:
@@ -295,7 +296,7 @@ def write_response_tables(
     """response_rates.md/.html: best-response counts and rates with definitions and exact CIs."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    label = study.get("data_label", "")
+    label = Study.of(study).data_label
     title = f"{study['title']}: responses"
     if rates.empty:
         text = f"# {title}\n\nNo response rates are defined for this study.\n"
@@ -347,7 +348,7 @@ def write_flow(flow: pd.DataFrame, study: dict[str, Any], out_dir: str) -> None:
         .reindex(flow["step"].unique())
         .reset_index()
     )
-    notes = [n.strip() for n in study.get("flow_notes", [study.get("data_label", "")]) if n]
+    notes = [n.strip() for n in study.get("flow_notes", [Study.of(study).data_label]) if n]
     (out / "flow.md").write_text(
         f"## Patient flow\n\n{md_table(wide)}\n" + "".join(f"{n}  \n" for n in notes),
         encoding="utf-8",
@@ -372,7 +373,7 @@ def write_model_tables(
     """cox.md/.html (hazard ratios or the refusal) and competing_risks.md/.html."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    label = study.get("data_label", "")
+    label = Study.of(study).data_label
     shown = pd.DataFrame(
         [_cox_row(r) for r in cox.to_dict("records")],
         columns=["Model", "Covariate", "HR (95% CI)", "P", "PH test P", "N / events", "Status"],
@@ -450,7 +451,7 @@ def write_competing_risks_table(
             f"{p_text(r['p'])}"
             for r in gray.to_dict("records")
         ]
-        + [study.get("data_label", "")]
+        + [Study.of(study).data_label]
     )
     title = f"{study['title']}: competing risks"
     empty = "No competing-risks analyses configured."
@@ -486,7 +487,7 @@ def write_rmst_table(rmst: pd.DataFrame, study: dict[str, Any], out_dir: str) ->
     """rmst.md / rmst.html: restricted mean survival time per group, differences and ratios."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    label = study.get("data_label", "")
+    label = Study.of(study).data_label
     titles = {a["id"]: a["title"] for a in study["analyses"]}
     rows = []
     for r in rmst.to_dict("records") if len(rmst) else []:
@@ -557,5 +558,5 @@ def write_workbook(csvs: dict[str, str], study: dict[str, Any], path: str) -> No
         tables,
         path,
         title=study["title"],
-        footnotes=[study.get("data_label", "")] if study.get("data_label") else (),
+        footnotes=[Study.of(study).data_label] if Study.of(study).data_label else (),
     )

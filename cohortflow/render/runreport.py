@@ -17,8 +17,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from cohortflow.core.defaults import Swimmer
 from cohortflow.render.figure_names import (
-    SWIMMER_MAX_PATIENTS,
     figure_order,
     read_figure_name,
     swimmer_subset_text,
@@ -633,7 +633,7 @@ class _Figures:
         caption = figure_caption(self.study, stem)
         if stem == "swimmer" and self.n_analysed is not None:
             spec = self.study.get("swimmer") or {}
-            limit = int(spec.get("max_patients", SWIMMER_MAX_PATIENTS))
+            limit = int(Swimmer.of(spec).max_patients)
             caption += f". {swimmer_subset_text(self.n_analysed, limit)}"
         png = self.pngs[stem]
         return _figure_html(png, self.numbers[stem], caption, f"figures/{png.name}")

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from cohortflow.core.defaults import Study
 from cohortflow.core.expr import names
 from cohortflow.core.io import read_columns, read_csv_or_empty
 from cohortflow.render.consort import consort_figure, save_consort
@@ -47,7 +48,7 @@ def report_descriptive_table(
 ) -> None:
     """One descriptive table as CSV (machines), Markdown and HTML (people); reads only the
     cohort columns its items use."""
-    spec = study.get("tables", {}).get(table, {})
+    spec = Study.of(study).tables.get(table, {})
     wanted = {"study_id", "site", "eligible", "analysed", spec.get("population", "")}
     for it in spec.get("items", []):
         wanted |= {it.get("variable", "")} | set(names(it["expr"]) if "expr" in it else [])
@@ -108,7 +109,7 @@ def _read_table(path: str) -> pd.DataFrame:
 def _with_set_aside(study: dict[str, Any], set_aside: str | None) -> dict[str, Any]:
     """The study with the set-aside count appended to the label every table prints (as its
     own sentence), and the two as separate footnotes (``flow_notes``)."""
-    notes = [x.strip() for x in [study.get("data_label", ""), set_aside_note(set_aside)] if x]
+    notes = [x.strip() for x in [Study.of(study).data_label, set_aside_note(set_aside)] if x]
     label = " ".join(n if n.endswith((".", "!", "?")) else f"{n}." for n in notes[:-1])
     label = " ".join(x for x in [label, notes[-1] if notes else ""] if x)
     return {**study, "data_label": label, "flow_notes": notes}

@@ -23,11 +23,11 @@ from matplotlib.figure import Figure
 from cohortflow.analyse.analysis import DAYS_PER_YEAR, endpoint_data, primary_test, strata
 from cohortflow.analyse.survmethods import entry_days
 from cohortflow.analyse.timedep_curves import AT_RISK_MIN_YEARS
+from cohortflow.core.defaults import Analysis, CifAnalysis, Grouping, Study, Swimmer
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.expr import evaluate
 from cohortflow.core.formatting import format_p
 from cohortflow.render.figure_names import (
-    SWIMMER_MAX_PATIENTS,
     FigureName,
     parse_figure,
     swimmer_subset_text,
@@ -129,7 +129,7 @@ def _km_curves(
     data = data[data["AVAL"].notna() & (data["AVAL"] >= 0)].reset_index(drop=True)
     ep = study["endpoints"][a["endpoint"]]
     data = entry_days(data, ep, a["id"])  # delayed entry: ENTRY column, as the analysis
-    grouping = study.get("groupings", {}).get(a["by"]) if a.get("by") else None
+    grouping = Study.of(study).groupings.get(a["by"]) if a.get("by") else None
     lab, order = strata(data, grouping, study.get("schemes", {}))
     curves = {}
     entries = {}
@@ -155,13 +155,13 @@ def km_analysis_figure(
     ep = study["endpoints"][a["endpoint"]]
     curves, entries = _km_curves(cohort, adtte, study, a)
     p_label, others = p_value_labels(tests, analysis_id, primary_test(a))
-    unit = a.get("time_unit", "months")
+    unit = Analysis.of(a).time_unit
     xmax_y = a.get("xmax_years")
     scale = {"months": DAYS_PER_YEAR / 12, "years": DAYS_PER_YEAR}[unit]
     xmax = xmax_y * DAYS_PER_YEAR / scale if xmax_y else None
     extra = []
     if a.get("ci_bands"):
-        extra.append(f"Shaded: pointwise 95% CI ({a.get('ci_method', 'log-log')} transform).")
+        extra.append(f"Shaded: pointwise 95% CI ({Analysis.of(a).ci_method} transform).")
     shade = bool((a.get("rmst") or {}).get("shade"))
     if shade:
         extra.append(
@@ -170,7 +170,7 @@ def km_analysis_figure(
         )
     extra += others
     foot = "\n".join(
-        x for x in [a.get("note", "").strip(), " ".join(extra), study.get("data_label", "")] if x
+        x for x in [Analysis.of(a).note.strip(), " ".join(extra), Study.of(study).data_label] if x
     )
     fig = km_figure(
         curves,
@@ -182,7 +182,7 @@ def km_analysis_figure(
         ylabel=f"{ep['label']} (probability)",
         footnote=foot or None,
         ci_bands=bool(a.get("ci_bands")),
-        ci_method=a.get("ci_method", "log-log"),
+        ci_method=Analysis.of(a).ci_method,
         entries=entries or None,
     )
     if shade:
@@ -246,7 +246,7 @@ def _timedep_setting(
     Simon-Makuch figure."""
     a = next(x for x in study["analyses"] if x["id"] == figure.id)
     grouping = study["groupings"][a["by"]]
-    names = grouping.get("exposure_labels", ["exposed", "unexposed"])
+    names = Grouping.of(grouping).exposure_labels
     return a, grouping, study["endpoints"][a["endpoint"]], names
 
 
@@ -418,10 +418,10 @@ def _cif_curves(
 
 def _cif_of(figure: FigureName, inputs: FigureInputs, study: dict[str, Any]) -> Any:
     """Figure cif_<id>: cumulative incidence of the event and the competing event."""
-    a = next(x for x in study.get("cif_analyses", []) if x["id"] == figure.id)
+    a = next(x for x in Study.of(study).cif_analyses if x["id"] == figure.id)
     ep = study["endpoints"][a["endpoint"]]
     data = endpoint_data(inputs.analysed, inputs.adtte, a["endpoint"])
-    grouping = study.get("groupings", {}).get(a["by"]) if a.get("by") else None
+    grouping = Study.of(study).groupings.get(a["by"]) if a.get("by") else None
     lab, order = strata(data, grouping, study.get("schemes", {}))
     names = {1: ep["events"][0]["description"], 2: ep["competing"][0]["description"]}
     xmax_m = a["xmax_years"] * 12 if a.get("xmax_years") else None
@@ -449,14 +449,14 @@ def _cif_of(figure: FigureName, inputs: FigureInputs, study: dict[str, Any]) -> 
     return cif_figure(
         curves,
         title=a["title"],
-        time_unit=a.get("time_unit", "months"),
+        time_unit=CifAnalysis.of(a).time_unit,
         xmax=xmax_m,
         tick_step=12,
         p_value_text=p,
         at_risk=at_risk,
         styles=styles,
         footnote=" ".join(
-            x for x in [a.get("note", ""), styles_note, study.get("data_label", "")] if x
+            x for x in [CifAnalysis.of(a).note, styles_note, Study.of(study).data_label] if x
         ),
     )
 
@@ -466,7 +466,7 @@ def _cif_of(figure: FigureName, inputs: FigureInputs, study: dict[str, Any]) -> 
 
 def _forest_of(figure: FigureName, inputs: FigureInputs, study: dict[str, Any]) -> Any:
     """Figure forest_<model>: hazard ratios of a fitted Cox (or Fine-Gray) model."""
-    cox, label = inputs.cox, study.get("data_label", "")
+    cox, label = inputs.cox, Study.of(study).data_label
     rows = cox[(cox["model"] == figure.id)] if len(cox) else cox
     fitted = rows[rows["status"] == "fitted"]
     title = rows["title"].iloc[0] if len(rows) else figure.stem
@@ -536,12 +536,12 @@ def _swimmer_of(figure: FigureName, inputs: FigureInputs, study: dict[str, Any])
         )
         p["group"] = [f"{v} (bar colour)" for v in lab]
     n_all = len(p)
-    limit = int(spec.get("max_patients", SWIMMER_MAX_PATIENTS))
+    limit = int(Swimmer.of(spec).max_patients)
     if n_all > limit:  # a stated, reproducible subset: the smallest pseudonymous IDs
         p = p.sort_values("study_id").head(limit)
     return swimmer_figure(
         p.reset_index(drop=True),
-        title=spec.get("title", f"Patient timelines ({ep['label']})"),
+        title=Swimmer.of(spec).title or f"Patient timelines ({ep['label']})",
         time_unit="months",
         xlabel=f"Time from {origin_words(ep['origin'])} (months)",
         footnote=f"{swimmer_subset_text(n_all, limit)} {study.get('data_label', '')}",

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cohortflow.core.cellsafe import html_text, md_cell
+from cohortflow.core.defaults import TableItem
 from cohortflow.core.expr import evaluate
 
 TABLE_COLUMNS = [
@@ -95,7 +96,7 @@ def _describe_item(
 def _continuous_rows(df: pd.DataFrame, it: dict[str, Any], n_all: int) -> list[dict[str, Any]]:
     """Mean ± SD; median (min-max) of a continuous item, with its N when some are missing."""
     x = pd.to_numeric(df[it.get("variable")], errors="coerce").dropna().astype(float)
-    d = it.get("digits", 1)
+    d = TableItem.of(it).digits
     disp = (
         f"{x.mean():.{d}f} ± {x.std(ddof=1):.{d}f}; {x.median():.{d}f} "
         f"({x.min():.{d}f}-{x.max():.{d}f})"
