@@ -13,7 +13,7 @@ import pandera.errors
 
 from cohortflow.analyse.analysis import analyse, build_cohort
 from cohortflow.analyse.endpoints import adtte_schema
-from cohortflow.analyse.timedep_curves import timedep_curves
+from cohortflow.analyse.timedep_curves import TIMEDEP_TABLES, timedep_curves
 from cohortflow.core.defaults import Responses, Study
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.io import sha256_file, write_csv, write_parquet
@@ -81,25 +81,18 @@ def analyse_study(
     ):
         if name in outputs:
             write_csv(res[name], outputs[name])
-    _write_timedep_curves(cohort, res["adtte"], study, outputs, {"stage": "analyse", **prov})
+    if any(k in outputs for k in TIMEDEP_TABLES):  # what the time-dependent figures draw
+        analysed = cohort[cohort["analysed"]].reset_index(drop=True)
+        tables = timedep_curves(analysed, res["adtte"], study)
+        _write_tables(tables, outputs, {"stage": "analyse", **prov})
     log.info("analysed %d of %d patients", int(cohort["analysed"].sum()), len(cohort))
 
 
-def _write_timedep_curves(
-    cohort: pd.DataFrame,
-    adtte: pd.DataFrame,
-    study: dict[str, Any],
-    outputs: dict[str, str],
-    meta: dict[str, Any],
+def _write_tables(
+    tables: dict[str, pd.DataFrame], outputs: dict[str, str], meta: dict[str, Any]
 ) -> None:
-    """The landmark data sets and Simon-Makuch curves the figures draw (``timedep_curves``),
-    for each of them ``outputs`` names."""
-    wanted = [k for k in ("landmark", "simon_makuch", "simon_makuch_at_risk") if k in outputs]
-    if not wanted:
-        return
-    analysed = cohort[cohort["analysed"]].reset_index(drop=True)
-    tables = timedep_curves(analysed, adtte, study)
-    for name in wanted:
+    """Each table that ``outputs`` names, as Parquet (with ``meta``) or CSV by its suffix."""
+    for name in (k for k in tables if k in outputs):
         if outputs[name].endswith(".parquet"):
             write_parquet(tables[name], outputs[name], meta)
         else:

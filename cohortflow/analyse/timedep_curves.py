@@ -20,28 +20,18 @@ import pandas as pd
 from cohortflow.analyse.adapters import DAYS_PER_MONTH, DAYS_PER_YEAR, exposure_days
 from cohortflow.analyse.analysis import endpoint_data
 from cohortflow.core.defaults import Analysis, Study
-from cohortflow.stats.timedep import curve_at, landmark, simon_makuch
+from cohortflow.stats.timedep import SIMON_MAKUCH_TABLE_COLUMNS, curve_at, landmark, simon_makuch
 
 #: Landmark data sets: one row per patient still at risk after the landmark; ``time`` in days
 #: from the landmark, ``event`` 1 for an event.
 LANDMARK_COLUMNS = ["analysis", "study_id", "group", "time", "event"]
 #: Simon-Makuch curves: the step table of ``stats.timedep.simon_makuch`` per group.
-SIMON_MAKUCH_COLUMNS = [
-    "analysis",
-    "group",
-    "time",
-    "n_risk",
-    "n_event",
-    "n_censor",
-    "n_switch",
-    "survival",
-    "se",
-    "lower",
-    "upper",
-]
+SIMON_MAKUCH_COLUMNS = ["analysis", "group", *SIMON_MAKUCH_TABLE_COLUMNS]
 #: Number in each Simon-Makuch risk set at 0, 1, 2, ... years, up to the last follow-up (or
 #: ``AT_RISK_MIN_YEARS``); nobody is at risk after the last year listed.
 AT_RISK_COLUMNS = ["analysis", "group", "time_years", "time_days", "n_risk"]
+#: The tables, by their name in the analyse rule's outputs.
+TIMEDEP_TABLES = ("landmark", "simon_makuch", "simon_makuch_at_risk")
 #: The at-risk table covers at least these years (the figure's default axis).
 AT_RISK_MIN_YEARS = 8
 

@@ -53,6 +53,7 @@ from cohortflow.stats.survival import (
 
 __all__ = [
     "EXPOSED",
+    "SIMON_MAKUCH_TABLE_COLUMNS",
     "UNEXPOSED",
     "LandmarkComparison",
     "LandmarkData",
@@ -69,7 +70,8 @@ UNEXPOSED = "unexposed"
 
 ArrayLike = Sequence[Any] | np.ndarray | pd.Series
 
-_SM_COLUMNS = [
+#: Columns of ``SimonMakuchCurve.table``.
+SIMON_MAKUCH_TABLE_COLUMNS = [
     "time",
     "n_risk",
     "n_event",
@@ -290,7 +292,7 @@ def _curve(
             "lower": lower,
             "upper": upper,
         },
-        columns=_SM_COLUMNS,
+        columns=SIMON_MAKUCH_TABLE_COLUMNS,
     )
     intervals = rows[["index", "start", "stop", "event", "switch"]].reset_index(drop=True)
     return SimonMakuchCurve(
