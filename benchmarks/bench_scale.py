@@ -60,7 +60,8 @@ class Run:
 def job_blocks(text: str) -> list[tuple[str, dict[str, str]]]:
     """(rule, wildcards) of every job block in snakemake's console output."""
     jobs = []
-    for block in re.split(r"\n(?=\[.*\]\n)?(?=(?:local)?(?:rule|checkpoint) \w+:)", text):
+    # jobs of a group (rules/*.smk `group:`) are listed indented under "Group job ..."
+    for block in re.split(r"\n(?=[ \t]*(?:local)?(?:rule|checkpoint) \w+:)", text):
         m = re.match(r"\s*(?:local)?(?:rule|checkpoint) (\w+):", block)
         if not m or m.group(1) == "all":
             continue

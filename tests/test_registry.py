@@ -17,7 +17,7 @@ from cohortflow.demo.registry import generate, site_format
 
 from .conftest import REPO, copy_repo, snakemake
 
-PER_SITE_RULES = {"ingest", "validate", "harmonise", "dq_site", "query_listing"}
+PER_SITE_RULES = {"check_mapping", "ingest", "validate", "harmonise", "dq_site", "query_listing"}
 SITES, PER_SITE = 4, 40
 
 
@@ -178,7 +178,15 @@ def test_rerun_sets_of_edits(registry_run, tmp_path):
     checks.write_text(ctext.replace('"Height outside 30-230 cm"', '"Height outside 30-230 cm!"'))
     jobs = planned(work)
     assert sum(r == "validate" for r, _ in jobs) == SITES
-    assert not any(r == "ingest" for r, _ in jobs)
+    assert not any(r in ("check_mapping", "ingest") for r, _ in jobs)
+    checks.write_text(ctext, encoding="utf-8")
+    # a module behind what the study needs from the sites (the risk schemes): the mapping
+    # checks may run again (code), but a passing check re-ingests nothing
+    schemes = work / "cohortflow/classify/schemes.py"
+    stext = schemes.read_text(encoding="utf-8")
+    schemes.write_text(stext + "\n# an edit\n", encoding="utf-8")
+    rules = {r for r, _ in planned(work)}
+    assert "check_mapping" in rules and not rules & (PER_SITE_RULES - {"check_mapping"}), rules
 
 
 def test_one_site_resubmission_reruns_no_other_site(registry_run, tmp_path):

@@ -38,6 +38,8 @@ import yaml
 from cohortflow.demo.rr_all import normalise_zip, pin_sav_timestamp
 
 STUDY = "registry"
+#: The sex code planted as an error outside the code list (declared as a `query` value).
+PLANTED_SEX_CODE = "X"
 CUTOFF = "2016-12-31"
 #: Submission format by site number modulo 10.
 FORMATS = ("csv", "csv", "csv", "csv", "cp949", "cp949", "xlsx", "xlsx", "sav", "redcap")
@@ -304,7 +306,7 @@ def plant_errors(
             out.loc[r, ["death_date", "last_followup_date"]] = [death, death]
             out.loc[r, ["hsct_date", "relapse_date"]] = [pd.NaT, pd.NaT]
         elif kind == "code_outside_list":
-            out.loc[r, "sex"] = "X"
+            out.loc[r, "sex"] = PLANTED_SEX_CODE
         elif kind == "height_out_of_range":
             out.loc[r, "height_cm"] = float(out.loc[r, "height_cm"]) * 10
         elif kind == "wbc_wrong_unit":
@@ -471,6 +473,10 @@ def _mapping(site: str, fmt: str, files: dict[str, str]) -> dict[str, Any]:
         rule: dict[str, Any] = {"source": headers[var]}
         if var in CODED:
             rule["codes"] = {labels[var][v]: v for v in CODED[var]}
+        if var == "sex" and fmt not in ("sav", "redcap"):
+            # the planted out-of-list code (code_outside_list) is the site's data to correct:
+            # declared, so check-mapping lets it through and validation queries it
+            rule["query"] = [PLANTED_SEX_CODE]
         if var == "wbc":
             rule["unit"] = "x10^9/L"
         if var == "first_cycle_agents":
