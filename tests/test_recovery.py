@@ -17,7 +17,7 @@ import pytest
 
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.recovery import LOCK_DIR, OWNER_FILE, clear_stale_lock
-from tests.conftest import SNAKEMAKE
+from tests.conftest import SNAKEMAKE, copy_repo
 
 
 def _lock(work: Path, processes: list[dict]) -> None:
@@ -53,24 +53,27 @@ def _env(work: Path) -> dict[str, str]:
     return env
 
 
+#: `make run`'s command (the recovery wrapper around Snakemake), for the infant study alone
+#: so that the test stays small: its outputs are those of the full run (the manifest records
+#: config/config.yaml, which is not edited).
+RUN = [sys.executable, "-m", "cohortflow.core.recovery", "--cores", "2"]
+ONE_STUDY = ["--config", "studies=[infant_all]"]
+STUDY_OUTPUTS = ("results/infant_all/", "restricted/infant_all/")
+
+
 def _run(work: Path) -> subprocess.CompletedProcess:
-    """`make run`'s command: the recovery wrapper around Snakemake."""
     return subprocess.run(
-        [sys.executable, "-m", "cohortflow.core.recovery", "--cores", "2"],
-        cwd=work,
-        env=_env(work),
-        capture_output=True,
-        text=True,
+        [*RUN, *ONE_STUDY], cwd=work, env=_env(work), capture_output=True, text=True
     )
 
 
 def _kill_when(work: Path, marker: str, timeout: float = 1800) -> None:
-    """Start a run and `kill -9` its whole process group once ``marker`` (a glob under
-    results/) exists: a crash in the middle of the work."""
-    err = work / "killed-run.err"
+    """Start a run and `kill -9` its whole process group (the wrapper, Snakemake and its
+    jobs) once ``marker`` (a glob) exists: a crash in the middle of the work."""
+    err = work.parent / "killed-run.err"  # outside the copy: it would count as its code
     with err.open("w") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cohortflow.core.recovery", "--cores", "2"],
+            [*RUN, *ONE_STUDY],
             cwd=work,
             env=_env(work),
             stdout=subprocess.DEVNULL,
@@ -87,17 +90,42 @@ def _kill_when(work: Path, marker: str, timeout: float = 1800) -> None:
 
 
 def _digests(work: Path) -> dict[str, str]:
+    """SHA-256 of every file the study's run writes (results/ and restricted/)."""
     out = {}
     for top in ("results", "restricted"):
         for p in sorted((work / top).rglob("*")):
-            if p.is_file():
-                out[p.relative_to(work).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+            rel = p.relative_to(work).as_posix()
+            if p.is_file() and rel.startswith(STUDY_OUTPUTS):
+                out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
 
 
-def _infant_only(work: Path) -> Path:
-    (work / "config/config.yaml").write_text("studies:\n  - infant_all\n", encoding="utf-8")
-    return work
+def test_kill_nine_at_three_points_recovers_byte_identical(workflow_run, tmp_path):
+    """`kill -9` of the run while sites are ingested, during the analysis and while tables
+    are rendered; an intermediate output (analyse/survival.csv) deleted; then one run of
+    `make run`'s command, without `--unlock` or any other step: every output is byte-identical
+    to the clean run of the session fixture."""
+    reference = _digests(workflow_run)
+    assert any(k.endswith("analyse/survival.csv") for k in reference)
+    assert any(k.startswith("restricted/") for k in reference)
+    work = copy_repo(tmp_path / "work")
+    for marker in (
+        "results/infant_all/ingest/*.json",
+        "results/infant_all/analyse/cohort.parquet",
+        "results/infant_all/tables/*",
+    ):
+        _kill_when(work, marker)
+        assert list((work / LOCK_DIR).glob("*.lock")), "the kill left no lock to recover from"
+    survival = work / "results/infant_all/analyse/survival.csv"
+    assert survival.is_file()
+    survival.unlink()  # a deleted intermediate output is rebuilt too
+    proc = _run(work)  # no --unlock, no manual step
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "removed a stale Snakemake lock" in proc.stderr
+    assert not list((work / LOCK_DIR).glob("*.lock"))
+    got = _digests(work)
+    assert sorted(got) == sorted(reference)
+    assert [k for k in reference if got[k] != reference[k]] == []
 
 
 def test_git_state_follows_the_tree_and_is_a_manifest_param(tmp_path):
