@@ -30,6 +30,85 @@ def exposure_days(data: pd.DataFrame, exposure_col: str, origin_col: str) -> np.
     return d.astype(float).to_numpy()
 
 
+def curve_rows(
+    head: dict[str, Any],
+    at: pd.DataFrame,
+    times_y: list[float],
+    ci: str,
+    group: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """survival.csv rows of one curve at ``times_y`` (``at``: its estimates there): ``head``
+    (analysis, endpoint, origin, subset) and ``group`` (stratum, n, total_events) before the
+    numbers."""
+    return [
+        {
+            **head,
+            **group,
+            "time_years": y,
+            "time_days": row["time"],
+            "n_risk": int(row["n_risk"]),
+            "events": int(row["events"]),
+            "estimate": row["survival"],
+            "se": row["se"],
+            "lower": row["lower"],
+            "upper": row["upper"],
+            "ci_method": ci,
+            "ci_level": 0.95,
+            "published_estimate": np.nan,
+            "published_se": np.nan,
+        }
+        for y, row in zip(times_y, at.to_dict("records"), strict=True)
+    ]
+
+
+def _landmark(
+    months: float,
+    data: tuple[np.ndarray, np.ndarray, np.ndarray],
+    base: dict[str, Any],
+    endpoint: dict[str, Any],
+    cfg: Analysis,
+    names: list[str],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """survival.csv and tests.csv rows of the landmark analysis at ``months``."""
+    t, e, x = data
+    times = [y * DAYS_PER_YEAR for y in cfg.time_points_years]
+    ld = landmark(t, e, x, months * DAYS_PER_MONTH)
+    comp = landmark_compare(ld, ci_method=cfg.ci_method)
+    head = {
+        **base,
+        "analysis": f"{base['analysis']}_landmark_{months:g}m",
+        "endpoint_label": f"{endpoint['label']} from the {months:g}-month landmark",
+        "origin": f"{endpoint['origin']} + {months:g} months",
+        "subset": f"alive and event-free at {months:g} months",
+    }
+    surv, tests = [], []
+    for key, lab in (("exposed", names[0]), ("unexposed", names[1])):
+        if key not in comp.km:
+            continue
+        km = comp.km[key]
+        group = {"stratum": f"{lab} by {months:g} months", "n": comp.n[key]}
+        group["total_events"] = km.events
+        at = survival_at(km, times)
+        surv += curve_rows(head, at, cfg.time_points_years, cfg.ci_method, group)
+    if comp.logrank is not None:
+        tests.append(
+            {
+                **base,
+                "analysis": head["analysis"],
+                "test": f"log-rank at the {months:g}-month landmark",
+                "groups": ";".join(names),
+                "chi2": comp.logrank.chi2,
+                "df": comp.logrank.df,
+                "p": comp.logrank.p,
+                "published_p": np.nan,
+                "note": f"{ld.n_excluded} patients with an event or censoring "
+                f"before {months:g} months excluded; {ld.n_exposed_later} "
+                "exposed later analysed as unexposed",
+            }
+        )
+    return surv, tests
+
+
 def time_dependent(
     data: pd.DataFrame,
     a: dict[str, Any],
@@ -66,86 +145,22 @@ def time_dependent(
         }
     )
     for months in cfg.landmarks_months:
-        lm = months * DAYS_PER_MONTH
-        ld = landmark(t, e, x, lm)
-        comp = landmark_compare(ld, ci_method=ci)
-        aid = f"{a['id']}_landmark_{months:g}m"
-        for key, lab in (("exposed", names[0]), ("unexposed", names[1])):
-            if key not in comp.km:
-                continue
-            km = comp.km[key]
-            at = survival_at(km, [y * DAYS_PER_YEAR for y in times_y])
-            for y, row in zip(times_y, at.to_dict("records"), strict=True):
-                surv.append(
-                    {
-                        **base,
-                        "analysis": aid,
-                        "endpoint_label": f"{endpoint['label']} from the {months:g}-month landmark",
-                        "origin": f"{endpoint['origin']} + {months:g} months",
-                        "subset": f"alive and event-free at {months:g} months",
-                        "stratum": f"{lab} by {months:g} months",
-                        "n": comp.n[key],
-                        "total_events": km.events,
-                        "time_years": y,
-                        "time_days": row["time"],
-                        "n_risk": int(row["n_risk"]),
-                        "events": int(row["events"]),
-                        "estimate": row["survival"],
-                        "se": row["se"],
-                        "lower": row["lower"],
-                        "upper": row["upper"],
-                        "ci_method": ci,
-                        "ci_level": 0.95,
-                        "published_estimate": np.nan,
-                        "published_se": np.nan,
-                    }
-                )
-        if comp.logrank is not None:
-            tests.append(
-                {
-                    **base,
-                    "analysis": aid,
-                    "test": f"log-rank at the {months:g}-month landmark",
-                    "groups": ";".join(names),
-                    "chi2": comp.logrank.chi2,
-                    "df": comp.logrank.df,
-                    "p": comp.logrank.p,
-                    "published_p": np.nan,
-                    "note": f"{ld.n_excluded} patients with an event or censoring "
-                    f"before {months:g} months excluded; {ld.n_exposed_later} "
-                    "exposed later analysed as unexposed",
-                }
-            )
+        lm_surv, lm_tests = _landmark(months, (t, e, x), base, endpoint, cfg, names)
+        surv += lm_surv
+        tests += lm_tests
     sm = simon_makuch(t, e, x, ci_method=ci)
-    aid = f"{a['id']}_simon_makuch"
+    head = {
+        **base,
+        "analysis": f"{a['id']}_simon_makuch",
+        "endpoint_label": endpoint["label"],
+        "origin": endpoint["origin"],
+        "subset": "Simon-Makuch (time-dependent risk sets)",
+    }
     for key, lab in (("exposed", names[0]), ("unexposed", names[1])):
         curve = sm[key]
         at = curve_at(curve, [y * DAYS_PER_YEAR for y in times_y])
-        for y, row in zip(times_y, at.to_dict("records"), strict=True):
-            surv.append(
-                {
-                    **base,
-                    "analysis": aid,
-                    "endpoint_label": endpoint["label"],
-                    "origin": endpoint["origin"],
-                    "subset": "Simon-Makuch (time-dependent risk sets)",
-                    "stratum": lab,
-                    "n": curve.n,
-                    "total_events": curve.events,
-                    "time_years": y,
-                    "time_days": row["time"],
-                    "n_risk": int(row["n_risk"]),
-                    "events": int(row["events"]),
-                    "estimate": row["survival"],
-                    "se": row["se"],
-                    "lower": row["lower"],
-                    "upper": row["upper"],
-                    "ci_method": ci,
-                    "ci_level": 0.95,
-                    "published_estimate": np.nan,
-                    "published_se": np.nan,
-                }
-            )
+        group = {"stratum": lab, "n": curve.n, "total_events": curve.events}
+        surv += curve_rows(head, at, times_y, ci, group)
     return {"survival": surv, "tests": tests}
 
 

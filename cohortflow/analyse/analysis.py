@@ -174,6 +174,297 @@ def endpoint_data(analysed: pd.DataFrame, adtte: pd.DataFrame, code: str) -> pd.
     return d[d["AVAL"].notna() & (d["AVAL"] >= 0)].reset_index(drop=True)
 
 
+def test_row(base: dict[str, Any], test: str, groups: str, **values: Any) -> dict[str, Any]:
+    """A tests.csv row: ``base`` (data label, study, analysis, endpoint, grouping), the test's
+    name and groups, and its ``chi2``, ``df``, ``p``, ``published_p`` and ``note`` (missing
+    ones NaN, the note empty)."""
+    row = dict(base, test=test, groups=groups, chi2=np.nan, df=np.nan, p=np.nan)
+    return {**row, "published_p": np.nan, "note": "", **values}
+
+
+class _Rows:
+    """The rows every analysis adds to: survival, strata, tests and RMST."""
+
+    def __init__(self) -> None:
+        self.survival: list[dict[str, Any]] = []
+        self.strata: list[dict[str, Any]] = []
+        self.tests: list[dict[str, Any]] = []
+        self.rmst: list[dict[str, Any]] = []
+
+
+def _analysis_data(
+    analysed: pd.DataFrame, adtte: pd.DataFrame, a: dict[str, Any], ep: dict[str, Any]
+) -> tuple[pd.DataFrame, str]:
+    """An analysis's patients (its subset, usable times, delayed entry) and subset label."""
+    data = analysed.merge(
+        adtte[adtte["PARAMCD"] == a["endpoint"]][["study_id", "AVAL", "CNSR"]],
+        on="study_id",
+        how="left",
+    )
+    subset_label = ""
+    if "subset" in a:
+        r = evaluate(a["subset"]["expr"], data)
+        data = data[r.value & r.known].reset_index(drop=True)
+        subset_label = a["subset"]["label"]
+    usable = data["AVAL"].notna() & (data["AVAL"] >= 0)
+    if (~usable).any():
+        log.warning(
+            "analysis %s: %d patients without usable time (no origin/follow-up or "
+            "negative time) left out",
+            a["id"],
+            int((~usable).sum()),
+        )
+    data = data[usable].reset_index(drop=True)
+    return entry_days(data, ep, a["id"]), subset_label
+
+
+def _refuse_combinations(a: dict[str, Any], delayed: bool, td: bool) -> None:
+    """CohortflowError for what delayed entry cannot be combined with."""
+    cfg = Analysis.of(a)
+    if delayed and (cfg.stratify_by or cfg.trend or a.get("rmst")):
+        raise CohortflowError(
+            f"analysis {a['id']}: endpoint {a['endpoint']} has delayed entry; stratified "
+            "and trend log-rank tests and RMST are not available with delayed entry"
+        )
+    if delayed and td:
+        raise CohortflowError(
+            f"analysis {a['id']}: a time-dependent grouping cannot be combined with delayed entry"
+        )
+
+
+def _naive_refused(
+    base: dict[str, Any], a: dict[str, Any], grouping: dict[str, Any], order: list[str]
+) -> dict[str, Any]:
+    """The tests.csv row saying why the naive KM comparison by a time-dependent grouping is
+    not shown."""
+    return test_row(
+        base,
+        "naive Kaplan-Meier comparison refused",
+        ";".join(order),
+        note=f"{a['by']} is defined by {grouping['time_dependent']}, which happens "
+        "after the time origin: comparing groups by naive Kaplan-Meier is biased "
+        "by immortal time. Set allow_naive: true to show it, labelled as biased; "
+        "the Mantel-Byar test, landmark and Simon-Makuch analyses are given.",
+    )
+
+
+def _small_risk_set_row(
+    base: dict[str, Any], a: dict[str, Any], s: str, km: Any, times_y: list[float]
+) -> dict[str, Any] | None:
+    """With delayed entry: the warning row when fewer than MIN_AT_RISK are at risk at an event
+    time before a printed estimate of stratum ``s`` (None when enough are)."""
+    smallest = small_risk_sets(km, [y * DAYS_PER_YEAR for y in times_y])
+    if smallest >= MIN_AT_RISK:
+        return None
+    log.warning(
+        "analysis %s, %s: delayed entry leaves only %d at risk at an event "
+        "time before a printed estimate (fewer than %d): the estimate is "
+        "unstable",
+        a["id"],
+        s,
+        smallest,
+        MIN_AT_RISK,
+    )
+    return test_row(
+        base,
+        SMALL_RISK_SET_TEST,
+        s,
+        note=f"{s}: delayed entry leaves only {smallest} at risk at an "
+        "event time up to the last printed time point (fewer than "
+        f"{MIN_AT_RISK}); the estimates there are unstable.",
+    )
+
+
+def _km_rows(
+    rows: _Rows,
+    d: pd.DataFrame,
+    s: str,
+    a: dict[str, Any],
+    ep: dict[str, Any],
+    ctx: dict[str, Any],
+) -> None:
+    """Kaplan-Meier of stratum ``s`` (patients ``d``): its strata.csv row (median with CI),
+    survival.csv rows at the time points and, with delayed entry, the small-risk-set row."""
+    cfg = Analysis.of(a)
+    ci, times_y, base = cfg.ci_method, cfg.time_points_years, ctx["base"]
+    delayed = "ENTRY" in d
+    t = d["AVAL"].to_numpy(float)
+    e = (d["CNSR"] == 0).to_numpy(int)
+    km = kaplan_meier(t, e, ci_method=ci, entry=d["ENTRY"] if delayed else None)
+    med, mlo, mhi = median_survival(km)
+    small = _small_risk_set_row(base, a, s, km, times_y) if delayed else None
+    if small is not None:
+        rows.tests.append(small)
+    head = dict(
+        data_label=base["data_label"],
+        study=base["study"],
+        analysis=a["id"],
+        endpoint=a["endpoint"],
+    )
+    rows.strata.append(
+        dict(
+            head,
+            subset=ctx["subset"],
+            grouping=cfg.by,
+            stratum=s,
+            n=len(d),
+            events=int(e.sum()),
+            median_days=med,
+            median_lower=mlo,
+            median_upper=mhi,
+            # the same in months (days / 30.4375), as tables for people print them
+            median_months=med / (DAYS_PER_YEAR / 12),
+            median_lower_months=mlo / (DAYS_PER_YEAR / 12),
+            median_upper_months=mhi / (DAYS_PER_YEAR / 12),
+            ci_method=ci,
+        )
+    )
+    pub = {(p["stratum"], float(p["time_years"])): p for p in cfg.published}
+    at = survival_at(km, [y * DAYS_PER_YEAR for y in times_y])
+    for y, row in zip(times_y, at.to_dict("records"), strict=True):
+        p = pub.get((s, float(y)), {})
+        rows.survival.append(
+            dict(
+                head,
+                endpoint_label=ep["label"],
+                origin=ep["origin"],
+                subset=ctx["subset"],
+                grouping=cfg.by,
+                stratum=s,
+                n=len(d),
+                total_events=int(e.sum()),
+                time_years=y,
+                time_days=row["time"],
+                n_risk=int(row["n_risk"]),
+                events=int(row["events"]),
+                estimate=row["survival"],
+                se=row["se"],
+                lower=row["lower"],
+                upper=row["upper"],
+                ci_method=ci,
+                ci_level=0.95,
+                published_estimate=p.get("estimate", np.nan),
+                published_se=p.get("se", np.nan),
+            )
+        )
+
+
+def _group_tests(
+    data: pd.DataFrame, lab: pd.Series, groups: list[str], a: dict[str, Any], base: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """tests.csv rows comparing ``groups``: stratified and trend log-rank tests where
+    configured, the unweighted log-rank test ((entry, exit] risk sets with delayed entry) and
+    the weighted ones."""
+    cfg = Analysis.of(a)
+    delayed = "ENTRY" in data
+    m = lab.isin(groups)
+    t = data.loc[m, "AVAL"].to_numpy(float)
+    e = (data.loc[m, "CNSR"] == 0).to_numpy(int)
+    g = lab[m].to_numpy(object)
+    if delayed:  # log-rank on (entry, exit] risk sets
+        lr = weighted_logrank(t, e, g, entry=data.loc[m, "ENTRY"].to_numpy(float))
+    else:
+        lr = logrank_test(t, e, g)
+    rows = []
+    if cfg.stratify_by:
+        strata_of = data.loc[m, cfg.stratify_by].astype(str).to_numpy(object)
+        sl = stratified_logrank(t, e, g, strata_of)
+        rows.append((f"log-rank stratified by {cfg.stratify_by}", sl))
+    if cfg.trend:
+        scores = {name: float(k + 1) for k, name in enumerate(groups)}
+        rows.append((TREND_TEST, trend_test(t, e, g, scores=scores)))
+    joined = ";".join(groups)
+    out = [test_row(base, n, joined, chi2=r.chi2, df=r.df, p=r.p) for n, r in rows]
+    pub_p = [p.get("p_value") for p in cfg.published if "p_value" in p]
+    published = pub_p[0] if pub_p else np.nan
+    weighted = weighted_tests(data, lab, groups, a, base, published)
+    note = cfg.note + (" Risk sets (entry, exit]: delayed entry." if delayed else "")
+    out.append(
+        test_row(
+            base,
+            "log-rank (unweighted)",
+            joined,
+            chi2=lr.chi2,
+            df=lr.df,
+            p=lr.p,
+            published_p=published,
+            note=note,
+        )
+    )
+    return out + weighted
+
+
+def _km_analysis(
+    rows: _Rows,
+    a: dict[str, Any],
+    study: dict[str, Any],
+    analysed: pd.DataFrame,
+    adtte: pd.DataFrame,
+) -> None:
+    """Everything one configured Kaplan-Meier analysis adds to ``rows``."""
+    cfg, st = Analysis.of(a), Study.of(study)
+    ep = study["endpoints"][a["endpoint"]]
+    if Endpoint.of(ep).competing:
+        raise CohortflowError(
+            f"analysis {a['id']}: endpoint {a['endpoint']} has competing events; "
+            "Kaplan-Meier (1 - KM) overestimates its incidence. Use a cumulative-incidence "
+            "analysis for it instead."
+        )
+    data, subset_label = _analysis_data(analysed, adtte, a, ep)
+    grouping = st.groupings.get(cfg.by) if cfg.by else None
+    lab, order = strata(data, grouping, study.get("schemes", {}))
+    td = bool(grouping and grouping.get("time_dependent"))
+    _refuse_combinations(a, "ENTRY" in data, td)
+    base = dict(
+        data_label=st.data_label,
+        study=study["id"],
+        analysis=a["id"],
+        endpoint=a["endpoint"],
+        grouping=cfg.by,
+    )
+    if td and not cfg.allow_naive:
+        rows.tests.append(_naive_refused(base, a, grouping, order))
+        order = []
+    for s in order:
+        _km_rows(rows, data[lab == s], s, a, ep, {"base": base, "subset": subset_label})
+    test_strata = [s for s in order if s not in ("unknown", UNCLASSIFIABLE)]
+    if a.get("rmst"):
+        rows.rmst += rmst_rows(data, lab, test_strata, a, grouping, base)
+    if len(test_strata) >= 2:
+        rows.tests += _group_tests(data, lab, test_strata, a, base)
+    if td:
+        extra = time_dependent(data, a, grouping, ep, st.data_label)
+        rows.survival += [{**r, "study": study["id"]} for r in extra["survival"]]
+        rows.tests += [{**r, "study": study["id"]} for r in extra["tests"]]
+
+
+def _competing_analysis(
+    a: dict[str, Any], study: dict[str, Any], analysed: pd.DataFrame, adtte: pd.DataFrame
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """cif.csv, tests.csv and cox.csv (Fine-Gray) rows of one competing-risks analysis."""
+    st = Study.of(study)
+    ep = study["endpoints"][a["endpoint"]]
+    if not Endpoint.of(ep).competing:
+        raise CohortflowError(
+            f"cif analysis {a['id']}: endpoint {a['endpoint']} has no competing events"
+        )
+    data = entry_days(endpoint_data(analysed, adtte, a["endpoint"]), ep, a["id"])
+    by = CifAnalysis.of(a).by
+    grouping = st.groupings.get(by) if by else None
+    lab, order = strata(data, grouping, study.get("schemes", {}))
+    out = competing(data, a, lab, order, ep, st.data_label)
+    tests = [{**r, "study": study["id"]} for r in out["tests"]]
+    fine_gray = []
+    if a.get("fine_gray"):
+        if "ENTRY" in data:
+            raise CohortflowError(
+                f"cif analysis {a['id']}: Fine-Gray regression with delayed entry is not "
+                "available (crr has none)"
+            )
+        fine_gray = fine_gray_rows(data, a, ep, st.data_label)
+    return out["cif"], tests, fine_gray
+
+
 def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFrame]:
     """ADTTE, survival-at-time-points, strata summaries and tests for every configured analysis."""
     analysed = cohort[cohort["analysed"]].reset_index(drop=True)
@@ -184,280 +475,21 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
         ],
         ignore_index=True,
     )
-    surv_rows, strata_rows, test_rows, rmst_out = [], [], [], []
     st = Study.of(study)
     label = st.data_label
+    rows = _Rows()
     for a in study["analyses"]:
-        cfg = Analysis.of(a)
-        ep = study["endpoints"][a["endpoint"]]
-        if Endpoint.of(ep).competing:
-            raise CohortflowError(
-                f"analysis {a['id']}: endpoint {a['endpoint']} has competing events; "
-                "Kaplan-Meier (1 - KM) overestimates its incidence. Use a cumulative-incidence "
-                "analysis for it instead."
-            )
-        ci = cfg.ci_method
-        data = analysed.merge(
-            adtte[adtte["PARAMCD"] == a["endpoint"]][["study_id", "AVAL", "CNSR"]],
-            on="study_id",
-            how="left",
-        )
-        subset_label = ""
-        if "subset" in a:
-            r = evaluate(a["subset"]["expr"], data)
-            data = data[r.value & r.known].reset_index(drop=True)
-            subset_label = a["subset"]["label"]
-        usable = data["AVAL"].notna() & (data["AVAL"] >= 0)
-        if (~usable).any():
-            log.warning(
-                "analysis %s: %d patients without usable time (no origin/follow-up or "
-                "negative time) left out",
-                a["id"],
-                int((~usable).sum()),
-            )
-        data = data[usable].reset_index(drop=True)
-        data = entry_days(data, ep, a["id"])
-        delayed = "ENTRY" in data
-        if delayed and (cfg.stratify_by or cfg.trend or a.get("rmst")):
-            raise CohortflowError(
-                f"analysis {a['id']}: endpoint {a['endpoint']} has delayed entry; stratified "
-                "and trend log-rank tests and RMST are not available with delayed entry"
-            )
-        grouping = st.groupings.get(cfg.by) if cfg.by else None
-        lab, order = strata(data, grouping, study.get("schemes", {}))
-        td = bool(grouping and grouping.get("time_dependent"))
-        if delayed and td:
-            raise CohortflowError(
-                f"analysis {a['id']}: a time-dependent grouping cannot be combined with "
-                "delayed entry"
-            )
-        if td and not cfg.allow_naive:
-            test_rows.append(
-                dict(
-                    data_label=label,
-                    study=study["id"],
-                    analysis=a["id"],
-                    endpoint=a["endpoint"],
-                    grouping=cfg.by,
-                    test="naive Kaplan-Meier comparison refused",
-                    groups=";".join(order),
-                    chi2=np.nan,
-                    df=np.nan,
-                    p=np.nan,
-                    published_p=np.nan,
-                    note=f"{a['by']} is defined by {grouping['time_dependent']}, which happens "
-                    "after the time origin: comparing groups by naive Kaplan-Meier is biased "
-                    "by immortal time. Set allow_naive: true to show it, labelled as biased; "
-                    "the Mantel-Byar test, landmark and Simon-Makuch analyses are given.",
-                )
-            )
-            order = []
-        times_y = cfg.time_points_years
-        pub = {(p["stratum"], float(p["time_years"])): p for p in cfg.published}
-        for s in order:
-            d = data[lab == s]
-            t = d["AVAL"].to_numpy(float)
-            e = (d["CNSR"] == 0).to_numpy(int)
-            km = kaplan_meier(t, e, ci_method=ci, entry=d["ENTRY"] if delayed else None)
-            med, mlo, mhi = median_survival(km)
-            if delayed:
-                smallest = small_risk_sets(km, [y * DAYS_PER_YEAR for y in times_y])
-                if smallest < MIN_AT_RISK:
-                    log.warning(
-                        "analysis %s, %s: delayed entry leaves only %d at risk at an event "
-                        "time before a printed estimate (fewer than %d): the estimate is "
-                        "unstable",
-                        a["id"],
-                        s,
-                        smallest,
-                        MIN_AT_RISK,
-                    )
-                    test_rows.append(
-                        dict(
-                            data_label=label,
-                            study=study["id"],
-                            analysis=a["id"],
-                            endpoint=a["endpoint"],
-                            grouping=cfg.by,
-                            test=SMALL_RISK_SET_TEST,
-                            groups=s,
-                            chi2=np.nan,
-                            df=np.nan,
-                            p=np.nan,
-                            published_p=np.nan,
-                            note=f"{s}: delayed entry leaves only {smallest} at risk at an "
-                            "event time up to the last printed time point (fewer than "
-                            f"{MIN_AT_RISK}); the estimates there are unstable.",
-                        )
-                    )
-            strata_rows.append(
-                dict(
-                    data_label=label,
-                    study=study["id"],
-                    analysis=a["id"],
-                    endpoint=a["endpoint"],
-                    subset=subset_label,
-                    grouping=cfg.by,
-                    stratum=s,
-                    n=len(d),
-                    events=int(e.sum()),
-                    median_days=med,
-                    median_lower=mlo,
-                    median_upper=mhi,
-                    # the same in months (days / 30.4375), as tables for people print them
-                    median_months=med / (DAYS_PER_YEAR / 12),
-                    median_lower_months=mlo / (DAYS_PER_YEAR / 12),
-                    median_upper_months=mhi / (DAYS_PER_YEAR / 12),
-                    ci_method=ci,
-                )
-            )
-            at = survival_at(km, [y * DAYS_PER_YEAR for y in times_y])
-            for y, row in zip(times_y, at.to_dict("records"), strict=True):
-                p = pub.get((s, float(y)), {})
-                surv_rows.append(
-                    dict(
-                        data_label=label,
-                        study=study["id"],
-                        analysis=a["id"],
-                        endpoint=a["endpoint"],
-                        endpoint_label=ep["label"],
-                        origin=ep["origin"],
-                        subset=subset_label,
-                        grouping=cfg.by,
-                        stratum=s,
-                        n=len(d),
-                        total_events=int(e.sum()),
-                        time_years=y,
-                        time_days=row["time"],
-                        n_risk=int(row["n_risk"]),
-                        events=int(row["events"]),
-                        estimate=row["survival"],
-                        se=row["se"],
-                        lower=row["lower"],
-                        upper=row["upper"],
-                        ci_method=ci,
-                        ci_level=0.95,
-                        published_estimate=p.get("estimate", np.nan),
-                        published_se=p.get("se", np.nan),
-                    )
-                )
-        test_strata = [s for s in order if s not in ("unknown", UNCLASSIFIABLE)]
-        base = dict(
-            data_label=label,
-            study=study["id"],
-            analysis=a["id"],
-            endpoint=a["endpoint"],
-            grouping=cfg.by,
-        )
-        if a.get("rmst"):
-            rmst_out += rmst_rows(data, lab, test_strata, a, grouping, base)
-        if len(test_strata) >= 2:
-            m = lab.isin(test_strata)
-            lr = logrank_test(
-                data.loc[m, "AVAL"].to_numpy(float),
-                (data.loc[m, "CNSR"] == 0).to_numpy(int),
-                lab[m].to_numpy(object),
-            )
-            if delayed:  # log-rank on (entry, exit] risk sets
-                lr = weighted_logrank(
-                    data.loc[m, "AVAL"].to_numpy(float),
-                    (data.loc[m, "CNSR"] == 0).to_numpy(int),
-                    lab[m].to_numpy(object),
-                    entry=data.loc[m, "ENTRY"].to_numpy(float),
-                )
-            extra_tests = []
-            if cfg.stratify_by:
-                sl = stratified_logrank(
-                    data.loc[m, "AVAL"].to_numpy(float),
-                    (data.loc[m, "CNSR"] == 0).to_numpy(int),
-                    lab[m].to_numpy(object),
-                    data.loc[m, a["stratify_by"]].astype(str).to_numpy(object),
-                )
-                extra_tests.append(
-                    (f"log-rank stratified by {a['stratify_by']}", sl.chi2, sl.df, sl.p)
-                )
-            if cfg.trend:
-                tr = trend_test(
-                    data.loc[m, "AVAL"].to_numpy(float),
-                    (data.loc[m, "CNSR"] == 0).to_numpy(int),
-                    lab[m].to_numpy(object),
-                    scores={g: float(k + 1) for k, g in enumerate(test_strata)},
-                )
-                extra_tests.append(
-                    (
-                        TREND_TEST,
-                        tr.chi2,
-                        tr.df,
-                        tr.p,
-                    )
-                )
-            for name, chi2, dfree, pval in extra_tests:
-                test_rows.append(
-                    dict(
-                        data_label=label,
-                        study=study["id"],
-                        analysis=a["id"],
-                        endpoint=a["endpoint"],
-                        grouping=cfg.by,
-                        test=name,
-                        groups=";".join(test_strata),
-                        chi2=chi2,
-                        df=dfree,
-                        p=pval,
-                        published_p=np.nan,
-                        note="",
-                    )
-                )
-            pub_p = [p.get("p_value") for p in cfg.published if "p_value" in p]
-            weighted = weighted_tests(
-                data, lab, test_strata, a, base, pub_p[0] if pub_p else np.nan
-            )
-            test_rows.append(
-                dict(
-                    data_label=label,
-                    study=study["id"],
-                    analysis=a["id"],
-                    endpoint=a["endpoint"],
-                    grouping=cfg.by,
-                    test="log-rank (unweighted)",
-                    groups=";".join(test_strata),
-                    chi2=lr.chi2,
-                    df=lr.df,
-                    p=lr.p,
-                    published_p=pub_p[0] if pub_p else np.nan,
-                    note=cfg.note + (" Risk sets (entry, exit]: delayed entry." if delayed else ""),
-                )
-            )
-            test_rows += weighted
-        if td:
-            extra = time_dependent(data, a, grouping, ep, label)
-            surv_rows += [{**r, "study": study["id"]} for r in extra["survival"]]
-            test_rows += [{**r, "study": study["id"]} for r in extra["tests"]]
+        _km_analysis(rows, a, study, analysed, adtte)
     cox_rows, cif_rows = [], []
     for model in st.cox_models:
         ep = study["endpoints"][model["endpoint"]]
         data = entry_days(endpoint_data(analysed, adtte, model["endpoint"]), ep, model["id"])
         cox_rows += [{**r, "method": "cox"} for r in cox_model(data, model, ep, label)]
     for a in st.cif_analyses:
-        ep = study["endpoints"][a["endpoint"]]
-        if not Endpoint.of(ep).competing:
-            raise CohortflowError(
-                f"cif analysis {a['id']}: endpoint {a['endpoint']} has no competing events"
-            )
-        data = entry_days(endpoint_data(analysed, adtte, a["endpoint"]), ep, a["id"])
-        by = CifAnalysis.of(a).by
-        grouping = st.groupings.get(by) if by else None
-        lab, order = strata(data, grouping, study.get("schemes", {}))
-        out = competing(data, a, lab, order, ep, label)
-        cif_rows += out["cif"]
-        test_rows += [{**r, "study": study["id"]} for r in out["tests"]]
-        if a.get("fine_gray"):
-            if "ENTRY" in data:
-                raise CohortflowError(
-                    f"cif analysis {a['id']}: Fine-Gray regression with delayed entry is not "
-                    "available (crr has none)"
-                )
-            cox_rows += fine_gray_rows(data, a, ep, label)
+        cif, tests, fine_gray = _competing_analysis(a, study, analysed, adtte)
+        cif_rows += cif
+        rows.tests += tests
+        cox_rows += fine_gray
     resp = study.get("responses")
     rates = counts = pd.DataFrame()
     if resp:
@@ -479,11 +511,11 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
             ]
         ].assign(data_label=label),
         "adtte": adtte,
-        "survival": pd.DataFrame(surv_rows),
-        "strata": pd.DataFrame(strata_rows),
-        "tests": _mark_primary(pd.DataFrame(test_rows, columns=TEST_COLUMNS), study),
+        "survival": pd.DataFrame(rows.survival),
+        "strata": pd.DataFrame(rows.strata),
+        "tests": _mark_primary(pd.DataFrame(rows.tests, columns=TEST_COLUMNS), study),
         "cox": pd.DataFrame(cox_rows, columns=COX_COLUMNS),
         "cif": pd.DataFrame(cif_rows, columns=CIF_COLUMNS),
-        "rmst": pd.DataFrame(rmst_out, columns=RMST_COLUMNS),
+        "rmst": pd.DataFrame(rows.rmst, columns=RMST_COLUMNS),
         "flow": flow_table(cohort, st.eligibility).assign(data_label=label),
     }

@@ -24,6 +24,51 @@ CNSR_CODES = {
 #: EVENTTYPE: 1 = event of interest, 2 = competing event, 0 = censored.
 
 
+def _first_event(
+    df: pd.DataFrame, specs: list[dict[str, Any]], origin: pd.Series, cut: pd.Timestamp
+) -> tuple[pd.Series, pd.Series]:
+    """Per patient the first date among the event sources ``specs`` (after the origin, up to
+    the cut-off) and the description of the source that gave it."""
+    dates = pd.DataFrame({e["source"]: pd.to_datetime(df[e["source"]]) for e in specs})
+    dates = dates.where(dates <= cut)
+    # only events after the origin count (e.g. a relapse before HSCT is not an event of
+    # "relapse after HSCT")
+    dates = dates.where(dates.ge(origin, axis=0))
+    first = dates.min(axis=1)
+    # the first source holding the earliest date names the event (ties: the first listed)
+    arr = dates.to_numpy("datetime64[ns]")
+    filled = np.where(np.isnat(arr), np.datetime64("NaT", "ns"), arr)
+    big = np.where(np.isnat(filled), np.datetime64("2262-01-01", "ns"), filled)
+    pick = np.argmin(big, axis=1) if len(specs) else np.zeros(len(df), int)
+    descs = np.array([e["description"] for e in specs], dtype=object)
+    which = pd.Series(
+        np.where(first.notna().to_numpy(), descs[pick] if len(specs) else None, None),
+        dtype=object,
+    )
+    return first, which
+
+
+def _induction_failure(
+    df: pd.DataFrame,
+    endpoint: dict[str, Any],
+    origin: pd.Series,
+    ev_date: pd.Series,
+    ev_desc: pd.Series,
+) -> tuple[pd.Series, pd.Series]:
+    """Event dates and descriptions with an event at origin + ``at_day`` for patients whose
+    ``induction_failure`` expression holds."""
+    ind = endpoint["induction_failure"]
+    r = evaluate(ind["expr"], df)
+    failed = r.value & r.known
+    spec = InductionFailure.of(ind)
+    at = pd.to_timedelta(spec.at_day, unit="D")
+    ev_date = ev_date.where(~failed, origin + at)
+    ev_desc = ev_desc.where(
+        ~failed, spec.description or f"Induction failure (assigned day {spec.at_day})"
+    )
+    return ev_date, ev_desc
+
+
 def derive(df: pd.DataFrame, code: str, endpoint: dict[str, Any], cutoff: str) -> pd.DataFrame:
     """One ADTTE row per patient: AVAL in days from the endpoint's origin to its first event
     (CNSR 0), to a competing event (CNSR 3) or to censoring (CNSR 1 last known alive, 2 data
@@ -38,42 +83,15 @@ def derive(df: pd.DataFrame, code: str, endpoint: dict[str, Any], cutoff: str) -
     origin = pd.to_datetime(df[endpoint["origin"]]).reset_index(drop=True)
     df = df.reset_index(drop=True)
 
-    def first_of(specs: list[dict[str, Any]]) -> tuple[pd.Series, pd.Series]:
-        dates = pd.DataFrame({e["source"]: pd.to_datetime(df[e["source"]]) for e in specs})
-        dates = dates.where(dates <= cut)
-        # only events after the origin count (e.g. a relapse before HSCT is not an event of
-        # "relapse after HSCT")
-        dates = dates.where(dates.ge(origin, axis=0))
-        first = dates.min(axis=1)
-        # the first source holding the earliest date names the event (ties: the first listed)
-        arr = dates.to_numpy("datetime64[ns]")
-        filled = np.where(np.isnat(arr), np.datetime64("NaT", "ns"), arr)
-        big = np.where(np.isnat(filled), np.datetime64("2262-01-01", "ns"), filled)
-        pick = np.argmin(big, axis=1) if len(specs) else np.zeros(len(df), int)
-        descs = np.array([e["description"] for e in specs], dtype=object)
-        which = pd.Series(
-            np.where(first.notna().to_numpy(), descs[pick] if len(specs) else None, None),
-            dtype=object,
-        )
-        return first, which
-
-    ev_date, ev_desc = first_of(endpoint["events"])
+    ev_date, ev_desc = _first_event(df, endpoint["events"], origin, cut)
     comp = Endpoint.of(endpoint).competing
     cp_date, cp_desc = (
-        first_of(comp)
+        _first_event(df, comp, origin, cut)
         if comp
         else (pd.Series(pd.NaT, index=df.index), pd.Series(None, index=df.index, dtype=object))
     )
-    ind = endpoint.get("induction_failure")
-    if ind:
-        r = evaluate(ind["expr"], df)
-        failed = r.value & r.known
-        spec = InductionFailure.of(ind)
-        at = pd.to_timedelta(spec.at_day, unit="D")
-        ev_date = ev_date.where(~failed, origin + at)
-        ev_desc = ev_desc.where(
-            ~failed, spec.description or f"Induction failure (assigned day {spec.at_day})"
-        )
+    if endpoint.get("induction_failure"):
+        ev_date, ev_desc = _induction_failure(df, endpoint, origin, ev_date, ev_desc)
     censor = pd.to_datetime(df[endpoint["censor"]]).reset_index(drop=True)
     n = len(df)
     no_origin = origin.isna().to_numpy()

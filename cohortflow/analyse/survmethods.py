@@ -58,6 +58,107 @@ def _unit(a: dict[str, Any]) -> tuple[str, float]:
     return unit, {"months": DAYS_PER_MONTH, "years": DAYS_PER_YEAR}[unit]
 
 
+def _estimated(
+    row0: dict[str, Any], where: tuple[str, str, int, int], days: tuple[float, ...], scale: float
+) -> dict[str, Any]:
+    """An estimated rmst.csv row: ``where`` = (kind, stratum, n, events), ``days`` =
+    (estimate, SE, lower, upper) in days, also given in the analysis's unit (``scale`` days)."""
+    kind, stratum, n, events = where
+    est, se, lower, upper = days
+    return {
+        **row0,
+        "kind": kind,
+        "stratum": stratum,
+        "n": n,
+        "events": events,
+        "estimate_days": est,
+        "se_days": se,
+        "lower_days": lower,
+        "upper_days": upper,
+        "estimate": est / scale,
+        "lower": lower / scale,
+        "upper": upper / scale,
+        "status": "estimated",
+        "note": "",
+    }
+
+
+def _rmst_groups(
+    t: np.ndarray,
+    e: np.ndarray,
+    lab: np.ndarray,
+    groups: list[str],
+    spec: dict[str, Any],
+    row0: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """rmst.csv rows of each group: the estimate, or the refusal of a horizon beyond the
+    group's follow-up."""
+    tau, scale, extend = spec["tau"], spec["scale"], spec["extend"]
+    rows: list[dict[str, Any]] = []
+    for g in groups:
+        m = lab == g
+        try:
+            r = restricted_mean(t[m], e[m], tau, extend=extend)
+        except ValueError as exc:
+            rows.append(
+                {
+                    **row0,
+                    "kind": "group",
+                    "stratum": g,
+                    "n": int(m.sum()),
+                    "events": int(e[m].sum()),
+                    "status": "refused: horizon beyond follow-up",
+                    "note": f"{exc}. Choose a smaller tau_years or set extend: true.",
+                }
+            )
+            continue
+        row = _estimated(row0, ("group", g, r.n, r.events), (r.rmst, r.se, r.lower, r.upper), scale)
+        row["note"] = "curve carried forward past the last follow-up" if r.extended else ""
+        rows.append(row)
+    return rows
+
+
+def _rmst_comparisons(
+    t: np.ndarray,
+    e: np.ndarray,
+    lab: np.ndarray,
+    ok: list[str],
+    spec: dict[str, Any],
+    row0: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """rmst.csv rows comparing each later estimated group with the first: difference and
+    ratio with CI and P."""
+    rows = []
+    for other in ok[1:]:
+        m = np.isin(lab, [ok[0], other])
+        c = compare_rmst(
+            t[m], e[m], lab[m], spec["tau"], order=[other, ok[0]], extend=spec["extend"]
+        )
+        n, events = int(m.sum()), int(e[m].sum())
+        days = (c.difference, c.diff_se, c.diff_lower, c.diff_upper)
+        diff = _estimated(
+            row0, ("difference", f"{other} - {ok[0]}", n, events), days, spec["scale"]
+        )
+        rows.append({**diff, "p": c.diff_p})
+        rows.append(
+            {
+                **row0,
+                "kind": "ratio",
+                "stratum": f"{other} / {ok[0]}",
+                "n": n,
+                "events": events,
+                "estimate": c.ratio,
+                "lower": c.ratio_lower,
+                "upper": c.ratio_upper,
+                "unit": "ratio",
+                "p": c.ratio_p,
+                "status": "estimated",
+                "note": "",
+            }
+        )
+    return rows
+
+
 def rmst_rows(
     data: pd.DataFrame,
     labels: pd.Series,
@@ -75,7 +176,6 @@ def rmst_rows(
     """
     spec = a["rmst"]
     tau_y = float(spec["tau_years"])
-    tau = tau_y * DAYS_PER_YEAR
     unit, scale = _unit(a)
     row0 = {**base, "tau_years": tau_y, "unit": unit}
     if grouping and grouping.get("time_dependent"):
@@ -95,83 +195,10 @@ def rmst_rows(
     t = data["AVAL"].to_numpy(float)
     e = (data["CNSR"] == 0).to_numpy(int)
     lab = labels.to_numpy(object)
-    rows: list[dict[str, Any]] = []
-    extend = bool(Rmst.of(spec).extend)
-    for g in groups:
-        m = lab == g
-        try:
-            r = restricted_mean(t[m], e[m], tau, extend=extend)
-        except ValueError as exc:
-            rows.append(
-                {
-                    **row0,
-                    "kind": "group",
-                    "stratum": g,
-                    "n": int(m.sum()),
-                    "events": int(e[m].sum()),
-                    "status": "refused: horizon beyond follow-up",
-                    "note": f"{exc}. Choose a smaller tau_years or set extend: true.",
-                }
-            )
-            continue
-        rows.append(
-            {
-                **row0,
-                "kind": "group",
-                "stratum": g,
-                "n": r.n,
-                "events": r.events,
-                "estimate_days": r.rmst,
-                "se_days": r.se,
-                "lower_days": r.lower,
-                "upper_days": r.upper,
-                "estimate": r.rmst / scale,
-                "lower": r.lower / scale,
-                "upper": r.upper / scale,
-                "status": "estimated",
-                "note": "curve carried forward past the last follow-up" if r.extended else "",
-            }
-        )
+    how = {"tau": tau_y * DAYS_PER_YEAR, "scale": scale, "extend": bool(Rmst.of(spec).extend)}
+    rows = _rmst_groups(t, e, lab, groups, how, row0)
     ok = [r["stratum"] for r in rows if r["status"] == "estimated"]
-    for other in ok[1:]:
-        m = np.isin(lab, [ok[0], other])
-        c = compare_rmst(t[m], e[m], lab[m], tau, order=[other, ok[0]], extend=extend)
-        rows.append(
-            {
-                **row0,
-                "kind": "difference",
-                "stratum": f"{other} - {ok[0]}",
-                "n": int(m.sum()),
-                "events": int(e[m].sum()),
-                "estimate_days": c.difference,
-                "se_days": c.diff_se,
-                "lower_days": c.diff_lower,
-                "upper_days": c.diff_upper,
-                "estimate": c.difference / scale,
-                "lower": c.diff_lower / scale,
-                "upper": c.diff_upper / scale,
-                "p": c.diff_p,
-                "status": "estimated",
-                "note": "",
-            }
-        )
-        rows.append(
-            {
-                **row0,
-                "kind": "ratio",
-                "stratum": f"{other} / {ok[0]}",
-                "n": int(m.sum()),
-                "events": int(e[m].sum()),
-                "estimate": c.ratio,
-                "lower": c.ratio_lower,
-                "upper": c.ratio_upper,
-                "unit": "ratio",
-                "p": c.ratio_p,
-                "status": "estimated",
-                "note": "",
-            }
-        )
-    return rows
+    return rows + _rmst_comparisons(t, e, lab, ok, how, row0)
 
 
 def weighted_tests(
