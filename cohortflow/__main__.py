@@ -21,28 +21,8 @@ example (the same site as `check-mapping --help` and the README's "Adding a site
 """
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the cohortflow command line.
-
-    Each subcommand imports only its own modules (lazily): measured with ``python -X
-    importtime`` on the shared machine, ``provenance.trace`` takes 9.5 s, ``validate.presubmit``
-    4.1 s, ``onboard.draft`` 3.7 s and ``provenance.release`` 1.1 s, where the parser alone
-    takes a few milliseconds.
-    """
-    argv = list(sys.argv[1:] if argv is None else argv)
-    own_parsers = {
-        "trace": "cohortflow.provenance.trace",
-        "diff": "cohortflow.provenance.diff",
-        "check-mapping": "cohortflow.onboard.check",
-    }
-    if argv and argv[0] in own_parsers:
-        # lazy: see the docstring
-        module = importlib.import_module(own_parsers[argv[0]])
-        try:
-            return int(module.main(argv[1:]))
-        except CohortflowError as exc:
-            print(f"cohortflow: {exc}", file=sys.stderr)
-            return 1
+def _parser() -> argparse.ArgumentParser:
+    """The command line's parser (subcommands with their own parsers are listed by name)."""
     parser = argparse.ArgumentParser(prog="python -m cohortflow")
     sub = parser.add_subparsers(dest="command", required=True)
     ob = sub.add_parser(
@@ -85,10 +65,14 @@ def main(argv: list[str] | None = None) -> int:
         ("diff", "compare two freezes or a freeze and the working results"),
     ):
         sub.add_parser(name, help=f"{helptext} (see `{name} --help`)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed ``onboard``, ``release`` or ``check`` command (imports lazily)."""
     try:
         if args.command == "onboard":
-            from cohortflow.onboard.draft import write_draft  # lazy: see the docstring
+            from cohortflow.onboard.draft import write_draft  # lazy: see main's docstring
 
             reader = {
                 k: v
@@ -106,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"draft mapping written to {out}; review it before use")
         elif args.command == "release":
-            # lazy: see the docstring
+            # lazy: see main's docstring
             from cohortflow.provenance.release import release, verify_release
 
             if args.verify:
@@ -121,13 +105,39 @@ def main(argv: list[str] | None = None) -> int:
             dest = release(args.study, Path(args.results))
             print(f"released {args.study} as {dest} (read-only)")
         elif args.command == "check":
-            from cohortflow.validate.presubmit import check_file  # lazy: see the docstring
+            from cohortflow.validate.presubmit import check_file  # lazy: see main's docstring
 
             return check_file(args.study, args.site, args.out, file=args.file)
     except CohortflowError as exc:
         print(f"cohortflow: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the cohortflow command line.
+
+    Each subcommand imports only its own modules (lazily): measured with ``python -X
+    importtime`` on the shared machine, ``provenance.trace`` takes 9.5 s, ``validate.presubmit``
+    4.1 s, ``onboard.draft`` 3.7 s and ``provenance.release`` 1.1 s, where the parser alone
+    takes a few milliseconds.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    own_parsers = {
+        "trace": "cohortflow.provenance.trace",
+        "diff": "cohortflow.provenance.diff",
+        "check-mapping": "cohortflow.onboard.check",
+    }
+    if argv and argv[0] in own_parsers:
+        # lazy: see main's docstring
+        module = importlib.import_module(own_parsers[argv[0]])
+        try:
+            return int(module.main(argv[1:]))
+        except CohortflowError as exc:
+            print(f"cohortflow: {exc}", file=sys.stderr)
+            return 1
+    args = _parser().parse_args(argv)
+    return _run(args)
 
 
 if __name__ == "__main__":

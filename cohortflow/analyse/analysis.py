@@ -301,13 +301,11 @@ def _km_rows(
         analysis=a["id"],
         endpoint=a["endpoint"],
     )
+    group = dict(subset=ctx["subset"], grouping=cfg.by, stratum=s, n=len(d))
     rows.strata.append(
         dict(
             head,
-            subset=ctx["subset"],
-            grouping=cfg.by,
-            stratum=s,
-            n=len(d),
+            **group,
             events=int(e.sum()),
             median_days=med,
             median_lower=mlo,
@@ -328,10 +326,7 @@ def _km_rows(
                 head,
                 endpoint_label=ep["label"],
                 origin=ep["origin"],
-                subset=ctx["subset"],
-                grouping=cfg.by,
-                stratum=s,
-                n=len(d),
+                **group,
                 total_events=int(e.sum()),
                 time_years=y,
                 time_days=row["time"],

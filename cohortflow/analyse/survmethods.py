@@ -58,6 +58,12 @@ def _unit(a: dict[str, Any]) -> tuple[str, float]:
     return unit, {"months": DAYS_PER_MONTH, "years": DAYS_PER_YEAR}[unit]
 
 
+#: Times, events and group labels of an analysis's patients.
+_Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]
+#: A row of a CSV output (or a config section).
+_Row = dict[str, Any]
+
+
 def _estimated(
     row0: dict[str, Any], where: tuple[str, str, int, int], days: tuple[float, ...], scale: float
 ) -> dict[str, Any]:
@@ -83,16 +89,10 @@ def _estimated(
     }
 
 
-def _rmst_groups(
-    t: np.ndarray,
-    e: np.ndarray,
-    lab: np.ndarray,
-    groups: list[str],
-    spec: dict[str, Any],
-    row0: dict[str, Any],
-) -> list[dict[str, Any]]:
-    """rmst.csv rows of each group: the estimate, or the refusal of a horizon beyond the
-    group's follow-up."""
+def _rmst_groups(data: _Arrays, groups: list[str], spec: _Row, row0: _Row) -> list[_Row]:
+    """rmst.csv rows of each group (``data``: times, events, group labels): the estimate, or
+    the refusal of a horizon beyond the group's follow-up."""
+    t, e, lab = data
     tau, scale, extend = spec["tau"], spec["scale"], spec["extend"]
     rows: list[dict[str, Any]] = []
     for g in groups:
@@ -118,16 +118,10 @@ def _rmst_groups(
     return rows
 
 
-def _rmst_comparisons(
-    t: np.ndarray,
-    e: np.ndarray,
-    lab: np.ndarray,
-    ok: list[str],
-    spec: dict[str, Any],
-    row0: dict[str, Any],
-) -> list[dict[str, Any]]:
-    """rmst.csv rows comparing each later estimated group with the first: difference and
-    ratio with CI and P."""
+def _rmst_comparisons(data: _Arrays, ok: list[str], spec: _Row, row0: _Row) -> list[_Row]:
+    """rmst.csv rows comparing each later estimated group (``ok``) with the first: difference
+    and ratio with CI and P."""
+    t, e, lab = data
     rows = []
     for other in ok[1:]:
         m = np.isin(lab, [ok[0], other])
@@ -196,9 +190,9 @@ def rmst_rows(
     e = (data["CNSR"] == 0).to_numpy(int)
     lab = labels.to_numpy(object)
     how = {"tau": tau_y * DAYS_PER_YEAR, "scale": scale, "extend": bool(Rmst.of(spec).extend)}
-    rows = _rmst_groups(t, e, lab, groups, how, row0)
+    rows = _rmst_groups((t, e, lab), groups, how, row0)
     ok = [r["stratum"] for r in rows if r["status"] == "estimated"]
-    return rows + _rmst_comparisons(t, e, lab, ok, how, row0)
+    return rows + _rmst_comparisons((t, e, lab), ok, how, row0)
 
 
 def weighted_tests(

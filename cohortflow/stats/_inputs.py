@@ -3,7 +3,8 @@ of lifelines' ``utils._preprocess_inputs``): numeric, one-dimensional, finite, n
 times; 0/1 event indicators (or 0/cause codes for competing risks); equal lengths.
 
 Private to ``cohortflow.stats``: estimators call these before any arithmetic, so a bad input
-is a ``ValueError`` naming the argument, never a wrong number.
+is a ``ValueError`` naming the argument, never a wrong number. Also the pieces of output the
+estimators share: the per-time event table and the regression coefficient table.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
+
+from cohortflow.core.errors import CohortflowError
 
 
 def as_float_array(
@@ -77,3 +81,109 @@ def time_event(
         bad_values = sorted(set(e[~np.isin(e, (0.0, 1.0))].tolist()))[:5]
         raise ValueError(f"{event_name} must be 0 (censored) or 1 (event), found {bad_values}")
     return t, e.astype(np.int64)
+
+
+def event_table(
+    time: np.ndarray,
+    counts: dict[str, np.ndarray],
+    values: dict[str, np.ndarray],
+    columns: list[str],
+) -> pd.DataFrame:
+    """An estimator's table, one row per time: ``time`` as float, the ``counts`` (at risk,
+    events, ...) as int64, then the ``values`` (estimates, SE, limits) as given, in
+    ``columns`` order."""
+    data: dict[str, np.ndarray] = {"time": np.asarray(time).astype(float)}
+    data.update({k: np.asarray(v).astype(np.int64) for k, v in counts.items()})
+    data.update(values)
+    return pd.DataFrame(data, columns=columns)
+
+
+class Coefficients:
+    """What a regression result (``CoxResult``, ``FineGrayResult``) derives from its
+    ``table`` of coefficients."""
+
+    table: pd.DataFrame
+
+    @property
+    def coef(self) -> dict[str, float]:
+        """Coefficient per covariate: the log hazard ratio (Cox) or log subdistribution
+        hazard ratio (Fine-Gray)."""
+        return {k: float(v) for k, v in self.table["coef"].items()}
+
+
+def model_arguments(
+    df: pd.DataFrame, covariates: Any, alpha: float, min_events_per_parameter: float
+) -> list[str]:
+    """The covariate names of a regression model (Cox, Fine-Gray) after the checks both share:
+    ``alpha`` in (0, 1), a non-negative events-per-parameter threshold, at least one covariate,
+    no duplicates, non-empty data (ValueError otherwise)."""
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if min_events_per_parameter < 0:
+        raise ValueError("min_events_per_parameter must not be negative")
+    covariates = list(covariates)
+    if not covariates:
+        raise ValueError("at least one covariate is needed")
+    if len(set(covariates)) != len(covariates):
+        raise ValueError(f"covariates contain duplicates: {covariates}")
+    if len(df) == 0:
+        raise ValueError("the data are empty")
+    return covariates
+
+
+def coefficient_table(
+    beta: np.ndarray, se: np.ndarray, covariates: list[str], alpha: float, ratio: str
+) -> pd.DataFrame:
+    """Per covariate: coefficient, SE, the ratio ``exp(coef)`` (column ``ratio``: ``hr`` or
+    ``shr``) with its Wald CI at level 1 - ``alpha``, z and two-sided P."""
+    z = beta / se
+    zcrit = float(stats.norm.ppf(1.0 - alpha / 2.0))
+    return pd.DataFrame(
+        {
+            "coef": beta,
+            "se": se,
+            ratio: np.exp(beta),
+            "lower": np.exp(beta - zcrit * se),
+            "upper": np.exp(beta + zcrit * se),
+            "z": z,
+            "p": 2.0 * stats.norm.sf(np.abs(z)),
+        },
+        index=pd.Index(covariates, name="covariate"),
+    )
+
+
+def numeric_column(df: pd.DataFrame, col: str, role: str) -> np.ndarray:
+    """Column ``col`` of ``df`` as floats; ValueError naming its ``role`` (duration, event,
+    start, covariate) when it is absent, not numeric (categories must be 0/1 indicator
+    columns), missing or infinite anywhere."""
+    if col not in df.columns:
+        raise ValueError(f"{role} column {col!r} is not in the data")
+    ser = df[col]
+    if not (pd.api.types.is_numeric_dtype(ser) or pd.api.types.is_bool_dtype(ser)):
+        raise ValueError(
+            f"{role} column {col!r} must be numeric (dtype {ser.dtype}); "
+            "encode categories as 0/1 indicator columns"
+        )
+    arr = ser.to_numpy(dtype=float)
+    n_missing = int(np.isnan(arr).sum())
+    if n_missing:
+        raise ValueError(f"{role} column {col!r} has {n_missing} missing value(s)")
+    if np.isinf(arr).any():
+        raise ValueError(f"{role} column {col!r} has infinite value(s)")
+    return arr
+
+
+def refuse_few_events(
+    model: str, events: str, n_events: int, n_par: int, min_events_per_parameter: float
+) -> None:
+    """CohortflowError ("<model> refused: ...") when there are no ``events`` or fewer than
+    ``min_events_per_parameter`` per parameter, with the counts."""
+    if n_events == 0:
+        raise CohortflowError(f"{model} refused: there are no {events}")
+    needed = min_events_per_parameter * n_par
+    if n_events < needed:
+        raise CohortflowError(
+            f"{model} refused: {n_events} {events} for {n_par} "
+            f"parameter{'s' if n_par != 1 else ''}; need at least {needed:g} "
+            f"({min_events_per_parameter:g} per parameter)"
+        )

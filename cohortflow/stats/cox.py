@@ -41,6 +41,13 @@ import pandas as pd
 from scipy import stats
 
 from cohortflow.core.errors import CohortflowError
+from cohortflow.stats._inputs import (
+    Coefficients,
+    coefficient_table,
+    model_arguments,
+    numeric_column,
+    refuse_few_events,
+)
 
 __all__ = ["CoxResult", "PH_TRANSFORMS", "TIES", "fit_cox"]
 
@@ -54,7 +61,7 @@ _MAX_LOG_HR_PER_SD = 20.0
 
 
 @dataclass(frozen=True)
-class CoxResult:
+class CoxResult(Coefficients):
     """A fitted Cox model.
 
     ``table`` is indexed by covariate with columns ``coef``, ``se``, ``hr`` (``exp(coef)``),
@@ -87,11 +94,6 @@ class CoxResult:
     counting_process: bool
     iterations: int
     alpha: float
-
-    @property
-    def coef(self) -> dict[str, float]:
-        """Coefficient (log hazard ratio) per covariate."""
-        return {k: float(v) for k, v in self.table["coef"].items()}
 
     @property
     def hr(self) -> dict[str, float]:
@@ -299,24 +301,6 @@ def _ph_test(
 # --------------------------------------------------------------------------- input checks
 
 
-def _numeric_column(df: pd.DataFrame, col: str, role: str) -> np.ndarray:
-    if col not in df.columns:
-        raise ValueError(f"{role} column {col!r} is not in the data")
-    ser = df[col]
-    if not (pd.api.types.is_numeric_dtype(ser) or pd.api.types.is_bool_dtype(ser)):
-        raise ValueError(
-            f"{role} column {col!r} must be numeric (dtype {ser.dtype}); "
-            "encode categories as 0/1 indicator columns"
-        )
-    arr = ser.to_numpy(dtype=float)
-    n_missing = int(np.isnan(arr).sum())
-    if n_missing:
-        raise ValueError(f"{role} column {col!r} has {n_missing} missing value(s)")
-    if np.isinf(arr).any():
-        raise ValueError(f"{role} column {col!r} has infinite value(s)")
-    return arr
-
-
 def _strata_codes(
     df: pd.DataFrame, strata: str | Sequence[str] | None
 ) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -342,17 +326,7 @@ def _refusals(
 ) -> None:
     """Raise ``CohortflowError`` when the model should not be fitted."""
     n_events = int(event.sum())
-    n_par = len(covariates)
-    if n_events == 0:
-        raise CohortflowError("Cox model refused: there are no events")
-    needed = min_events_per_parameter * n_par
-    if n_events < needed:
-        need_txt = f"{needed:g}"
-        raise CohortflowError(
-            f"Cox model refused: {n_events} events for {n_par} parameter"
-            f"{'s' if n_par != 1 else ''}; need at least {need_txt} "
-            f"({min_events_per_parameter:g} per parameter)"
-        )
+    refuse_few_events("Cox model", "events", n_events, len(covariates), min_events_per_parameter)
     for j, name in enumerate(covariates):
         col = x[:, j]
         varies = any(np.ptp(col[strata == s]) > 0 for s in np.unique(strata))
@@ -466,34 +440,9 @@ def fit_cox(
         raise ValueError(f"ties must be one of {TIES}, got {ties!r}")
     if ph_transform not in PH_TRANSFORMS:
         raise ValueError(f"ph_transform must be one of {PH_TRANSFORMS}, got {ph_transform!r}")
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    if min_events_per_parameter < 0:
-        raise ValueError("min_events_per_parameter must not be negative")
-    covariates = list(covariates)
-    if not covariates:
-        raise ValueError("at least one covariate is needed")
-    if len(set(covariates)) != len(covariates):
-        raise ValueError(f"covariates contain duplicates: {covariates}")
-    if len(df) == 0:
-        raise ValueError("the data are empty")
-
-    stop = _numeric_column(df, duration_col, "duration")
-    event_raw = _numeric_column(df, event_col, "event")
-    if not np.isin(event_raw, (0.0, 1.0)).all():
-        bad = sorted(set(event_raw[~np.isin(event_raw, (0.0, 1.0))].tolist()))[:5]
-        raise ValueError(f"event must be 0 (censored) or 1 (event), found {bad}")
-    event = event_raw == 1.0
-    if start_col is None:
-        if (stop < 0).any():
-            raise ValueError(f"duration contains {int((stop < 0).sum())} negative value(s)")
-        start = np.full(stop.shape, -np.inf)
-    else:
-        start = _numeric_column(df, start_col, "start")
-        bad = int((start >= stop).sum())
-        if bad:
-            raise ValueError(f"{bad} row(s) have start >= stop; intervals must be (start, stop]")
-    x = np.column_stack([_numeric_column(df, c, "covariate") for c in covariates])
+    covariates = model_arguments(df, covariates, alpha, min_events_per_parameter)
+    start, stop, event = _intervals(df, duration_col, event_col, start_col)
+    x = np.column_stack([numeric_column(df, c, "covariate") for c in covariates])
     codes, strata_cols = _strata_codes(df, strata)
 
     _refusals(x, event, codes, covariates, min_events_per_parameter)
@@ -512,21 +461,7 @@ def fit_cox(
     _check_finite(beta, fitted, xc.std(axis=0), covariates)
 
     vcov = np.linalg.inv(fitted.info)
-    se = np.sqrt(np.diag(vcov))
-    z = beta / se
-    zcrit = float(stats.norm.ppf(1.0 - alpha / 2.0))
-    table = pd.DataFrame(
-        {
-            "coef": beta,
-            "se": se,
-            "hr": np.exp(beta),
-            "lower": np.exp(beta - zcrit * se),
-            "upper": np.exp(beta + zcrit * se),
-            "z": z,
-            "p": 2.0 * stats.norm.sf(np.abs(z)),
-        },
-        index=pd.Index(covariates, name="covariate"),
-    )
+    table = coefficient_table(beta, np.sqrt(np.diag(vcov)), covariates, alpha, "hr")
     k = len(covariates)
     lr = 2.0 * (fitted.loglik - null.loglik)
     score = float(null.score @ np.linalg.solve(null.info, null.score))
@@ -553,6 +488,29 @@ def fit_cox(
         iterations=iterations,
         alpha=float(alpha),
     )
+
+
+def _intervals(
+    df: pd.DataFrame, duration_col: str, event_col: str, start_col: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Checked (start, stop] intervals and 0/1 events of a Cox model (start -inf without
+    ``start_col``)."""
+    stop = numeric_column(df, duration_col, "duration")
+    event_raw = numeric_column(df, event_col, "event")
+    if not np.isin(event_raw, (0.0, 1.0)).all():
+        bad = sorted(set(event_raw[~np.isin(event_raw, (0.0, 1.0))].tolist()))[:5]
+        raise ValueError(f"event must be 0 (censored) or 1 (event), found {bad}")
+    event = event_raw == 1.0
+    if start_col is None:
+        if (stop < 0).any():
+            raise ValueError(f"duration contains {int((stop < 0).sum())} negative value(s)")
+        start = np.full(stop.shape, -np.inf)
+    else:
+        start = numeric_column(df, start_col, "start")
+        bad = int((start >= stop).sum())
+        if bad:
+            raise ValueError(f"{bad} row(s) have start >= stop; intervals must be (start, stop]")
+    return start, stop, event
 
 
 def score_test_at_zero(

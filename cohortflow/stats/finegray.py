@@ -36,6 +36,13 @@ import pandas as pd
 from scipy import stats
 
 from cohortflow.core.errors import CohortflowError
+from cohortflow.stats._inputs import (
+    Coefficients,
+    coefficient_table,
+    model_arguments,
+    numeric_column,
+    refuse_few_events,
+)
 
 __all__ = ["FineGrayResult", "fit_fine_gray"]
 
@@ -45,7 +52,7 @@ _MAX_LOG_HR_PER_SD = 20.0
 
 
 @dataclass(frozen=True)
-class FineGrayResult:
+class FineGrayResult(Coefficients):
     """A fitted Fine-Gray model.
 
     ``table`` is indexed by covariate with columns ``coef``, ``se`` (sandwich, as crr),
@@ -69,11 +76,6 @@ class FineGrayResult:
     iterations: int
     alpha: float
 
-    @property
-    def coef(self) -> dict[str, float]:
-        """Coefficient (log subdistribution hazard ratio) per covariate."""
-        return {k: float(v) for k, v in self.table["coef"].items()}
-
 
 @dataclass(frozen=True)
 class _FGData:
@@ -86,23 +88,6 @@ class _FGData:
     time: np.ndarray
     status: np.ndarray  # 0 censored, 1 cause, 2 competing
     g_left: np.ndarray  # (n,) G(T_i-)
-
-
-def _column(df: pd.DataFrame, col: str, role: str) -> np.ndarray:
-    if col not in df.columns:
-        raise ValueError(f"{role} column {col!r} is not in the data")
-    ser = df[col]
-    if not (pd.api.types.is_numeric_dtype(ser) or pd.api.types.is_bool_dtype(ser)):
-        raise ValueError(
-            f"{role} column {col!r} must be numeric (dtype {ser.dtype}); "
-            "encode categories as 0/1 indicator columns"
-        )
-    arr = ser.to_numpy(dtype=float)
-    if np.isnan(arr).any():
-        raise ValueError(f"{role} column {col!r} has {int(np.isnan(arr).sum())} missing value(s)")
-    if np.isinf(arr).any():
-        raise ValueError(f"{role} column {col!r} has infinite value(s)")
-    return arr
 
 
 def _prepare(time: np.ndarray, status: np.ndarray, x: np.ndarray) -> _FGData:
@@ -188,16 +173,9 @@ def _refusals(
     x: np.ndarray, fail: np.ndarray, covariates: Sequence[str], min_epp: float, cause: int
 ) -> None:
     n_events = int(fail.sum())
-    n_par = len(covariates)
-    if n_events == 0:
-        raise CohortflowError(f"Fine-Gray model refused: there are no events of cause {cause}")
-    needed = min_epp * n_par
-    if n_events < needed:
-        raise CohortflowError(
-            f"Fine-Gray model refused: {n_events} events of cause {cause} for {n_par} "
-            f"parameter{'s' if n_par != 1 else ''}; need at least {needed:g} "
-            f"({min_epp:g} per parameter)"
-        )
+    refuse_few_events(
+        "Fine-Gray model", f"events of cause {cause}", n_events, len(covariates), min_epp
+    )
     for j, name in enumerate(covariates):
         col = x[:, j]
         if np.ptp(col) == 0:
@@ -274,26 +252,18 @@ def fit_fine_gray(
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     if isinstance(cause, bool) or int(cause) != cause or cause < 1:
         raise ValueError(f"cause must be a positive integer, got {cause!r}")
-    if min_events_per_parameter < 0:
-        raise ValueError("min_events_per_parameter must not be negative")
-    covariates = list(covariates)
-    if not covariates:
-        raise ValueError("at least one covariate is needed")
-    if len(set(covariates)) != len(covariates):
-        raise ValueError(f"covariates contain duplicates: {covariates}")
-    if len(df) == 0:
-        raise ValueError("the data are empty")
-    time = _column(df, duration_col, "duration")
+    covariates = model_arguments(df, covariates, alpha, min_events_per_parameter)
+    time = numeric_column(df, duration_col, "duration")
     if (time < 0).any():
         raise ValueError(f"duration contains {int((time < 0).sum())} negative value(s)")
-    ev = _column(df, event_col, "event")
+    ev = numeric_column(df, event_col, "event")
     bad = (ev < 0) | (ev != np.round(ev))
     if bad.any():
         raise ValueError(
             "event must be 0 (censored) or a positive integer cause, "
             f"found {sorted(set(ev[bad].tolist()))[:5]}"
         )
-    x = np.column_stack([_column(df, c, "covariate") for c in covariates])
+    x = np.column_stack([numeric_column(df, c, "covariate") for c in covariates])
     status = np.where(ev == 0, 0, np.where(ev == cause, 1, 2)).astype(np.int64)
     _refusals(x, status == 1, covariates, min_events_per_parameter, int(cause))
     xc = x - x.mean(axis=0)
@@ -305,8 +275,38 @@ def fit_fine_gray(
         )
     order = np.argsort(time, kind="stable")
     data = _prepare(time[order], status[order], xc[order])
-
     p = len(covariates)
+    beta, (ll0, ll), info, iterations = _maximise(data, p)
+    per_sd = np.abs(beta) * sd
+    worst = int(np.argmax(per_sd))
+    if per_sd[worst] > _MAX_LOG_HR_PER_SD or not np.all(np.linalg.eigvalsh(info) > 0):
+        raise CohortflowError(
+            f"Fine-Gray model refused: the estimate for covariate {covariates[worst]!r} "
+            f"diverges (log sHR {beta[worst]:.3g}, {per_sd[worst]:.3g} per SD), so a "
+            "subdistribution hazard ratio is not finite"
+        )
+    vcov = _sandwich(beta, data, info)
+    table = coefficient_table(beta, np.sqrt(np.diag(vcov)), covariates, alpha, "shr")
+    lr = 2.0 * (ll - ll0)
+    return FineGrayResult(
+        table=table,
+        vcov=pd.DataFrame(vcov, index=covariates, columns=covariates),
+        cause=int(cause),
+        loglik=float(ll),
+        loglik_null=float(ll0),
+        lr_chi2=float(lr),
+        lr_p=float(stats.chi2.sf(lr, p)) if math.isfinite(lr) else math.nan,
+        n=int(len(df)),
+        events=int((status == 1).sum()),
+        competing=int((status == 2).sum()),
+        iterations=iterations,
+        alpha=float(alpha),
+    )
+
+
+def _maximise(data: _FGData, p: int) -> tuple[np.ndarray, tuple[float, float], np.ndarray, int]:
+    """Newton-Raphson with step halving from beta = 0: the estimate, the log partial
+    likelihoods at 0 and at the estimate, the information there and the iterations used."""
     beta = np.zeros(p)
     ll0, score, info, _ = _sums(beta, data)
     ll = ll0
@@ -333,42 +333,4 @@ def fit_fine_gray(
             f"Fine-Gray model did not converge in {_MAX_ITER} iterations (coefficients "
             f"{np.round(beta, 3).tolist()}): a ratio is probably infinite"
         )
-    per_sd = np.abs(beta) * sd
-    worst = int(np.argmax(per_sd))
-    if per_sd[worst] > _MAX_LOG_HR_PER_SD or not np.all(np.linalg.eigvalsh(info) > 0):
-        raise CohortflowError(
-            f"Fine-Gray model refused: the estimate for covariate {covariates[worst]!r} "
-            f"diverges (log sHR {beta[worst]:.3g}, {per_sd[worst]:.3g} per SD), so a "
-            "subdistribution hazard ratio is not finite"
-        )
-    vcov = _sandwich(beta, data, info)
-    se = np.sqrt(np.diag(vcov))
-    z = beta / se
-    zcrit = float(stats.norm.ppf(1.0 - alpha / 2.0))
-    table = pd.DataFrame(
-        {
-            "coef": beta,
-            "se": se,
-            "shr": np.exp(beta),
-            "lower": np.exp(beta - zcrit * se),
-            "upper": np.exp(beta + zcrit * se),
-            "z": z,
-            "p": 2.0 * stats.norm.sf(np.abs(z)),
-        },
-        index=pd.Index(covariates, name="covariate"),
-    )
-    lr = 2.0 * (ll - ll0)
-    return FineGrayResult(
-        table=table,
-        vcov=pd.DataFrame(vcov, index=covariates, columns=covariates),
-        cause=int(cause),
-        loglik=float(ll),
-        loglik_null=float(ll0),
-        lr_chi2=float(lr),
-        lr_p=float(stats.chi2.sf(lr, p)) if math.isfinite(lr) else math.nan,
-        n=int(len(df)),
-        events=int((status == 1).sum()),
-        competing=int((status == 2).sum()),
-        iterations=iterations,
-        alpha=float(alpha),
-    )
+    return beta, (ll0, ll), info, iterations

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cohortflow.stats._inputs import as_float_array, time_event
+from cohortflow.stats._inputs import as_float_array, event_table, time_event
 
 __all__ = [
     "CI_METHODS",
@@ -56,16 +56,7 @@ CI_METHODS = ("log-log", "log", "plain")
 #: Tolerance used by R ``quantile.survfit`` to decide that a curve is exactly at 0.5.
 _QUANTILE_TOL = math.sqrt(np.finfo(float).eps)
 
-_TABLE_COLUMNS = [
-    "time",
-    "n_risk",
-    "n_event",
-    "n_censor",
-    "survival",
-    "se",
-    "lower",
-    "upper",
-]
+_TABLE_COLUMNS = ["time", "n_risk", "n_event", "n_censor", "survival", "se", "lower", "upper"]
 
 
 @dataclass(frozen=True)
@@ -243,18 +234,11 @@ def kaplan_meier(
     se[surv == 0.0] = np.nan  # S = 0: SE undefined (R: NA), never 0
     lower, upper = confidence_limits(surv, gw, z, ci_method)
 
-    table = pd.DataFrame(
-        {
-            "time": uniq.astype(float),
-            "n_risk": n_risk.astype(np.int64),
-            "n_event": n_event.astype(np.int64),
-            "n_censor": n_censor.astype(np.int64),
-            "survival": surv,
-            "se": se,
-            "lower": lower,
-            "upper": upper,
-        },
-        columns=_TABLE_COLUMNS,
+    table = event_table(
+        uniq,
+        {"n_risk": n_risk, "n_event": n_event, "n_censor": n_censor},
+        {"survival": surv, "se": se, "lower": lower, "upper": upper},
+        _TABLE_COLUMNS,
     )
     return KMResult(
         table=table,

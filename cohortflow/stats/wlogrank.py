@@ -72,6 +72,41 @@ class WeightedLogRankResult:
     expected: dict
 
 
+def _risk_sets(
+    t: np.ndarray, e: np.ndarray, s: np.ndarray, code: np.ndarray, k: int, ev_times: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers at risk on (entry, exit] and events per event time (rows) and group
+    (columns): one pass per group (k is small), vectorised over subjects."""
+    at_risk = np.empty((ev_times.size, k))
+    deaths = np.empty((ev_times.size, k))
+    for j in range(k):
+        m = code == j
+        exits, entries = np.sort(t[m]), np.sort(s[m])
+        at_risk[:, j] = (exits.size - np.searchsorted(exits, ev_times, side="left")) - (
+            entries.size - np.searchsorted(entries, ev_times, side="left")
+        )
+        ev_sorted = np.sort(t[m & (e == 1)])
+        deaths[:, j] = np.searchsorted(ev_sorted, ev_times, side="right") - np.searchsorted(
+            ev_sorted, ev_times, side="left"
+        )
+    return at_risk, deaths
+
+
+def _weight(
+    weights: str, n: np.ndarray, surv_left: np.ndarray, rho: float, gamma: float
+) -> np.ndarray:
+    """The weight at each event time (``n`` at risk, ``surv_left`` the pooled S(t-))."""
+    if weights == "logrank":
+        return np.ones_like(n)
+    if weights == "breslow":
+        return n.copy()
+    if weights == "tarone-ware":
+        return np.sqrt(n)
+    if weights == "peto-peto":
+        return surv_left
+    return surv_left**rho * (1.0 - surv_left) ** gamma
+
+
 def weighted_logrank(
     time: ArrayLike,
     event: ArrayLike,
@@ -147,34 +182,14 @@ def weighted_logrank(
     code = np.searchsorted(np.array(labels, dtype=object), plain)
 
     ev_times = np.unique(t[e == 1])
-    at_risk = np.empty((ev_times.size, k))
-    deaths = np.empty((ev_times.size, k))
-    for j in range(k):  # one pass per group (k is small), vectorised over subjects
-        m = code == j
-        exits, entries = np.sort(t[m]), np.sort(s[m])
-        at_risk[:, j] = (exits.size - np.searchsorted(exits, ev_times, side="left")) - (
-            entries.size - np.searchsorted(entries, ev_times, side="left")
-        )
-        ev_sorted = np.sort(t[m & (e == 1)])
-        deaths[:, j] = np.searchsorted(ev_sorted, ev_times, side="right") - np.searchsorted(
-            ev_sorted, ev_times, side="left"
-        )
+    at_risk, deaths = _risk_sets(t, e, s, code, k, ev_times)
     n = at_risk.sum(axis=1)
     d = deaths.sum(axis=1)
     tab = km.table
     surv_left = np.concatenate(([1.0], tab["survival"].to_numpy()))[
         np.searchsorted(tab["time"].to_numpy(), ev_times, side="left")
     ]
-    if weights == "logrank":
-        w = np.ones_like(n)
-    elif weights == "breslow":
-        w = n.copy()
-    elif weights == "tarone-ware":
-        w = np.sqrt(n)
-    elif weights == "peto-peto":
-        w = surv_left
-    else:
-        w = surv_left**rho * (1.0 - surv_left) ** gamma
+    w = _weight(weights, n, surv_left, rho, gamma)
     expected_t = at_risk * (d / n)[:, None]
     u = (w[:, None] * (deaths - expected_t)).sum(axis=0)
     var = np.zeros((k, k))
