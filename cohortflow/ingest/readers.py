@@ -354,23 +354,11 @@ def _read_xlsx(
         formulas_wb.close()
 
 
-def _stream_sheet(
-    ws: Any, fs: Any, wb: Any, *, site: str, file: str, first: int, header_row: int
-) -> ReadResult:
-    values = ws.iter_rows(values_only=True)
-    cells = fs.iter_rows()
-    top: list[tuple[Any, ...]] = []
-    for vals, _ in zip(values, cells, strict=False):
-        top.append(vals)
-        if len(top) == header_row:
-            break
-    if len(top) < header_row:
-        raise SubmissionError(f"no header on row {header_row}", site=site, file=file)
-    merged = [
-        m
-        for m in _merged_ranges(wb._archive, ws._worksheet_path)
-        if m[0] <= header_row and m[2] >= first
-    ]
+def _header_levels(
+    top: list[tuple[Any, ...]], merged: list[tuple[int, int, int, int]], first: int, header_row: int
+) -> list[list[Any]]:
+    """The header rows ``first``..``header_row`` with merged cells filled by their top-left
+    value, all as wide as the widest row or merged range."""
     width = max(
         [len(top[r - 1]) for r in range(first, header_row + 1)]
         + [min(m[3], MAX_COLUMNS + 1) for m in merged]
@@ -385,8 +373,14 @@ def _stream_sheet(
                 for col in range(min_col, min(max_col, width) + 1):
                     row[col - 1] = top_left
         levels.append(row)
+    return levels
+
+
+def _joined_header(levels: list[list[Any]], *, site: str, file: str, header_row: int) -> list[str]:
+    """One name per column: the distinct texts of its header levels joined by ' / ', repeated
+    names numbered, then cleaned (``clean_header``)."""
     header_cells: list[Any] = []
-    for col in range(width):
+    for col in range(len(levels[0]) if levels else 0):
         parts: list[str] = []
         for lvl in levels:
             v = lvl[col]
@@ -410,7 +404,28 @@ def _stream_sheet(
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:
             header_cells[i] = f"{name} ({seen[name]})"
-    header = clean_header(header_cells, site=site, file=file)
+    return clean_header(header_cells, site=site, file=file)
+
+
+def _stream_sheet(
+    ws: Any, fs: Any, wb: Any, *, site: str, file: str, first: int, header_row: int
+) -> ReadResult:
+    values = ws.iter_rows(values_only=True)
+    cells = fs.iter_rows()
+    top: list[tuple[Any, ...]] = []
+    for vals, _ in zip(values, cells, strict=False):
+        top.append(vals)
+        if len(top) == header_row:
+            break
+    if len(top) < header_row:
+        raise SubmissionError(f"no header on row {header_row}", site=site, file=file)
+    merged = [
+        m
+        for m in _merged_ranges(wb._archive, ws._worksheet_path)
+        if m[0] <= header_row and m[2] >= first
+    ]
+    levels = _header_levels(top, merged, first, header_row)
+    header = _joined_header(levels, site=site, file=file, header_row=header_row)
     n = len(header)
     rows: list[tuple[int, list[str | None]]] = []
     pending_blank: list[tuple[int, list[str | None]]] = []

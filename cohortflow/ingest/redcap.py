@@ -212,35 +212,11 @@ class _Unit:
     placeholder_zero: bool = False  # "0" means "nothing entered" unless the form has data
 
 
-def read_redcap(path: Path, *, site: str, dictionary: Path) -> ReadResult:
-    """Read a REDCap raw data export with its data dictionary as one all-text row per record.
-
-    ``_source_row`` is the row number (header = 1) of the record's first export row;
-    columns are the record id, then the fields in dictionary order with their derived
-    columns (see the module docstring for the flattening rules).
-    """
-    path, dictionary = Path(path), Path(dictionary)
-    file = path.name
-    fields = load_redcap_dictionary(dictionary, site=site)
-    by_name = {f.name: f for f in fields}
-    forms = {f.form for f in fields if f.form}
-    rid = fields[0].name
-
-    text, enc = _decode(path, site=site)
-    records = _records(text, site=site, file=file)
-    if not records:
-        raise SubmissionError("export is empty", site=site, file=file)
-    header = clean_header(records[0], site=site, file=file)
-    if rid not in header:
-        raise SubmissionError(
-            f"record id column {rid!r} (first field of the data dictionary) not in the export",
-            site=site,
-            file=file,
-        )
-    longitudinal = EVENT_COL in header
-    special = {rid, EVENT_COL, INSTRUMENT_COL, INSTANCE_COL}
-
-    # Which unit (field) each data column belongs to, and each column's converter.
+def _build_units(
+    header: list[str], by_name: dict[str, RedcapField], special: set[str]
+) -> tuple[dict[str, _Unit], dict[str, str]]:
+    """Which unit (field) each data column belongs to: the units by name, the column -> unit."""
+    forms = {f.form for f in by_name.values() if f.form}
     units: dict[str, _Unit] = {}
     col_unit: dict[str, str] = {}
     for col in header:
@@ -273,14 +249,13 @@ def read_redcap(path: Path, *, site: str, dictionary: Path) -> ReadResult:
             unit.placeholder_zero = True
             order = [_checkbox_suffix(c) for c, _ in unit.checkbox.choices]
             unit.columns.sort(key=lambda c: order.index(c.rpartition("___")[2]))
+    return units, col_unit
 
-    rows, blank = _parse_rows(records, header, rid, by_name, col_unit, units, site, file)
-    if not longitudinal:
-        for r in rows:
-            r.event = None
-    _check_duplicates(rows, site=site, file=file)
 
-    # Per row: forms holding real data (so that their checkbox/complete zeros count too).
+def _mark_forms_with_data(
+    rows: list[_Row], units: dict[str, _Unit], col_unit: dict[str, str]
+) -> None:
+    """Per row: forms holding real data (so that their checkbox/complete zeros count too)."""
     for r in rows:
         for col, v in r.values.items():
             unit = units.get(col_unit.get(col, ""))
@@ -289,6 +264,20 @@ def read_redcap(path: Path, *, site: str, dictionary: Path) -> ReadResult:
             if not (unit.placeholder_zero and v == "0"):
                 r.forms_with_data.add(unit.form)
 
+
+OutColumn = tuple[str, _Unit, str | None, Slot | None]
+
+
+def _output_columns(
+    header: list[str],
+    fields: list[RedcapField],
+    units: dict[str, _Unit],
+    col_unit: dict[str, str],
+    special: set[str],
+    rows: list[_Row],
+) -> list[OutColumn]:
+    """Output columns after the record id: (name, unit, source column or None for the
+    checkbox label, slot or None for a record-level column)."""
     event_order: dict[str | None, int] = {}
     for r in rows:
         event_order.setdefault(r.event, len(event_order))
@@ -296,10 +285,7 @@ def read_redcap(path: Path, *, site: str, dictionary: Path) -> ReadResult:
     def slot_key(s: Slot) -> tuple[int, int]:
         return (event_order.get(s[0], -1), 0 if s[1] is None else s[1])
 
-    # Output columns: (name, unit, source column or None for the checkbox label, slot).
-    out_cols: list[tuple[str, _Unit, str | None, Slot | None]] = [
-        (rid, _Unit(rid, None, []), None, None)
-    ]
+    out_cols: list[OutColumn] = []
     for col in header:
         if col in RECORD_LEVEL_COLS:
             out_cols.append((col, _Unit(col, None, [col]), col, None))
@@ -314,8 +300,67 @@ def read_redcap(path: Path, *, site: str, dictionary: Path) -> ReadResult:
                 out_cols.append((col + suffix, unit, col, slot))
             if unit.checkbox is not None:
                 out_cols.append((unit.name + suffix, unit, None, slot))
+    return out_cols
 
-    names = [c[0] for c in out_cols]
+
+def _flatten(
+    rows: list[_Row], out_cols: list[OutColumn], *, site: str, file: str
+) -> list[tuple[int, list[str | None]]]:
+    """One all-text row per record (at the line of its first export row)."""
+    by_record: dict[str, list[_Row]] = {}
+    for r in rows:
+        by_record.setdefault(r.record, []).append(r)
+    table: list[tuple[int, list[str | None]]] = []
+    for record, recrows in by_record.items():
+        cells: list[str | None] = [record]
+        for name, unit, col, slot in out_cols:
+            if slot is None:  # record-level column
+                cells.append(_record_level(recrows, col or name, site=site, file=file))
+            elif col is None:
+                cells.append(_checkbox_labels(unit, recrows, slot, site=site, file=file))
+            else:
+                cells.append(_slot_value(unit, col, recrows, slot, site=site, file=file))
+        table.append((recrows[0].line, cells))
+    return table
+
+
+def read_redcap(path: Path, *, site: str, dictionary: Path) -> ReadResult:
+    """Read a REDCap raw data export with its data dictionary as one all-text row per record.
+
+    ``_source_row`` is the row number (header = 1) of the record's first export row;
+    columns are the record id, then the fields in dictionary order with their derived
+    columns (see the module docstring for the flattening rules).
+    """
+    path, dictionary = Path(path), Path(dictionary)
+    file = path.name
+    fields = load_redcap_dictionary(dictionary, site=site)
+    by_name = {f.name: f for f in fields}
+    rid = fields[0].name
+
+    text, enc = _decode(path, site=site)
+    records = _records(text, site=site, file=file)
+    if not records:
+        raise SubmissionError("export is empty", site=site, file=file)
+    header = clean_header(records[0], site=site, file=file)
+    if rid not in header:
+        raise SubmissionError(
+            f"record id column {rid!r} (first field of the data dictionary) not in the export",
+            site=site,
+            file=file,
+        )
+    longitudinal = EVENT_COL in header
+    special = {rid, EVENT_COL, INSTRUMENT_COL, INSTANCE_COL}
+    units, col_unit = _build_units(header, by_name, special)
+
+    rows, blank = _parse_rows(records, header, rid, by_name, col_unit, units, site, file)
+    if not longitudinal:
+        for r in rows:
+            r.event = None
+    _check_duplicates(rows, site=site, file=file)
+    _mark_forms_with_data(rows, units, col_unit)
+
+    out_cols = _output_columns(header, fields, units, col_unit, special, rows)
+    names = [rid, *(c[0] for c in out_cols)]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise SubmissionError(
@@ -324,25 +369,74 @@ def read_redcap(path: Path, *, site: str, dictionary: Path) -> ReadResult:
             file=file,
             column=dup,
         )
-
-    by_record: dict[str, list[_Row]] = {}
-    for r in rows:
-        by_record.setdefault(r.record, []).append(r)
-    table: list[tuple[int, list[str | None]]] = []
-    for record, recrows in by_record.items():
-        cells: list[str | None] = [record]
-        for name, unit, col, slot in out_cols[1:]:
-            if slot is None:  # record-level column
-                cells.append(_record_level(recrows, col or name, site=site, file=file))
-            elif col is None:
-                cells.append(_checkbox_labels(unit, recrows, slot, site=site, file=file))
-            else:
-                cells.append(_slot_value(unit, col, recrows, slot, site=site, file=file))
-        table.append((recrows[0].line, cells))
-    data, _ = text_frame(names, table, None)
+    data, _ = text_frame(names, _flatten(rows, out_cols, site=site, file=file), None)
     return ReadResult(
         data, "redcap", encoding=enc, delimiter=",", header_row=1, blank_rows_skipped=blank
     )
+
+
+def _row_keys(
+    cells: list[str | None], idx: dict[str, int], rid: str, line: int, *, site: str, file: str
+) -> tuple[str, str | None, str | None, int | None]:
+    """Record id, event, repeat instrument and repeat instance of one export row."""
+    record = cells[idx[rid]]
+    if record is None:
+        raise SubmissionError("record id is empty", site=site, file=file, row=line, column=rid)
+    event = cells[idx[EVENT_COL]] if EVENT_COL in idx else None
+    if EVENT_COL in idx and event is None:
+        raise SubmissionError(
+            "event name is empty", site=site, file=file, row=line, column=EVENT_COL
+        )
+    instrument = cells[idx[INSTRUMENT_COL]] if INSTRUMENT_COL in idx else None
+    inst_text = cells[idx[INSTANCE_COL]] if INSTANCE_COL in idx else None
+    instance: int | None = None
+    if inst_text is not None:
+        if not inst_text.isdigit() or int(inst_text) < 1:
+            raise SubmissionError(
+                "repeat instance is not a positive whole number",
+                site=site,
+                file=file,
+                row=line,
+                column=INSTANCE_COL,
+            )
+        instance = int(inst_text)
+    elif instrument is not None:
+        raise SubmissionError(
+            "repeat instrument given without a repeat instance",
+            site=site,
+            file=file,
+            row=line,
+            column=INSTANCE_COL,
+        )
+    return record, event, instrument, instance
+
+
+def _cell_label(
+    v: str, col: str, unit: _Unit, f: RedcapField | None, line: int, *, site: str, file: str
+) -> str:
+    """A data cell with its choice code replaced by the label (checkbox cells stay 0/1)."""
+    if unit.checkbox is not None:
+        if v not in ("0", "1"):
+            raise SubmissionError(
+                "checkbox column holds a value other than 0 or 1",
+                site=site,
+                file=file,
+                row=line,
+                column=col,
+            )
+        return v
+    labels = f.code_labels() if f is not None else None
+    if labels is None:
+        return v
+    if v not in labels:
+        raise SubmissionError(
+            f"value is not a code of this {f.type} field (raw export with codes expected)",
+            site=site,
+            file=file,
+            row=line,
+            column=col,
+        )
+    return labels[v]
 
 
 def _parse_rows(
@@ -371,68 +465,19 @@ def _parse_rows(
         if all(c is None for c in cells):
             blank.append(line)
             continue
-        record = cells[idx[rid]]
-        if record is None:
-            raise SubmissionError("record id is empty", site=site, file=file, row=line, column=rid)
-        event = cells[idx[EVENT_COL]] if EVENT_COL in idx else None
-        if EVENT_COL in idx and event is None:
-            raise SubmissionError(
-                "event name is empty", site=site, file=file, row=line, column=EVENT_COL
-            )
-        instrument = cells[idx[INSTRUMENT_COL]] if INSTRUMENT_COL in idx else None
-        inst_text = cells[idx[INSTANCE_COL]] if INSTANCE_COL in idx else None
-        instance: int | None = None
-        if inst_text is not None:
-            if not inst_text.isdigit() or int(inst_text) < 1:
-                raise SubmissionError(
-                    "repeat instance is not a positive whole number",
-                    site=site,
-                    file=file,
-                    row=line,
-                    column=INSTANCE_COL,
-                )
-            instance = int(inst_text)
-        elif instrument is not None:
-            raise SubmissionError(
-                "repeat instrument given without a repeat instance",
-                site=site,
-                file=file,
-                row=line,
-                column=INSTANCE_COL,
-            )
+        keys = _row_keys(cells, idx, rid, line, site=site, file=file)
         values: dict[str, str | None] = {}
         for col, uname in col_unit.items():
             v = cells[idx[col]]
-            unit = units[uname]
-            if v is not None:
-                if unit.checkbox is not None:
-                    if v not in ("0", "1"):
-                        raise SubmissionError(
-                            "checkbox column holds a value other than 0 or 1",
-                            site=site,
-                            file=file,
-                            row=line,
-                            column=col,
-                        )
-                else:
-                    f = by_name.get(col)
-                    labels = f.code_labels() if f is not None else None
-                    if labels is not None:
-                        if v not in labels:
-                            raise SubmissionError(
-                                f"value is not a code of this {f.type} field "
-                                "(raw export with codes expected)",
-                                site=site,
-                                file=file,
-                                row=line,
-                                column=col,
-                            )
-                        v = labels[v]
-            values[col] = v
+            values[col] = (
+                None
+                if v is None
+                else _cell_label(v, col, units[uname], by_name.get(col), line, site=site, file=file)
+            )
         for col in RECORD_LEVEL_COLS:
             if col in idx:
                 values[col] = cells[idx[col]]
-        rows.append(_Row(line, record, event, instrument, instance, values))
+        rows.append(_Row(line, *keys, values))
     return rows, blank
 
 

@@ -303,12 +303,27 @@ def _rows_only(title: str, d: dict[str, Any], head: list[str]) -> list[str]:
     return out
 
 
-def format_diff(d: dict[str, Any]) -> str:
-    """The comparison as a Markdown report."""
-    p = d["patients"]
-    est, tests, flow, risk = d["estimates"], d["tests"], d["flow"], d["risk_groups"]
+def _section(
+    title: str,
+    part: dict[str, Any],
+    head: list[str],
+    rows: list[list[Any]],
+    only: tuple[str, list[str]],
+) -> list[str]:
+    """One compared output: its changed fields, then the rows only one run has."""
+    out = ["", f"## {title}", ""]
+    if part["changed"]:
+        out += _md_table(head, rows)
+    else:
+        out.append("No changes." if part["available"] else "Not compared.")
+    return out + _rows_only(only[0], part, only[1])
+
+
+def _summary(d: dict[str, Any]) -> list[str]:
+    """The title and the counts of every kind of difference."""
+    p, est = d["patients"], d["estimates"]
     n_val_pat = len({v["study_id"] for v in p["values"]})
-    p_changes = [c for c in tests["changed"] if c["field"] == "p"]
+    p_changes = [c for c in d["tests"]["changed"] if c["field"] == "p"]
     out = [
         f"# Differences between two runs of {d['study']}",
         "",
@@ -324,7 +339,7 @@ def format_diff(d: dict[str, Any]) -> str:
             ", ".join(f"{x['site']} ({len(x['study_ids'])} patients)" for x in p["lineage_only"])
             or "none"
         ),
-        f"- changed risk-group rows: {len({tuple(c['key']) for c in risk['changed']})}",
+        f"- changed risk-group rows: {len({tuple(c['key']) for c in d['risk_groups']['changed']})}",
         f"- changed survival estimates: {len({tuple(c['key']) for c in est['changed']})} rows"
         + (
             f" (+{len(est['only_b'])} new, -{len(est['only_a'])} gone)"
@@ -332,12 +347,17 @@ def format_diff(d: dict[str, Any]) -> str:
             else ""
         ),
         f"- changed test p-values: {len(p_changes)}",
-        f"- changed flow counts: {len(flow['changed'])}",
+        f"- changed flow counts: {len(d['flow']['changed'])}",
         f"- changed Cox model results: {len(d['cox']['changed'])}",
     ]
     if d["missing"]:
         out.append(f"- not compared (missing in A or B): {', '.join(d['missing'])}")
-    out += ["", "## Patients added and removed", ""]
+    return out
+
+
+def _patient_sections(p: dict[str, Any]) -> list[str]:
+    """Patients added and removed, changed values, source files changed with values unchanged."""
+    out = ["", "## Patients added and removed", ""]
     if p["by_site"]:
         out += _md_table(
             ["site", "added", "removed"],
@@ -384,69 +404,67 @@ def format_diff(d: dict[str, Any]) -> str:
         )
     else:
         out.append("None.")
-    out += ["", "## Risk groups", ""]
-    if risk["changed"]:
-        out += _md_table(
-            ["study ID", "scheme", "field", "A", "B"],
-            [[*c["key"][:2], c["field"], c["old"], c["new"]] for c in risk["changed"]],
-        )
-    else:
-        out.append("No changes." if risk["available"] else "Not compared.")
-    out += _rows_only("Rows", risk, ["study ID", "scheme"])
-    out += ["", "## Survival estimates (analyse/survival.csv)", ""]
-    if est["changed"]:
-        out += _md_table(
-            ["analysis", "stratum", "years", "field", "A", "B", "difference"],
+    return out
+
+
+def format_diff(d: dict[str, Any]) -> str:
+    """The comparison as a Markdown report."""
+    est, tests, flow, risk, cox = (
+        d[k] for k in ("estimates", "tests", "flow", "risk_groups", "cox")
+    )
+    out = _summary(d) + _patient_sections(d["patients"])
+    out += _section(
+        "Risk groups",
+        risk,
+        ["study ID", "scheme", "field", "A", "B"],
+        [[*c["key"][:2], c["field"], c["old"], c["new"]] for c in risk["changed"]],
+        ("Rows", ["study ID", "scheme"]),
+    )
+    out += _section(
+        "Survival estimates (analyse/survival.csv)",
+        est,
+        ["analysis", "stratum", "years", "field", "A", "B", "difference"],
+        [
+            [*c["key"][:3], c["field"], c["old"], c["new"], _delta(c["delta"])]
+            for c in est["changed"]
+        ],
+        ("Rows", ["analysis", "stratum", "years"]),
+    )
+    out += _section(
+        "Tests (analyse/tests.csv)",
+        tests,
+        ["analysis", "test", "groups", "field", "A", "B", "difference"],
+        [
             [
-                [*c["key"][:3], c["field"], c["old"], c["new"], _delta(c["delta"])]
-                for c in est["changed"]
-            ],
-        )
-    else:
-        out.append("No changes." if est["available"] else "Not compared.")
-    out += _rows_only("Rows", est, ["analysis", "stratum", "years"])
-    out += ["", "## Tests (analyse/tests.csv)", ""]
-    if tests["changed"]:
-        out += _md_table(
-            ["analysis", "test", "groups", "field", "A", "B", "difference"],
-            [
-                [
-                    c["key"][0],
-                    c["key"][2],
-                    c["key"][3],
-                    c["field"],
-                    c["old"],
-                    c["new"],
-                    _delta(c["delta"]),
-                ]
-                for c in tests["changed"]
-            ],
-        )
-    else:
-        out.append("No changes." if tests["available"] else "Not compared.")
-    out += _rows_only("Tests", tests, ["analysis", "endpoint", "test", "groups"])
-    out += ["", "## Patient flow (analyse/flow.csv)", ""]
-    if flow["changed"]:
-        out += _md_table(
-            ["site", "step", "A", "B", "difference"],
-            [[*c["key"][:2], c["old"], c["new"], _delta(c["delta"])] for c in flow["changed"]],
-        )
-    else:
-        out.append("No changes." if flow["available"] else "Not compared.")
-    out += _rows_only("Steps", flow, ["site", "step"])
-    cox = d["cox"]
-    out += ["", "## Cox models (analyse/cox.csv)", ""]
-    if cox["changed"]:
-        out += _md_table(
-            ["model", "covariate", "field", "A", "B", "difference"],
-            [
-                [*c["key"][:2], c["field"], c["old"], c["new"], _delta(c["delta"])]
-                for c in cox["changed"]
-            ],
-        )
-    else:
-        out.append("No changes." if cox["available"] else "Not compared.")
-    out += _rows_only("Terms", cox, ["model", "covariate"])
+                c["key"][0],
+                c["key"][2],
+                c["key"][3],
+                c["field"],
+                c["old"],
+                c["new"],
+                _delta(c["delta"]),
+            ]
+            for c in tests["changed"]
+        ],
+        ("Tests", ["analysis", "endpoint", "test", "groups"]),
+    )
+    out += _section(
+        "Patient flow (analyse/flow.csv)",
+        flow,
+        ["site", "step", "A", "B", "difference"],
+        [[*c["key"][:2], c["old"], c["new"], _delta(c["delta"])] for c in flow["changed"]],
+        ("Steps", ["site", "step"]),
+    )
+    out += _section(
+        "Cox models (analyse/cox.csv)",
+        cox,
+        ["model", "covariate", "field", "A", "B", "difference"],
+        [
+            [*c["key"][:2], c["field"], c["old"], c["new"], _delta(c["delta"])]
+            for c in cox["changed"]
+        ],
+        ("Terms", ["model", "covariate"]),
+    )
     return "\n".join(out) + "\n"
 
 

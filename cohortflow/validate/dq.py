@@ -49,6 +49,41 @@ def _page(title: str, body: str, label: str) -> str:
     )
 
 
+def _status_with_duplicates(st: pd.DataFrame, own: pd.DataFrame) -> pd.DataFrame:
+    """Study-level checks counted over this site's records among the study's findings."""
+    counts = own["check"].value_counts()
+    at = st["status"].astype(str).eq("study level") & st["check"].isin(counts.index)
+    st = st.copy()
+    st.loc[at, "failed"] = st.loc[at, "check"].map(counts).astype(int)
+    st.loc[at, "share"] = st.loc[at, "failed"] / st.loc[at, "records"].clip(lower=1)
+    return st
+
+
+def _submission_sections(ingest: dict[str, Any], reconciliation: dict[str, Any]) -> str:
+    """How the file was read, and where every row went."""
+    read = {
+        "file": Path(str(ingest.get("file", ""))).name,
+        "sha256": ingest.get("sha256"),
+        "reader": ingest.get("reader"),
+        "encoding": ingest.get("encoding"),
+        "sheet": ingest.get("sheet"),
+        "submission date": ingest.get("submission_date")
+        or "not given (the mapping names a file without a date)",
+    }
+    rows = {
+        "rows read": reconciliation["rows_read"],
+        "harmonised": reconciliation["rows_harmonised"],
+        "set aside (quarantine)": reconciliation["rows_quarantined"],
+        "policy": reconciliation["policy"],
+    }
+    return (
+        "<h2>Submission</h2>"
+        + _table(pd.DataFrame([read]))
+        + "<h2>Reconciliation</h2><p>Every row read is either harmonised or set aside.</p>"
+        + _table(pd.DataFrame([rows]))
+    )
+
+
 def site_report(
     findings: pd.DataFrame,
     status: pd.DataFrame,
@@ -70,12 +105,7 @@ def site_report(
     own = pd.DataFrame()
     if duplicates is not None and len(duplicates):
         own = duplicates[duplicates["site"].astype(str) == str(site)]
-        # study-level checks: this site's records among the study's findings
-        counts = own["check"].value_counts()
-        at = st["status"].astype(str).eq("study level") & st["check"].isin(counts.index)
-        st = st.copy()
-        st.loc[at, "failed"] = st.loc[at, "check"].map(counts).astype(int)
-        st.loc[at, "share"] = st.loc[at, "failed"] / st.loc[at, "records"].clip(lower=1)
+        st = _status_with_duplicates(st, own)
     write_csv(st.assign(data_label=label), csv_out)
     failed = st[st["status"] == "fail"]
     classes = [
@@ -96,36 +126,7 @@ def site_report(
         threshold=[percent_text(v) for v in st["threshold"]],
     ).rename(columns={"share": "failing share", "threshold": "tolerated share"})
     body = (
-        "<h2>Submission</h2>"
-        + _table(
-            pd.DataFrame(
-                [
-                    {
-                        "file": Path(str(ingest.get("file", ""))).name,
-                        "sha256": ingest.get("sha256"),
-                        "reader": ingest.get("reader"),
-                        "encoding": ingest.get("encoding"),
-                        "sheet": ingest.get("sheet"),
-                        "submission date": ingest.get("submission_date")
-                        or "not given (the mapping names a file without a date)",
-                    }
-                ]
-            )
-        )
-        + "<h2>Reconciliation</h2><p>Every row read is either harmonised or set aside.</p>"
-        + _table(
-            pd.DataFrame(
-                [
-                    {
-                        "rows read": reconciliation["rows_read"],
-                        "harmonised": reconciliation["rows_harmonised"],
-                        "set aside (quarantine)": reconciliation["rows_quarantined"],
-                        "policy": reconciliation["policy"],
-                    }
-                ]
-            )
-        )
-        + f"<h2>Checks ({len(failed)} failing)</h2>"
+        _submission_sections(ingest, reconciliation) + f"<h2>Checks ({len(failed)} failing)</h2>"
         "<p class='note'>A check fails for the site when the share of failing records exceeds "
         "its tolerated threshold. Fatal findings set the record aside (quarantine policy) or "
         "stop the run (strict policy).</p>"

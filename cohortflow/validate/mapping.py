@@ -45,43 +45,6 @@ class Mapped:
     local_ids: list[str | None]  # aligned with data rows; for the site's restricted query listing
 
 
-class _Findings:
-    def __init__(self, site: str) -> None:
-        self.site = site
-        self.rows: list[dict[str, Any]] = []
-
-    def add(
-        self,
-        sid: str | None,
-        row: int,
-        source: str | None,
-        variable: str,
-        check: str,
-        message: str,
-        *,
-        category: str = "conformance",
-        severity: str = "fatal",
-        value: str | None = None,
-    ) -> None:
-        self.rows.append(
-            dict(
-                site=self.site,
-                study_id=sid,
-                source_row=row,
-                source_column=source,
-                variable=variable,
-                value=value,
-                check=check,
-                category=category,
-                severity=severity,
-                message=message,
-            )
-        )
-
-    def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows, columns=FINDING_COLUMNS)
-
-
 def _codes_lookup(codes: dict[Any, Any]) -> dict[str, Any]:
     return {str(k).strip().lower(): v for k, v in (codes or {}).items()}
 
@@ -157,6 +120,217 @@ def withhold_value(message: str, value: Any) -> str:
     return message
 
 
+class _Collector:
+    """Findings gathered column by column with (record position, variable position, order),
+    sorted at the end so they come out in the order of a record-by-record pass."""
+
+    def __init__(self, site: str, sids: np.ndarray, rows: np.ndarray) -> None:
+        self.site, self.sids, self.rows = site, sids, rows
+        self.found: list[pd.DataFrame] = []
+
+    def add(self, mask: np.ndarray, order: tuple[int, int], **cols: Any) -> None:
+        """One finding per record ``mask`` holds; array columns are indexed by record."""
+        if not np.asarray(mask).any():
+            return
+        pos = np.flatnonzero(mask)
+        frame = pd.DataFrame(
+            {
+                "site": self.site,
+                "study_id": self.sids[pos],
+                "source_row": self.rows[pos],
+                **{k: (v[pos] if isinstance(v, np.ndarray) else v) for k, v in cols.items()},
+            }
+        )
+        frame["_pos"], frame["_var"], frame["_sub"] = pos, order[0], order[1]
+        self.found.append(frame)
+
+    def frame(self) -> pd.DataFrame:
+        """The findings in FINDING_COLUMNS, in record order."""
+        if not self.found:
+            return pd.DataFrame(columns=FINDING_COLUMNS)
+        f = pd.concat(self.found, ignore_index=True)
+        f = f.sort_values(["_pos", "_var", "_sub"], kind="stable")
+        f["source_row"] = f["source_row"].astype(int)
+        return f.drop(columns=["_pos", "_var", "_sub"])[FINDING_COLUMNS].reset_index(drop=True)
+
+
+def _pseudonymise(
+    local: np.ndarray, id_col: str, site: str, key: bytes, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, _Collector]:
+    """Study IDs of the local IDs (None where empty), the empty mask and a finding collector
+    holding the empty and repeated ID findings."""
+    id_missing = _per_distinct(local, values.is_missing).astype(bool)
+    sids = np.array(
+        [None if m else study_id(key, site, v) for v, m in zip(local, id_missing, strict=True)],
+        dtype=object,
+    )
+    found = _Collector(site, sids, rows)
+    sid_series = pd.Series(sids)
+    repeat = (sid_series.duplicated(keep="first") & sid_series.notna()).to_numpy(dtype=bool)
+    repeat_messages = None
+    if repeat.any():
+        first_row = pd.Series(rows[~repeat], index=sids[~repeat]).dropna()
+        first_row = first_row[first_row.index.notna()]
+        repeat_messages = _repeat_messages(sid_series, repeat, first_row)
+    for sub, (mask, check, category, message) in enumerate(
+        (
+            (id_missing, "local_id_present", "completeness", "local patient ID is empty"),
+            (repeat, "local_id_unique", "plausibility", repeat_messages),
+        )
+    ):
+        found.add(
+            mask,
+            (-1, sub),
+            source_column=id_col,
+            variable="study_id",
+            value=None,
+            check=check,
+            category=category,
+            severity="fatal",
+            message=message,
+        )
+    return sids, id_missing, found
+
+
+def _convert_column(
+    texts: np.ndarray, spec: dict[str, Any], rule: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Typed values, date notes and errors of one source column (each distinct text converted
+    once), and which cells are missing-value tokens."""
+    missing = set(rule.get("missing", []))
+    absent = _per_distinct(texts, lambda t, m=missing: values.is_missing(t, m)).astype(bool)
+    converted: dict[Any, tuple[Any, Any, Any]] = {}
+    for t in pd.unique(texts[~absent]):
+        try:
+            value, note = convert_value(t, spec, rule)
+            converted[t] = (value, note, None)
+        except ValueError as exc:
+            converted[t] = (None, None, withhold_value(str(exc), t))
+    vals, notes, errors = (_lookup(texts, ~absent, converted, i) for i in range(3))
+    return vals, notes, errors, absent
+
+
+def _judge_commas(
+    found: _Collector,
+    order: tuple[int, int],
+    src: str,
+    var: str,
+    spec: dict[str, Any],
+    rule: dict[str, Any],
+    cells: tuple[np.ndarray, np.ndarray, np.ndarray],
+    column: list[Any],
+    unit: tuple[Any, Any],
+) -> list[Any]:
+    """A number column after judging its commas (``values.comma_reading``): a decimal comma
+    is a warning; an ambiguous ``a,bcd`` the unit makes implausible is left unread (fatal).
+    ``cells`` holds the texts, the missing-token mask and the thousands readings; ``unit`` the
+    factor to the canonical unit and where the submitted unit counts whole things."""
+    texts, absent, vals = cells
+    coded = {str(c).strip().lower() for c in rule.get("codes") or {}}
+    reading = _per_distinct(
+        texts,
+        lambda t, c=coded: None if str(t).strip().lower() in c else values.comma_reading(t),
+    )
+    read = ~absent & pd.notna(np.asarray(column, dtype=object))
+    common = {"source_column": src, "variable": var, "category": "conformance"}
+    found.add(
+        read & (reading == "decimal"),
+        order,
+        **common,
+        value=None,
+        check="decimal_comma",
+        severity="warning",
+        message="comma read as a decimal point (a thousands group has three digits)",
+    )
+    amb = read & (reading == "ambiguous")
+    if not amb.any():
+        return column
+    bad, why = _ambiguous_numbers(vals, amb, unit[0], unit[1], spec)
+    cleared = np.asarray(column, dtype=object)
+    cleared[bad] = None
+    found.add(
+        bad,
+        order,
+        **common,
+        value=pd.Series(texts, dtype=object).astype(str).to_numpy(object),
+        check="number_unambiguous",
+        severity="fatal",
+        message=why,
+    )
+    return cleared.tolist()
+
+
+def _map_column(
+    raw: pd.DataFrame, k: int, var: str, rule: dict[str, Any], found: _Collector
+) -> tuple[dict[str, list[Any]], np.ndarray]:
+    """The canonical column(s) one mapping rule gives (a cell count also ``wbc_raw`` and
+    ``wbc_unit``) and its ``dates_imputed`` part; findings go to ``found``."""
+    n = len(raw)
+    spec = dictionary.spec_of(var)
+    src = rule["source"]
+    texts = raw[src].to_numpy(object) if src in raw.columns else np.full(n, None, object)
+    vals, notes, errors, absent = _convert_column(texts, spec, rule)
+    has_note = pd.notna(notes) & (notes != "")
+    imputed = np.where(has_note, f"{var}: " + pd.Series(notes, dtype=object).fillna(""), "").astype(
+        object
+    )
+    coded = rule.get("codes") or spec["type"] in ("bool", "category")
+    cell_text = pd.Series(texts, dtype=object).astype(str).to_numpy(object)
+    common = {"source_column": src, "variable": var}
+    found.add(
+        has_note,
+        (k, 0),
+        **common,
+        category="completeness",
+        value=None,
+        check="date_imputed",
+        severity="warning",
+        message=notes,
+    )
+    found.add(
+        pd.notna(errors),
+        (k, 0),
+        **common,
+        category="conformance",
+        value=cell_text,
+        check="code_in_list" if coded else "type_conformance",
+        severity="fatal",
+        message=errors,
+    )
+    out: dict[str, list[Any]] = {var: vals.tolist()}
+    factor: Any = 1.0
+    whole: Any = spec["type"] == "int" or spec.get("unit") == "/uL"
+    if var in CELL_COUNTS:
+        # values.cell_count_unit, for every row at once
+        units = (
+            raw[rule["unit_source"]].to_numpy(object)
+            if rule.get("unit_source") in raw.columns
+            else np.full(n, None if "unit_source" in rule else rule.get("unit"), dtype=object)
+        )
+        counts, canon_units, unit_errors = _cell_count_values(vals, units)
+        out[var] = counts.tolist()
+        factor = pd.Series(canon_units, dtype=object).map(values.TO_10E9_PER_L).to_numpy(float)
+        whole = canon_units == "/uL"
+        if var == "wbc":
+            out["wbc_raw"] = np.where(absent, None, cell_text).tolist()
+            out["wbc_unit"] = canon_units.tolist()
+        found.add(
+            pd.notna(unit_errors),
+            (k, 1),
+            **common,
+            category="conformance",
+            value=pd.Series(units, dtype=object).fillna("").astype(str).to_numpy(object),
+            check="unit_known",
+            severity="fatal",
+            message=unit_errors,
+        )
+    if spec["type"] in ("int", "float"):
+        out[var] = _judge_commas(
+            found, (k, 2), src, var, spec, rule, (texts, absent, vals), out[var], (factor, whole)
+        )
+    return out, imputed
+
+
 def apply_mapping(
     raw: pd.DataFrame, mapping: dict[str, Any], *, key: bytes, source_sha256: str
 ) -> Mapped:
@@ -164,6 +338,7 @@ def apply_mapping(
 
     Local IDs are replaced by study IDs and never copied; unreadable cells become missing and
     raise a fatal finding naming row and column (the value itself is not echoed for identifiers).
+    Column by column, each distinct cell text is converted once (no per-record loop).
     """
     site = mapping["site"]
     id_col = mapping["local_id"]
@@ -171,189 +346,21 @@ def apply_mapping(
         raise KeyError(f"local ID column {id_col!r} missing from the submission")
     n = len(raw)
     rows = raw[ROW_COL].astype(int).to_numpy() if n else np.zeros(0, dtype=int)
-    # Column by column, each distinct cell text converted once (no per-record loop).
-    # Findings are collected with (record position, variable position, order) and sorted, so
-    # they come out in the order of a record-by-record pass.
-    found: list[pd.DataFrame] = []
-
-    def add(mask: np.ndarray, order: tuple[int, int], **cols: Any) -> None:
-        if not np.asarray(mask).any():
-            return
-        pos = np.flatnonzero(mask)
-        frame = pd.DataFrame(
-            {
-                "site": site,
-                "study_id": sids[pos],
-                "source_row": rows[pos],
-                **{k: (v[pos] if isinstance(v, np.ndarray) else v) for k, v in cols.items()},
-            }
-        )
-        frame["_pos"], frame["_var"], frame["_sub"] = pos, order[0], order[1]
-        found.append(frame)
-
     local = raw[id_col].to_numpy(object)
-    id_missing = _per_distinct(local, values.is_missing).astype(bool)
-    sids = np.array(
-        [None if m else study_id(key, site, v) for v, m in zip(local, id_missing, strict=True)],
-        dtype=object,
-    )
-    add(
-        id_missing,
-        (-1, 0),
-        source_column=id_col,
-        variable="study_id",
-        value=None,
-        check="local_id_present",
-        category="completeness",
-        severity="fatal",
-        message="local patient ID is empty",
-    )
-    sid_series = pd.Series(sids)
-    repeat = (sid_series.duplicated(keep="first") & sid_series.notna()).to_numpy(dtype=bool)
-    if repeat.any():
-        first_row = pd.Series(rows[~repeat], index=sids[~repeat]).dropna()
-        first_row = first_row[first_row.index.notna()]
-        add(
-            repeat,
-            (-1, 1),
-            source_column=id_col,
-            variable="study_id",
-            value=None,
-            check="local_id_unique",
-            category="plausibility",
-            severity="fatal",
-            message=_repeat_messages(sid_series, repeat, first_row),
-        )
-    out: dict[str, list[Any]] = {
-        "study_id": sids.tolist(),
-        "site": [site] * n,
-        "dates_imputed": [],
-    }
+    sids, id_missing, found = _pseudonymise(local, id_col, site, key, rows)
+    out: dict[str, list[Any]] = {"study_id": sids.tolist(), "site": [site] * n}
     imputed_parts: list[np.ndarray] = []
     for k, (var, rule) in enumerate(mapping["columns"].items()):
-        spec = dictionary.spec_of(var)
-        src = rule["source"]
-        texts = raw[src].to_numpy(object) if src in raw.columns else np.full(n, None, object)
-        missing = set(rule.get("missing", []))
-        absent = _per_distinct(texts, lambda t, m=missing: values.is_missing(t, m)).astype(bool)
-        converted: dict[Any, tuple[Any, Any, Any]] = {}
-        for t in pd.unique(texts[~absent]):
-            try:
-                value, note = convert_value(t, spec, rule)
-                converted[t] = (value, note, None)
-            except ValueError as exc:
-                converted[t] = (None, None, withhold_value(str(exc), t))
-        vals, notes, errors = (_lookup(texts, ~absent, converted, i) for i in range(3))
-        has_note = pd.notna(notes) & (notes != "")
-        imputed_parts.append(
-            np.where(has_note, f"{var}: " + pd.Series(notes, dtype=object).fillna(""), "").astype(
-                object
-            )
-        )
-        add(
-            has_note,
-            (k, 0),
-            source_column=src,
-            variable=var,
-            value=None,
-            check="date_imputed",
-            category="completeness",
-            severity="warning",
-            message=notes,
-        )
-        add(
-            pd.notna(errors),
-            (k, 0),
-            source_column=src,
-            variable=var,
-            value=pd.Series(texts, dtype=object).astype(str).to_numpy(object),
-            check="code_in_list"
-            if rule.get("codes") or spec["type"] in ("bool", "category")
-            else "type_conformance",
-            category="conformance",
-            severity="fatal",
-            message=errors,
-        )
-        out[var] = vals.tolist()
-        factor: Any = 1.0
-        whole: Any = spec["type"] == "int" or spec.get("unit") == "/uL"
-        if var in CELL_COUNTS:
-            # values.cell_count_unit, for every row at once
-            units = (
-                raw[rule["unit_source"]].to_numpy(object)
-                if rule.get("unit_source") in raw.columns
-                else np.full(n, None if "unit_source" in rule else rule.get("unit"), dtype=object)
-            )
-            counts, canon_units, unit_errors = _cell_count_values(vals, units)
-            out[var] = counts.tolist()
-            factor = pd.Series(canon_units, dtype=object).map(values.TO_10E9_PER_L).to_numpy(float)
-            whole = canon_units == "/uL"
-            if var == "wbc":
-                raw_text = pd.Series(texts, dtype=object).astype(str).to_numpy(object)
-                out["wbc_raw"] = np.where(absent, None, raw_text).tolist()
-                out["wbc_unit"] = canon_units.tolist()
-            add(
-                pd.notna(unit_errors),
-                (k, 1),
-                source_column=src,
-                variable=var,
-                value=pd.Series(units, dtype=object).fillna("").astype(str).to_numpy(object),
-                check="unit_known",
-                category="conformance",
-                severity="fatal",
-                message=unit_errors,
-            )
-        if spec["type"] in ("int", "float"):
-            coded = {str(c).strip().lower() for c in rule.get("codes") or {}}
-            reading = _per_distinct(
-                texts,
-                lambda t, c=coded: None if str(t).strip().lower() in c else values.comma_reading(t),
-            )
-            read = ~absent & pd.notna(np.asarray(out[var], dtype=object))
-            add(
-                read & (reading == "decimal"),
-                (k, 2),
-                source_column=src,
-                variable=var,
-                value=None,
-                check="decimal_comma",
-                category="conformance",
-                severity="warning",
-                message="comma read as a decimal point (a thousands group has three digits)",
-            )
-            amb = read & (reading == "ambiguous")
-            if amb.any():
-                bad, why = _ambiguous_numbers(vals, amb, factor, whole, spec)
-                cleared = np.asarray(out[var], dtype=object)
-                cleared[bad] = None
-                out[var] = cleared.tolist()
-                add(
-                    bad,
-                    (k, 2),
-                    source_column=src,
-                    variable=var,
-                    value=pd.Series(texts, dtype=object).astype(str).to_numpy(object),
-                    check="number_unambiguous",
-                    category="conformance",
-                    severity="fatal",
-                    message=why,
-                )
-    out["dates_imputed"] = [x or None for x in join_parts(imputed_parts, n, sep="; ")] if n else []
+        cols, imputed = _map_column(raw, k, var, rule, found)
+        out |= cols
+        imputed_parts.append(imputed)
+    dates_imputed = [x or None for x in join_parts(imputed_parts, n, sep="; ")] if n else []
     out = {
         "study_id": out.pop("study_id"),
         "site": out.pop("site"),
-        "dates_imputed": out.pop("dates_imputed"),
+        "dates_imputed": dates_imputed,
         **out,
     }
-    if found:
-        f = pd.concat(found, ignore_index=True)
-        f = f.sort_values(["_pos", "_var", "_sub"], kind="stable")
-        f["source_row"] = f["source_row"].astype(int)
-        findings_frame = f.drop(columns=["_pos", "_var", "_sub"])[FINDING_COLUMNS].reset_index(
-            drop=True
-        )
-    else:
-        findings_frame = pd.DataFrame(columns=FINDING_COLUMNS)
     df = pd.DataFrame(out)
     df["source_sha256"] = source_sha256
     df["source_sheet"] = raw[SHEET_COL].to_numpy() if len(raw) else []
@@ -367,7 +374,7 @@ def apply_mapping(
     if extras:
         patients = pd.concat([patients, pd.DataFrame(extras).reset_index(drop=True)], axis=1)
     locals_ = [None if m else str(v).strip() for v, m in zip(local, id_missing, strict=True)]
-    return Mapped(patients, findings_frame, locals_)
+    return Mapped(patients, found.frame(), locals_)
 
 
 def _field_context(var: str, rule: dict[str, Any]) -> str:

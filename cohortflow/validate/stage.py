@@ -179,6 +179,73 @@ def _refuse_identifier_cells(findings: pd.DataFrame, site: str, file: str) -> No
     )
 
 
+def _site_findings(
+    mapping_findings: pd.DataFrame,
+    kept: pd.DataFrame,
+    others: list[pd.DataFrame],
+    mapping: dict[str, Any],
+    cutoff: str,
+) -> pd.DataFrame:
+    """Every finding of a site, those quoting a raw cell marked ``_raw_value``: mapping
+    findings, the dictionary's schema, the row checks, then ``others``; in row order."""
+    site = mapping["site"]
+    findings = pd.concat(
+        [
+            mapping_findings.assign(_raw_value=True),
+            pandera_findings(
+                kept[list(dictionary.columns("patients"))], site, "validate", ranges=False
+            ),
+            run_row_checks(harmonise(kept), cutoff, site),
+            *others,
+        ],
+        ignore_index=True,
+    )
+    return (
+        annotate(_locate_sources(findings, mapping))
+        .sort_values(["source_row", "check", "variable"], kind="stable")
+        .reset_index(drop=True)
+    )
+
+
+def _write_shareable_findings(
+    findings: pd.DataFrame, data_label: str, findings_out: str
+) -> pd.DataFrame:
+    """Write the findings without raw cell text (typed values of row checks come from the
+    cleaned rows); return them with their values, without the ``_raw_value`` mark."""
+    out = findings.copy()
+    out.loc[out["_raw_value"].eq(True), "value"] = None
+    out = out.drop(columns="_raw_value")
+    out.insert(0, "data_label", data_label)
+    write_csv(out, findings_out)
+    return findings.drop(columns="_raw_value")
+
+
+def _reconciliation(
+    site: str,
+    file: str,
+    rows_read: int,
+    keep: pd.Series,
+    findings: pd.DataFrame,
+    status: pd.DataFrame,
+) -> dict[str, Any]:
+    """The site's summary: every row read is passed on or set aside (checked here)."""
+    summary = {
+        "site": site,
+        "file": file,
+        "rows_read": rows_read,
+        "rows_passed_on": int(keep.sum()),
+        "rows_set_aside": int((~keep).sum()),
+        "set_aside_reason": "local patient ID empty" if (~keep).any() else "",
+        **({"site_set_aside": NO_DATA} if rows_read == 0 else {}),
+        "findings_fatal": int((findings["severity"] == "fatal").sum()),
+        "findings_warning": int((findings["severity"] == "warning").sum()),
+        "checks_failed": sorted(status.loc[status["status"] == "fail", "check"]),
+    }
+    if summary["rows_read"] != summary["rows_passed_on"] + summary["rows_set_aside"]:
+        raise CohortflowError(f"site {site}: row reconciliation failed: {summary}")
+    return summary
+
+
 def validate_site(
     raw: str,
     ingest_meta: str,
@@ -220,28 +287,16 @@ def validate_site(
     site = mapping["site"]
     if identifiers == "refuse":
         _refuse_identifier_cells(mapped.findings, site, Path(meta["file"]).name)
-    raw_text = mapped.findings.assign(_raw_value=True)
     df = mapped.data
     keep = df["study_id"].notna()
     kept = df[keep].reset_index(drop=True)
     dropped, dropped_local = _resubmission_findings(rawdf, previous, mapping, key)
-    findings = pd.concat(
-        [
-            raw_text,
-            pandera_findings(
-                kept[list(dictionary.columns("patients"))], site, "validate", ranges=False
-            ),
-            run_row_checks(harmonise(kept), cutoff, site),
-            _no_data_finding(site, len(rawdf)),
-            _formula_findings(meta, df, mapping),
-            dropped,
-        ],
-        ignore_index=True,
-    )
-    findings = (
-        annotate(_locate_sources(findings, mapping))
-        .sort_values(["source_row", "check", "variable"], kind="stable")
-        .reset_index(drop=True)
+    findings = _site_findings(
+        mapped.findings,
+        kept,
+        [_no_data_finding(site, len(rawdf)), _formula_findings(meta, df, mapping), dropped],
+        mapping,
+        cutoff,
     )
     write_parquet(
         kept,
@@ -255,13 +310,7 @@ def validate_site(
             "dictionary_version": dictionary.dictionary_version(),
         },
     )
-    out = findings.copy()
-    # shareable: no raw cell text (typed values of row checks come from the cleaned rows)
-    out.loc[out["_raw_value"].eq(True), "value"] = None
-    out = out.drop(columns="_raw_value")
-    findings = findings.drop(columns="_raw_value")
-    out.insert(0, "data_label", data_label)
-    write_csv(out, findings_out)
+    findings = _write_shareable_findings(findings, data_label, findings_out)
     status = site_status(findings, int(len(rawdf)), site)
     if status_out:
         write_csv(status.assign(data_label=data_label), status_out)
@@ -272,20 +321,7 @@ def validate_site(
             if isinstance(sid, str)
         } | dropped_local
         write_site_queries(findings, local_of, queries_stem)
-    summary = {
-        "site": site,
-        "file": meta["file"],
-        "rows_read": int(len(rawdf)),
-        "rows_passed_on": int(keep.sum()),
-        "rows_set_aside": int((~keep).sum()),
-        "set_aside_reason": "local patient ID empty" if (~keep).any() else "",
-        **({"site_set_aside": NO_DATA} if len(rawdf) == 0 else {}),
-        "findings_fatal": int((findings["severity"] == "fatal").sum()),
-        "findings_warning": int((findings["severity"] == "warning").sum()),
-        "checks_failed": sorted(status.loc[status["status"] == "fail", "check"]),
-    }
-    if summary["rows_read"] != summary["rows_passed_on"] + summary["rows_set_aside"]:
-        raise CohortflowError(f"site {site}: row reconciliation failed: {summary}")
+    summary = _reconciliation(site, meta["file"], int(len(rawdf)), keep, findings, status)
     write_json(summary, summary_out)
     log.info(
         "site %s: %d rows in, %d passed on, %d set aside, %d fatal / %d warning findings",
