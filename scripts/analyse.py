@@ -7,10 +7,7 @@ smk = snakemake  # noqa: F821
 run_stage(
     smk,
     analyse_study,
-    patients=smk.input.patients,
     risk_groups=smk.input.groups,
-    responses=smk.input.responses,
-    reconciliations=list(smk.input.reconciliations),
     study=smk.params.study,
     outputs=dict(smk.output.items()),
 )

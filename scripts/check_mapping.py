@@ -7,9 +7,5 @@ smk = snakemake  # noqa: F821
 run_stage(
     smk,
     check_site,
-    mapping_file=smk.params.mapping_file,
-    submission=smk.input.submission,
-    study=smk.wildcards.study,
-    studies_dir=smk.params.studies_dir,
     out=smk.output.report,
 )

@@ -7,9 +7,6 @@ smk = snakemake  # noqa: F821
 run_stage(
     smk,
     classify_study,
-    patients=smk.input.patients,
-    schemes=smk.params.schemes,
-    data_label=smk.params.data_label,
     groups_out=smk.output.groups,
     explain_out=smk.output.explain,
 )

@@ -7,8 +7,6 @@ smk = snakemake  # noqa: F821
 run_stage(
     smk,
     report_consort,
-    flow=smk.input.flow,
-    set_aside=smk.input.set_aside,
     study=smk.params.study,
     stem=smk.output.png[: -len(".png")],
 )

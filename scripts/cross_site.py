@@ -8,9 +8,7 @@ run_stage(
     smk,
     find_cross_site_duplicates,
     sites=list(smk.input.sites),
-    quarantined=list(smk.input.quarantined),
     out=smk.output.duplicates,
-    data_label=smk.params.data_label,
     per_site_dir=smk.output.per_site,
     site_codes=list(smk.params.sites),
 )

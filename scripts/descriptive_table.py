@@ -7,9 +7,6 @@ smk = snakemake  # noqa: F821
 run_stage(
     smk,
     report_descriptive_table,
-    cohort=smk.input.cohort,
-    set_aside=smk.input.set_aside,
     study=smk.params.study,
-    table=smk.wildcards.table,
     stem=smk.output.csv[: -len(".csv")],
 )

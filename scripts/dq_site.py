@@ -7,9 +7,6 @@ smk = snakemake  # noqa: F821
 run_stage(
     smk,
     report_dq_site,
-    findings=smk.input.findings,
-    status=smk.input.status,
-    reconciliation=smk.input.reconciliation,
     ingest_meta=smk.input.meta,
     study=smk.params.study,
     html_out=smk.output.html,

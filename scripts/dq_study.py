@@ -7,10 +7,6 @@ smk = snakemake  # noqa: F821
 run_stage(
     smk,
     report_dq_study,
-    findings=list(smk.input.findings),
-    statuses=list(smk.input.statuses),
-    reconciliations=list(smk.input.reconciliations),
-    duplicates=smk.input.duplicates,
     study=smk.params.study,
     html_out=smk.output.html,
     csv_out=smk.output.csv,

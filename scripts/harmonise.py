@@ -10,8 +10,6 @@ run_stage(
     validated=smk.input.data,
     data_out=smk.output.data,
     tables_out={t: smk.output[t] for t in LONGITUDINAL},
-    findings=smk.input.findings,
-    policy=smk.params.policy,
     quarantine_out=smk.output.quarantine,
     reconciliation_out=smk.output.reconciliation,
     validate_summary=smk.input.summary,

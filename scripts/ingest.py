@@ -7,8 +7,6 @@ smk = snakemake  # noqa: F821
 run_stage(
     smk,
     ingest_site,
-    submission=smk.input.submission,
-    mapping=smk.params.mapping,
     raw_out=smk.output.raw,
     meta_out=smk.output.meta,
 )

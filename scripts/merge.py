@@ -7,11 +7,7 @@ smk = snakemake  # noqa: F821
 run_stage(
     smk,
     merge_sites,
-    sites=list(smk.input.sites),
     data_out=smk.output.data,
-    data_label=smk.params.data_label,
     tables_in={t: list(smk.input[t]) for t in LONGITUDINAL},
     tables_out={t: smk.output[t] for t in LONGITUDINAL},
-    policy=smk.params.policy,
-    statuses=list(smk.input.statuses),
 )

@@ -8,9 +8,6 @@ run_stage(
     smk,
     write_query_listing,
     checks_listing=smk.input.checks,
-    duplicates=smk.input.duplicates,
-    raw=smk.input.raw,
-    mapping=smk.params.mapping,
     csv_out=smk.output.csv,
     xlsx_out=smk.output.xlsx,
 )

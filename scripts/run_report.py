@@ -8,6 +8,5 @@ run_stage(
     smk,
     report_run,
     study=smk.params.study,
-    manifest=smk.input.manifest,
     out=smk.output.html,
 )

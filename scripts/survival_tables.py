@@ -9,13 +9,8 @@ smk = snakemake  # noqa: F821
 run_stage(
     smk,
     report_survival_tables,
-    survival=smk.input.survival,
     strata_csv=smk.input.strata,
-    tests=smk.input.tests,
     flow=smk.input.flow,
-    response_rates=smk.input.response_rates,
-    response_counts=smk.input.response_counts,
-    set_aside=smk.input.set_aside,
     study=smk.params.study,
     out_dir=str(Path(smk.output.md).parent),
 )

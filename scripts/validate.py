@@ -7,13 +7,7 @@ smk = snakemake  # noqa: F821
 run_stage(
     smk,
     validate_site,
-    raw=smk.input.raw,
     ingest_meta=smk.input.meta,
-    mapping=smk.params.mapping,
-    demo_key=smk.params.demo_key,
-    data_label=smk.params.data_label,
-    cutoff=smk.params.cutoff,
-    identifiers=smk.params.identifiers,
     data_out=smk.output.data,
     findings_out=smk.output.findings,
     status_out=smk.output.status,

@@ -20,26 +20,30 @@ PRESENTATION_KEYS = ("title", "xmax_years", "ci_bands")
 SITE_KEYS = ("site_mappings", "sites")
 
 
-class Digest(dict):
-    """A dict whose ``repr`` is a SHA-256 of its content (stable across runs and machines)."""
+class _ContentHashed:
+    """``repr`` is a SHA-256 of the content (stable across runs and machines); pickled (to
+    the job) as the plain built-in ``_plain``."""
+
+    _plain: type
 
     def __repr__(self) -> str:
         text = json.dumps(self, sort_keys=True, default=str, ensure_ascii=False)
         return f"sha256:{hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]}"
 
-    def __reduce__(self) -> tuple[Any, ...]:  # pickled (to the job) as a plain dict
-        return (dict, (dict(self),))
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self._plain, (self._plain(self),))
 
 
-class DigestList(list):
+class Digest(_ContentHashed, dict):
+    """A dict whose ``repr`` is a SHA-256 of its content."""
+
+    _plain = dict
+
+
+class DigestList(_ContentHashed, list):
     """A list whose ``repr`` is a SHA-256 of its content (long lists of files or sites)."""
 
-    def __repr__(self) -> str:
-        text = json.dumps(self, sort_keys=True, default=str, ensure_ascii=False)
-        return f"sha256:{hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]}"
-
-    def __reduce__(self) -> tuple[Any, ...]:  # pickled (to the job) as a plain list
-        return (list, (list(self),))
+    _plain = list
 
 
 def digest(obj: dict[str, Any] | list[Any]) -> Digest | DigestList:
