@@ -29,7 +29,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from cohortflow.demo import rr_all
+from cohortflow.demo import rr_all, rr_records
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED_DATA = ROOT / "data" / "rr_all"
@@ -541,7 +541,7 @@ def test_identifiers_are_fake_and_dropped(truth):
         assert m and m.group(1) == p.birth.strftime("%y%m%d")
         assert int(m.group(2)) == (1 if p.sex == "M" else 2) + (2 if p.birth.year >= 2000 else 0)
         digits = m.group(1) + m.group(2) + m.group(3)
-        assert rr_all._rrn_check_digit(digits[:12]) != int(digits[12])  # invalid on purpose
+        assert rr_records.rrn_check_digit(digits[:12]) != int(digits[12])  # invalid on purpose
     mapping = _mapping("S06")
     assert mapping["drop"] == ["연락처", "주소"]
     raw = pd.read_csv(_file_in_use(mapping), encoding="cp949", dtype=str, keep_default_na=False)

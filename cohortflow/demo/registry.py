@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from cohortflow.demo.rr_all import normalise_zip, pin_sav_timestamp
+from cohortflow.demo.rr_files import normalise_zip, pin_sav_timestamp
 
 STUDY = "registry"
 #: The sex code planted as an error outside the code list (declared as a `query` value).
