@@ -8,6 +8,5 @@ run_stage(
     smk,
     analyse_study,
     risk_groups=smk.input.groups,
-    study=smk.params.study,
     outputs=dict(smk.output.items()),
 )

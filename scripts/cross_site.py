@@ -7,7 +7,6 @@ smk = snakemake  # noqa: F821
 run_stage(
     smk,
     find_cross_site_duplicates,
-    sites=list(smk.input.sites),
     out=smk.output.duplicates,
     per_site_dir=smk.output.per_site,
     site_codes=list(smk.params.sites),

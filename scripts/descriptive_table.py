@@ -7,6 +7,5 @@ smk = snakemake  # noqa: F821
 run_stage(
     smk,
     report_descriptive_table,
-    study=smk.params.study,
     stem=smk.output.csv[: -len(".csv")],
 )

@@ -8,7 +8,6 @@ run_stage(
     smk,
     report_dq_site,
     ingest_meta=smk.input.meta,
-    study=smk.params.study,
     html_out=smk.output.html,
     csv_out=smk.output.csv,
 )

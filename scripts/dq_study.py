@@ -7,7 +7,6 @@ smk = snakemake  # noqa: F821
 run_stage(
     smk,
     report_dq_study,
-    study=smk.params.study,
     html_out=smk.output.html,
     csv_out=smk.output.csv,
 )

@@ -7,7 +7,6 @@ smk = snakemake  # noqa: F821
 run_stage(
     smk,
     write_manifest,
-    study=smk.params.study,
     config_files=list(smk.params.config_files),
     out=smk.output.manifest,
 )

@@ -7,6 +7,5 @@ smk = snakemake  # noqa: F821
 run_stage(
     smk,
     report_run,
-    study=smk.params.study,
     out=smk.output.html,
 )

@@ -10,7 +10,5 @@ run_stage(
     smk,
     report_survival_tables,
     strata_csv=smk.input.strata,
-    flow=smk.input.flow,
-    study=smk.params.study,
     out_dir=str(Path(smk.output.md).parent),
 )

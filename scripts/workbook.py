@@ -8,6 +8,5 @@ run_stage(
     smk,
     report_workbook,
     csvs=dict(smk.input.items()),
-    study=smk.params.study,
     out=smk.output.xlsx,
 )

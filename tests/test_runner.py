@@ -41,13 +41,13 @@ def test_parameters_are_filled_by_name_and_overrides_win() -> None:
     assert stage_arguments(smk, _stage, out="x.csv", key=b"k")["out"] == "x.csv"
 
 
-def test_a_name_in_two_parts_with_different_values_must_be_explicit() -> None:
+def test_a_name_in_two_parts_comes_from_the_first() -> None:
+    # a study's slice in params and its name as a wildcard: the stage gets the slice
     smk = _smk(params={"patients": {"id": "rr_all"}}, wildcards={"patients": "rr_all"})
-    with pytest.raises(TypeError, match="'patients' is named in both params and wildcards"):
-        stage_arguments(smk, _stage, sites=[], out="o")
-    assert stage_arguments(smk, _stage, patients="x", sites=[], out="o")["patients"] == "x"
-    same = _smk(input={"patients": "p"}, wildcards={"patients": "p"})
-    assert stage_arguments(same, _stage, sites=[], out="o")["patients"] == "p"
+    assert stage_arguments(smk, _stage)["patients"] == {"id": "rr_all"}
+    assert stage_arguments(smk, _stage, patients="x")["patients"] == "x"
+    smk = _smk(input={"out": "in.csv"}, output={"out": "out.csv"}, wildcards={"label": "w"})
+    assert stage_arguments(smk, _stage) == {"out": "in.csv", "label": "w"}
 
 
 def test_a_missing_required_parameter_is_left_to_the_call() -> None:

@@ -33,23 +33,18 @@ SMK_PARTS = ("input", "output", "params", "wildcards")
 
 def stage_arguments(smk: Any, func: Callable[..., Any], **overrides: Any) -> dict[str, Any]:
     """Arguments of ``func``: ``overrides``, then every other parameter of ``func`` that the
-    rule names in its ``input``, ``output``, ``params`` or ``wildcards`` (a list of files as
-    a list). A parameter named in two of them with different values must be an override."""
+    rule names, looked up in its ``input``, ``output``, ``params`` and ``wildcards`` in this
+    order (the first that names it wins; a list of files is passed as a list)."""
     kwargs = dict(overrides)
     for name in inspect.signature(func).parameters:
-        if name in kwargs:
+        part = next(
+            (p for p in SMK_PARTS if name in getattr(getattr(smk, p, None), "keys", dict)()),
+            None,
+        )
+        if name in kwargs or part is None:
             continue
-        found = [
-            (part, getattr(getattr(smk, part), name))
-            for part in SMK_PARTS
-            if name in getattr(getattr(smk, part, None), "keys", dict)()
-        ]
-        values = [list(v) if isinstance(v, list) else v for _, v in found]
-        if any(v != values[0] for v in values[1:]):
-            where = " and ".join(part for part, _ in found)
-            raise TypeError(f"{name!r} is named in both {where} of the rule: pass it explicitly")
-        if values:
-            kwargs[name] = values[0]
+        value = getattr(getattr(smk, part), name)
+        kwargs[name] = list(value) if isinstance(value, list) else value
     return kwargs
 
 

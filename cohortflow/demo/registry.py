@@ -36,6 +36,7 @@ import pandas as pd
 import yaml
 
 from cohortflow.demo.rr_files import normalise_zip, pin_sav_timestamp
+from cohortflow.demo.rr_sites import SITES
 
 STUDY = "registry"
 #: The sex code planted as an error outside the code list (declared as a `query` value).
@@ -91,30 +92,8 @@ KO = {
     "death_date": "사망일",
     "last_followup_date": "최종 추적일",
 }
-#: Short variable names (SPSS, REDCap).
-SHORT = {
-    "local_id": "pid",
-    "sex": "sex",
-    "birth_date": "dob",
-    "diagnosis_date": "dxdate",
-    "wbc": "wbc",
-    "immunophenotype": "immuno",
-    "cytogenetics_group": "cyto",
-    "rr_diagnosis_date": "rrdate",
-    "disease_status": "status",
-    "prior_regimens": "nprior",
-    "marrow_blasts_pct": "blasts",
-    "clofarabine_exposed": "clofa",
-    "height_cm": "height",
-    "weight_kg": "weight",
-    "treatment_data_available": "txdata",
-    "first_cycle_agents": "agents",
-    "induction_response": "resp",
-    "hsct_date": "hsctdate",
-    "relapse_date": "reldate",
-    "death_date": "deathdt",
-    "last_followup_date": "lfudate",
-}
+#: Short variable names (SPSS, REDCap): those of S09's SPSS file (no relapse date there).
+SHORT = {var: SITES["S09"].headers.get(var, "reldate") for var in EN}
 DATES = (
     "birth_date",
     "diagnosis_date",
@@ -149,40 +128,28 @@ CODED: dict[str, dict[Any, float]] = {
         "not_evaluated": 0.15,
     },
 }
+#: Value labels: those of the rr_all sites (one generator of label sets), by variable the site
+#: whose English (S01, S03) or Korean (S04, S06) labels the registry writes.
 LABELS_EN: dict[str, dict[Any, str]] = {
-    "sex": {"M": "Male", "F": "Female"},
-    "immunophenotype": {"B": "B", "T": "T", "mixed": "Mixed", "unknown": "Unknown"},
-    "cytogenetics_group": {
-        "diploid": "Diploid",
-        "hypodiploid": "Hypodiploid",
-        "hyperdiploid": "Hyperdiploid",
-        "t(1;19)": "t(1;19)",
-        "t(9;22)": "t(9;22)",
-        "other": "Others",
-        "unknown": "Unknown",
-    },
-    "disease_status": {"relapsed": "Relapsed", "refractory": "Refractory"},
-    "clofarabine_exposed": {True: "Yes", False: "No"},
-    "treatment_data_available": {True: "Yes", False: "No"},
-    "induction_response": {
-        "CR": "CR",
-        "CRp": "CRp",
-        "PR": "PR",
-        "refractory": "Refractory",
-        "not_evaluated": "NE",
-    },
+    var: SITES[site].labels[var]
+    for var, site in (
+        ("sex", "S03"),
+        ("immunophenotype", "S01"),
+        ("cytogenetics_group", "S01"),
+        ("disease_status", "S01"),
+        ("clofarabine_exposed", "S01"),
+        ("treatment_data_available", "S01"),
+        ("induction_response", "S01"),
+    )
 }
 LABELS_KO: dict[str, dict[Any, str]] = {
     **LABELS_EN,
-    "sex": {"M": "남", "F": "여"},
-    "immunophenotype": {"B": "B세포", "T": "T세포", "mixed": "혼합형", "unknown": "모름"},
-    "disease_status": {"relapsed": "재발", "refractory": "불응"},
-    "clofarabine_exposed": {True: "예", False: "아니오"},
-    "treatment_data_available": {True: "있음", False: "없음"},
+    **{v: SITES["S04"].labels[v] for v in ("sex", "disease_status", "clofarabine_exposed")},
+    "treatment_data_available": SITES["S06"].labels["treatment_data_available"],
+    # shorter than any rr_all site's: 'unknown' as 모름, responses as codes
+    "immunophenotype": {**SITES["S04"].labels["immunophenotype"], "unknown": "모름"},
     "induction_response": {
-        "CR": "CR",
-        "CRp": "CRp",
-        "PR": "PR",
+        **LABELS_EN["induction_response"],
         "refractory": "불응",
         "not_evaluated": "평가불가",
     },

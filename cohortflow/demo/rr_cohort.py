@@ -315,21 +315,8 @@ def _place_followup(rng: random.Random, p: Patient, months: float, died: bool) -
 def _blank_patient() -> Patient:
     """A placeholder patient whose fields are all filled in later."""
     d = dt.date(2000, 1, 1)
-    return Patient(
-        sex="M",
-        birth=d,
-        dx=d,
-        rr=d,
-        immuno="unknown",
-        cyto="unknown",
-        status="relapsed",
-        prior=2,
-        blasts=50.0,
-        clofarabine=False,
-        height=None,
-        weight=None,
-        tx=True,
-    )
+    # sex, birth, dx, rr, immuno, cyto, status, prior, blasts, clofarabine, height, weight, tx
+    return Patient("M", d, d, d, "unknown", "unknown", "relapsed", 2, 50.0, False, None, None, True)
 
 
 def _eligible_patients(rng: random.Random) -> list[Patient]:

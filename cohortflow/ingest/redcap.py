@@ -268,16 +268,10 @@ def _mark_forms_with_data(
 OutColumn = tuple[str, _Unit, str | None, Slot | None]
 
 
-def _output_columns(
-    header: list[str],
-    fields: list[RedcapField],
-    units: dict[str, _Unit],
-    col_unit: dict[str, str],
-    special: set[str],
-    rows: list[_Row],
-) -> list[OutColumn]:
+def _output_columns(header: list[str], ordered: list[_Unit], rows: list[_Row]) -> list[OutColumn]:
     """Output columns after the record id: (name, unit, source column or None for the
-    checkbox label, slot or None for a record-level column)."""
+    checkbox label, slot or None for a record-level column); the units ``ordered`` as
+    ``_unit_order`` puts them."""
     event_order: dict[str | None, int] = {}
     for r in rows:
         event_order.setdefault(r.event, len(event_order))
@@ -289,7 +283,7 @@ def _output_columns(
     for col in header:
         if col in RECORD_LEVEL_COLS:
             out_cols.append((col, _Unit(col, None, [col]), col, None))
-    for unit in _unit_order(header, fields, units, col_unit, special):
+    for unit in ordered:
         slots = _unit_slots(unit, rows)
         split_event = len({s[0] for s in slots}) > 1
         for slot in sorted(slots, key=slot_key):
@@ -359,7 +353,8 @@ def read_redcap(path: Path, *, site: str, dictionary: Path) -> ReadResult:
     _check_duplicates(rows, site=site, file=file)
     _mark_forms_with_data(rows, units, col_unit)
 
-    out_cols = _output_columns(header, fields, units, col_unit, special, rows)
+    ordered = _unit_order(header, fields, units, col_unit, special)
+    out_cols = _output_columns(header, ordered, rows)
     names = [rid, *(c[0] for c in out_cols)]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
