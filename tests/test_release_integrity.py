@@ -4,11 +4,17 @@ contents, so a consistent rewrite of a freeze and its RELEASE.json fails `--veri
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from cohortflow.provenance.release import release, verify_release
+from tests.conftest import snakemake
 
 
 def _sha(b: bytes) -> str:
@@ -72,3 +78,59 @@ def test_freeze_id_covers_released_contents(tmp_path):
     da = release("st", a / "results", root=a, rebuild=False)
     db = release("st", b / "results", root=b, rebuild=False)
     assert da.name != db.name and da.name[:11] == db.name[:11] == "2011-02-28_"
+
+
+def _cli(work: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(work.resolve()))
+    return subprocess.run(
+        [sys.executable, "-m", "cohortflow", "release", *args],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_hand_edited_survival_is_refused_and_a_rewritten_freeze_fails_verify(
+    workflow_run, tmp_path
+):
+    """End to end on the session's workflow run: a hand-edited analyse/survival.csv, then
+    `make run` and `release`, is refused naming the file (the rebuild from the inputs gives
+    other bytes); bypassing the rebuild gives another freeze ID than the clean results; a
+    freeze whose survival.csv and RELEASE.json are rewritten consistently fails `--verify`."""
+    work = tmp_path / "repo"
+    shutil.copytree(workflow_run, work, copy_function=shutil.copy2, symlinks=True)
+    study = work / "results/infant_all"
+    clean = release("infant_all", study.parent, root=work, rebuild=False)
+    assert verify_release(clean) == []
+    surv = study / "analyse/survival.csv"
+    table = list(csv.DictReader(surv.read_text(encoding="utf-8").splitlines()))
+    row = next(r for r in table if r["estimate"] not in ("", "nan"))
+    edited = f"{min(float(row['upper']) + 0.05, 0.99):.4f}"  # outside its own CI
+    text = surv.read_text(encoding="utf-8")
+    surv.write_text(text.replace(row["estimate"], edited, 1), encoding="utf-8")
+    assert surv.read_text(encoding="utf-8") != text
+    snakemake(work)  # `make run`: tables, report and manifest now carry the edited number
+    proc = _cli(work, "--study", "infant_all")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "release refused" in proc.stderr
+    assert "results/infant_all/analyse/survival.csv" in proc.stderr
+    assert "analyse/cohort.parquet" not in proc.stderr  # what the inputs do give
+    assert sorted(p.name for p in (study / "releases").iterdir()) == [clean.name]
+    # bypassing the rebuild cannot reuse the clean freeze ID: the ID covers the contents
+    forced = release("infant_all", study.parent, root=work, rebuild=False)
+    assert forced.name != clean.name and forced.name[:11] == clean.name[:11]
+    # a clean freeze rewritten to hold the edited estimate, RELEASE.json made to match
+    for p in [clean, *clean.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    shutil.copy2(surv, clean / "analyse/survival.csv")
+    meta = json.loads((clean / "RELEASE.json").read_text())
+    meta["files"] = [{**e, "sha256": _sha((clean / e["path"]).read_bytes())} for e in meta["files"]]
+    (clean / "RELEASE.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    proc = _cli(work, "--study", "infant_all", "--verify", clean.name)
+    assert proc.returncode == 1
+    assert "freeze ID:" in proc.stdout
+    assert "differs from the freeze's manifest: analyse/survival.csv" in proc.stdout
+    assert "changed:" not in proc.stdout  # RELEASE.json itself was made consistent
+    ok = _cli(work, "--study", "infant_all", "--verify", forced.name)
+    assert ok.returncode == 0 and "intact" in ok.stdout
