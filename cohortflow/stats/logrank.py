@@ -166,13 +166,12 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_)
 
 
-def _one_df(u: float, variance: float) -> tuple[float, float]:
-    """Chi-square u^2 / variance on one degree of freedom and its P (NaN without
-    information)."""
-    if variance > 0:
-        chi2 = u * u / variance
-        return chi2, float(stats.chi2.sf(chi2, 1))
-    return math.nan, math.nan
+def _one_df(u: float, variance: float) -> tuple[float, dict[str, float]]:
+    """A score test on one degree of freedom: chi-square u^2 / variance and the fields its
+    result shares (``df``, ``p``, ``u``, ``variance``); NaN without information."""
+    chi2 = u * u / variance if variance > 0 else math.nan
+    p = float(stats.chi2.sf(chi2, 1)) if variance > 0 else math.nan
+    return float(chi2), {"df": 1, "p": p, "u": u, "variance": variance}
 
 
 def trend_test(
@@ -241,14 +240,11 @@ def trend_test(
         raise ValueError("scores must not all be equal")
     u = float(w @ (observed - expected))
     variance = float(w @ var @ w)
-    chi2, p = _one_df(u, variance)
+    chi2, score = _one_df(u, variance)
     return TrendResult(
-        chi2=float(chi2),
-        df=1,
-        p=p,
+        chi2=chi2,
+        **score,
         scores=score_map,
-        u=u,
-        variance=variance,
         observed={lab: float(o) for lab, o in zip(labels, observed, strict=True)},
         expected={lab: float(x) for lab, x in zip(labels, expected, strict=True)},
     )
@@ -349,16 +345,9 @@ def mantel_byar(
     else:
         u, v = score_test_at_zero(t0, t1, ev, x, s_code, method)
     observed = float(e[x == 1].sum())
-    statistic, p = _one_df(u, v)
+    statistic, score = _one_df(u, v)
     return ScoreTestResult(
-        statistic=float(statistic),
-        df=1,
-        p=p,
-        observed=observed,
-        expected=observed - u,
-        u=u,
-        variance=v,
-        method=method,
+        statistic=statistic, **score, observed=observed, expected=observed - u, method=method
     )
 
 
