@@ -165,14 +165,6 @@ def run_baseline(
                 reconciliation_out=f["reconciliation"],
                 validate_summary=f["summary"],
             )
-            timed(
-                "dq_site",
-                report_dq_site,
-                **{k: f[k] for k in ("findings", "status", "reconciliation", "ingest_meta")},
-                study=label_slice(study),
-                html_out=str(res / f"dq/{s}.html"),
-                csv_out=str(res / f"dq/{s}.csv"),
-            )
         per_site = lambda pattern: [str(res / pattern.format(site=s)) for s in sites]  # noqa: E731
         timed(
             "cross_site",
@@ -194,6 +186,18 @@ def run_baseline(
                 mapping=m[s],
                 csv_out=str(rst / f"queries/{s}.csv"),
                 xlsx_out=str(rst / f"queries/{s}.xlsx"),
+            )
+            timed(
+                "dq_site",
+                report_dq_site,
+                findings=str(res / f"validate/{s}.findings.csv"),
+                status=str(res / f"validate/{s}.status.csv"),
+                reconciliation=str(res / f"quarantine/{s}.reconciliation.json"),
+                ingest_meta=str(res / f"ingest/{s}.json"),
+                study=label_slice(study),
+                html_out=str(res / f"dq/{s}.html"),
+                csv_out=str(res / f"dq/{s}.csv"),
+                duplicates=str(res / f"validate/duplicates/{s}.csv"),
             )
         timed(
             "dq_study",

@@ -7,13 +7,14 @@ rule dq_site:
         status=f"{RESULTS}/{{study}}/validate/{{site}}.status.csv",
         reconciliation=f"{RESULTS}/{{study}}/quarantine/{{site}}.reconciliation.json",
         meta=f"{RESULTS}/{{study}}/ingest/{{site}}.json",
+        duplicates=site_duplicates,
     output:
         html=f"{RESULTS}/{{study}}/dq/{{site}}.html",
         csv=f"{RESULTS}/{{study}}/dq/{{site}}.csv",
     log:
         f"{RESULTS}/{{study}}/logs/dq/{{site}}.log",
     group:
-        "site"
+        "queries_{study}"
     conda:
         "../envs/cohortflow.yaml"
     params:

@@ -167,6 +167,7 @@ rule consort:
     input:
         flow=f"{RESULTS}/{{study}}/analyse/flow.csv",
         set_aside=f"{RESULTS}/{{study}}/analyse/set_aside.csv",
+        checks="config/checks.yaml",
     output:
         png=report(
             f"{RESULTS}/{{study}}/figures/consort.png",

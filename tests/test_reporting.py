@@ -30,7 +30,10 @@ from cohortflow.render.study_figures import (
     p_value_labels,
 )
 from cohortflow.render.tables import blank_repeats
+from cohortflow.validate.checks import check_messages
 from cohortflow.validate.dq import percent_text
+
+from .conftest import REPO
 
 STRATIFIED = "log-rank stratified by site"
 
@@ -210,6 +213,19 @@ def test_consort_names_reasons_and_shows_records_set_aside_before_screening():
     assert "1" in texts["consort:set-aside"]
     assert any("rr_before_death" in v for k, v in texts.items() if "set-aside:" in k)
     assert any("Age outside 1-21 years" in v for k, v in texts.items() if "excluded:" in k)
+    # with the catalogue's words the reasons read as what was found, not as check names, and
+    # the box says why its reasons add up to more than its n (one record, two findings)
+    words = check_messages(REPO / "config" / "checks.yaml")
+    fig = consort_figure(flow, title="t", set_aside=aside, site_detail=False, reason_labels=words)
+    texts = {t.get_gid(): t.get_text() for t in fig.texts if t.get_gid()}
+    reasons = [" ".join(v.split()) for k, v in texts.items() if k.startswith("consort:set-aside:")]
+    assert sorted(reasons) == sorted(
+        [f"{words['code_in_list']} (n = 1)", f"{words['rr_before_death']} (n = 1)"]
+    )
+    assert "Death before R/R diagnosis (n = 1)" in reasons
+    assert not any("_" in r for r in reasons), reasons  # no check names
+    notes = " ".join(t.get_text() for t in fig.texts).replace("\n", " ")
+    assert "A record can fail more than one check." in notes
 
 
 # ---------------------------------------------------------------- item 8: pages and fonts
@@ -293,3 +309,18 @@ def test_code_list_query_names_the_allowed_codes():
     allowed = r"not in the code list \(allowed: CR, CRp, PR, 완전관해\)"
     with pytest.raises(ValueError, match=allowed):
         convert_value("CRi", spec, {"codes": {"완전관해": "CR"}})
+
+
+def test_scheme_groups_are_shown_in_words():
+    """A risk scheme's group codes ('high', 'standard') are printed in the grouping's words
+    (group_labels) in every table and figure; a code without words stays as it is."""
+    from cohortflow.analyse.analysis import strata
+
+    schemes = {"s": {"groups": [{"group": "high"}], "otherwise": "standard"}}
+    cohort = pd.DataFrame({"risk_s": ["standard", "high", "unclassifiable", "high"]})
+    grouping = {"scheme": "s", "group_labels": {"high": "High risk", "standard": "Standard risk"}}
+    lab, order = strata(cohort, grouping, schemes)
+    assert lab.tolist() == ["Standard risk", "High risk", "unclassifiable", "High risk"]
+    assert order == ["High risk", "Standard risk", "unclassifiable"]
+    lab, order = strata(cohort, {"scheme": "s"}, schemes)  # no words configured: the codes
+    assert order == ["high", "standard", "unclassifiable"]

@@ -76,6 +76,14 @@ def test_printed_numbers_say_what_they_are(workflow_run):
     assert aside.loc["All", "reasons"] == "code_in_list: 1; rr_before_death: 1"
     page = (base / "dq/S07.html").read_text(encoding="utf-8")
     assert "16.7 %" in page and "0.1666" not in page and "2017-03-21" in page
+    # the per-site page agrees with the site's query listing on cross-site duplicates (S07
+    # and S04 sent the same patient; S02 none), and never names the other site
+    listing = pd.read_csv(workflow_run / "restricted/rr_all/queries/S07.csv")
+    for site, n in {"S07": 1, "S04": 1, "S02": 0}.items():
+        dq = pd.read_csv(base / f"dq/{site}.csv").set_index("check")
+        assert dq.loc["cross_site_duplicate", "failed"] == n, site
+    assert (listing["check"] == "cross_site_duplicate").sum() == 1
+    assert page.count("cross_site_duplicate") >= 2 and "S04" not in page  # status + finding
     assert "wbc_plausible: 1" in (base / "dq/study.csv").read_text(encoding="utf-8")
     flow_md = (base / "tables/flow.md").read_text(encoding="utf-8")
     assert "not for real data  \n1 of 71 submitted records" in flow_md

@@ -59,13 +59,16 @@ def build_cohort(
 def strata(
     cohort: pd.DataFrame, grouping: dict[str, Any] | None, schemes: dict[str, Any]
 ) -> tuple[pd.Series, list[str]]:
-    """Stratum label per patient and the ordered list of labels."""
+    """Stratum label per patient and the ordered list of labels (a scheme's group codes in
+    the words of the grouping's ``group_labels`` where it gives them)."""
     if grouping is None:
         return pd.Series("All", index=cohort.index), ["All"]
     if "scheme" in grouping:
         sch = schemes[grouping["scheme"]]
-        order = [g["group"] for g in sch["groups"]] + [sch["otherwise"], UNCLASSIFIABLE]
-        s = cohort[f"risk_{grouping['scheme']}"].astype(object)
+        words = grouping.get("group_labels", {})
+        codes = [g["group"] for g in sch["groups"]] + [sch["otherwise"], UNCLASSIFIABLE]
+        order = [words.get(c, c) for c in codes]
+        s = cohort[f"risk_{grouping['scheme']}"].astype(object).replace(words)
         return s, [o for o in dict.fromkeys(order) if (s == o).any()]
     labels = pd.Series("unknown", index=cohort.index, dtype=object)
     unset = pd.Series(True, index=cohort.index)

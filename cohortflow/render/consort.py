@@ -389,6 +389,7 @@ def consort_figure(
     footnote: str | None = None,
     site_detail: bool = True,
     set_aside: pd.DataFrame | None = None,
+    reason_labels: dict[str, str] | None = None,
 ) -> Figure:
     """CONSORT-style patient-flow diagram of a flow table (``analyse/flow.csv``).
 
@@ -405,7 +406,9 @@ def consort_figure(
     and about 7 high (higher if the content needs it). ``set_aside`` (the study's
     ``analyse/set_aside.csv``: ``site``, ``records_received``, ``set_aside`` and
     optionally ``reasons``) adds a "Records received" box above screening, with a side
-    box of the records set aside by data-quality checks before screening and why.
+    box of the records set aside by data-quality checks before screening and why;
+    ``reason_labels`` (check name -> what the check found, from the check catalogue) words
+    those reasons for a reader, and the box says when a record failed more than one check.
     Raises ``ValueError`` on a malformed flow table.
     """
     overall, sites = _parse_flow(flow)
@@ -418,6 +421,9 @@ def consort_figure(
             title, full_w, size=_FS_TITLE, bold=True, ha="left", va="top", gid="consort:title"
         )
         aside = _set_aside_counts(set_aside)
+        if aside is not None and reason_labels:
+            words = reason_labels
+            aside = (aside[0], aside[1], tuple((words.get(k, k), n) for k, n in aside[2]))
         steps = [
             ("screened", "Screened", overall.screened),
             ("eligible", "Eligible", overall.eligible),
@@ -481,6 +487,7 @@ def _side_boxes(
     set aside (with ``aside``), exclusions, eligible patients not analysed."""
     sides: list[_SideBox | None] = [None, None]
     if aside is not None:
+        several = sum(n for _, n in aside[2]) > aside[1]
         sides.insert(
             0,
             _side_box(
@@ -488,7 +495,8 @@ def _side_boxes(
                 "set-aside",
                 f"Set aside before screening {_n(aside[1])}",
                 aside[2],
-                "Records with fatal data-quality findings (quarantine); see dq/study.html.",
+                "Records with fatal data-quality findings (quarantine); see dq/study.html."
+                + (" A record can fail more than one check." if several else ""),
                 side_max,
             ),
         )

@@ -26,6 +26,7 @@ from cohortflow.render.report import (
 )
 from cohortflow.render.runreport import build_run_report
 from cohortflow.render.study_figures import FigureInputs, any_figure
+from cohortflow.validate.checks import check_messages
 
 
 def set_aside_note(path: str | None) -> str:
@@ -140,15 +141,21 @@ def report_workbook(csvs: dict[str, str], study: dict[str, Any], out: str) -> No
 
 
 def report_consort(
-    flow: str, study: dict[str, Any], stem: str, set_aside: str | None = None
+    flow: str,
+    study: dict[str, Any],
+    stem: str,
+    set_aside: str | None = None,
+    checks: str | None = None,
 ) -> None:
     """CONSORT-style patient-flow figure as PNG, PDF and SVG (with the records set aside
-    by data-quality checks before screening when ``set_aside`` is given)."""
+    by data-quality checks before screening when ``set_aside`` is given, each reason in the
+    words of the check catalogue ``checks``)."""
     fig = consort_figure(
         pd.read_csv(flow),
         title=f"{study['title']}: patient flow",
         footnote=study.get("data_label") or None,
         set_aside=pd.read_csv(set_aside) if set_aside else None,
+        reason_labels=check_messages(checks) if checks else None,
     )
     save_consort(fig, Path(stem))
 

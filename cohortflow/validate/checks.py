@@ -33,6 +33,12 @@ def catalogue(root: Path = REPO_ROOT) -> dict[str, dict[str, Any]]:
     return {c["name"]: c for c in _load(str(root / CATALOGUE))["checks"]}
 
 
+def check_messages(path: str | Path) -> dict[str, str]:
+    """What each check of the catalogue file at ``path`` reports, by check name (the words a
+    reader is shown instead of the check's name)."""
+    return {c["name"]: c["message"] for c in _load(str(path))["checks"]}
+
+
 def catalogue_version(root: Path = REPO_ROOT) -> str:
     """Version of the check catalogue."""
     return str(_load(str(root / CATALOGUE))["version"])
