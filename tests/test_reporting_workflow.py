@@ -16,6 +16,7 @@ import pytest
 from cohortflow.core.config import load_study
 from cohortflow.render.consort import consort_figure
 from cohortflow.render.study_figures import FigureInputs, build_figure
+from cohortflow.validate.checks import check_messages
 
 from .conftest import copy_repo, snakemake
 from .figure_checks import layout_problems
@@ -44,6 +45,7 @@ def _figures(work: Path, study_id: str) -> dict[str, object]:
         title=study["title"],
         footnote=study["data_label"],
         set_aside=pd.read_csv(base / "analyse/set_aside.csv"),
+        reason_labels=check_messages(work / "config/checks.yaml"),
     )
     return figs
 
