@@ -324,3 +324,32 @@ def test_scheme_groups_are_shown_in_words():
     assert order == ["High risk", "Standard risk", "unclassifiable"]
     lab, order = strata(cohort, {"scheme": "s"}, schemes)  # no words configured: the codes
     assert order == ["high", "standard", "unclassifiable"]
+
+
+def test_cumulative_incidence_beyond_follow_up_is_not_estimable(tmp_path):
+    """A cumulative incidence at a time beyond the group's last follow-up (missing in
+    cif.csv) is printed NE with its footnote, never 'NA ± NA'."""
+    from cohortflow.render.report import CIF_NOT_ESTIMABLE_NOTE, write_model_tables
+
+    cif = pd.DataFrame(
+        {
+            "analysis": "rel",
+            "stratum": "< 6 months",
+            "cause_label": "Relapse",
+            "n": 2,
+            "time_years": [1, 3],
+            "cif": [0.0, np.nan],
+            "se": [0.0, np.nan],
+            "lower": [0.0, np.nan],
+            "upper": [0.0, np.nan],
+        }
+    )
+    study = {"id": "s", "title": "S", "data_label": "DEMO"}
+    write_model_tables(pd.DataFrame(columns=["status"]), cif, pd.DataFrame(), study, tmp_path)
+    md = (tmp_path / "competing_risks.md").read_text(encoding="utf-8")
+    assert "| NE | NE |" in md and "NA ± NA" not in md and "nan" not in md
+    assert "| 0.0 ± 0.0 | 0.0-0.0 |" in md
+    assert CIF_NOT_ESTIMABLE_NOTE in md
+    # without such a time point the note is left out
+    write_model_tables(pd.DataFrame(columns=["status"]), cif[:1], pd.DataFrame(), study, tmp_path)
+    assert CIF_NOT_ESTIMABLE_NOTE not in (tmp_path / "competing_risks.md").read_text("utf-8")

@@ -109,12 +109,30 @@ SURVIVAL_FOOTNOTE = (
 )
 
 
+#: Footnote of the competing-risks table when a time point is beyond a group's follow-up.
+CIF_NOT_ESTIMABLE_NOTE = (
+    "NE: not estimable (the time point is beyond the last follow-up of the group; nothing is "
+    "extrapolated)."
+)
+
+
+def estimate_cells(estimate: float, se: float, lower: float, upper: float) -> tuple[str, str]:
+    """An estimate as tables for people print it, in % : ('estimate ± SE', '95 % CI');
+    NE for both when the estimate is missing (beyond the last follow-up), NA for an undefined
+    SE or CI (e.g. where a Kaplan-Meier estimate is 0)."""
+    if pd.isna(estimate):
+        return NOT_ESTIMABLE, NOT_ESTIMABLE
+    ci = "NA" if pd.isna(lower) else f"{format_scaled(lower)}-{format_scaled(upper)}"
+    return f"{format_scaled(estimate)} ± {format_scaled(se)}", ci
+
+
 def survival_table(
     surv: pd.DataFrame, strata_df: pd.DataFrame, tests: pd.DataFrame
 ) -> pd.DataFrame:
     """Readable survival table: estimate ± SE (%), 95 % CI, at risk, published value."""
     rows = []
     for r in surv.to_dict("records"):
+        est, ci = estimate_cells(r["estimate"], r["se"], r["lower"], r["upper"])
         pub = (
             ""
             if pd.isna(r["published_estimate"])
@@ -129,14 +147,8 @@ def survival_table(
                 "Events": r["total_events"],
                 "Time (y)": f"{r['time_years']:g}",
                 "At risk": r["n_risk"],
-                "Estimate ± SE (%)": NOT_ESTIMABLE
-                if pd.isna(r["estimate"])
-                else f"{format_scaled(r['estimate'])} ± {format_scaled(r['se'])}",
-                "95% CI (%)": NOT_ESTIMABLE
-                if pd.isna(r["estimate"])
-                else "NA"
-                if pd.isna(r["lower"])
-                else f"{format_scaled(r['lower'])}-{format_scaled(r['upper'])}",
+                "Estimate ± SE (%)": est,
+                "95% CI (%)": ci,
                 "Published (%)": pub,
             }
         )
@@ -429,16 +441,18 @@ def write_competing_risks_table(
                 "Event": r["cause_label"],
                 "N": r["n"],
                 "Time (y)": f"{r['time_years']:g}",
-                "Cumulative incidence ± SE (%)": (
-                    f"{format_scaled(r['cif'])} ± {format_scaled(r['se'])}"
+                **dict(
+                    zip(
+                        ["Cumulative incidence ± SE (%)", "95% CI (%)"],
+                        estimate_cells(r["cif"], r["se"], r["lower"], r["upper"]),
+                        strict=True,
+                    )
                 ),
-                "95% CI (%)": "NA"
-                if pd.isna(r["lower"])
-                else f"{format_scaled(r['lower'])}-{format_scaled(r['upper'])}",
             }
             for r in cif.to_dict("records")
         ]
     )
+    beyond = bool(len(cif)) and bool(cif["cif"].isna().any())
     gray = tests[tests["test"].astype(str).str.startswith("Gray")] if len(tests) else tests
     cfoot = (
         [
@@ -451,6 +465,7 @@ def write_competing_risks_table(
             f"{p_text(r['p'])}"
             for r in gray.to_dict("records")
         ]
+        + [CIF_NOT_ESTIMABLE_NOTE] * beyond
         + [Study.of(study).data_label]
     )
     title = f"{study['title']}: competing risks"
