@@ -353,3 +353,25 @@ def test_cumulative_incidence_beyond_follow_up_is_not_estimable(tmp_path):
     # without such a time point the note is left out
     write_model_tables(pd.DataFrame(columns=["status"]), cif[:1], pd.DataFrame(), study, tmp_path)
     assert CIF_NOT_ESTIMABLE_NOTE not in (tmp_path / "competing_risks.md").read_text("utf-8")
+
+
+def test_a_refused_fine_gray_model_is_named_by_its_title(tmp_path):
+    """The report's line for a Fine-Gray model without a figure names the model by its
+    title, not by its file name turned into words."""
+    from cohortflow.render.runreport import figure_caption
+
+    title = "Relapse after HSCT: Fine-Gray model (non-relapse mortality competing)"
+    study = {
+        "id": "s",
+        "title": "S",
+        "cif_analyses": [{"id": "rel", "title": "Relapse", "fine_gray": {"title": title}}],
+    }
+    caption = figure_caption(study, "forest_rel_fine_gray")
+    assert caption == f"Forest plot of the Fine-Gray model: {title}"
+    (tmp_path / "analyse").mkdir()
+    pd.DataFrame(
+        [{"model": "rel_fine_gray", "title": title, "status": "refused: no events of cause 1"}]
+    ).to_csv(tmp_path / "analyse" / "cox.csv", index=False)
+    html = render_run_report(study, tmp_path, manifest={})
+    assert f"{title}</strong>: no figure, the model was not estimable" in html
+    assert "Forest rel fine gray" not in html

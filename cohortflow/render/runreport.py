@@ -19,6 +19,7 @@ from typing import Any
 
 from cohortflow.core.defaults import Swimmer
 from cohortflow.render.figure_names import (
+    FigureName,
     figure_order,
     read_figure_name,
     swimmer_subset_text,
@@ -111,11 +112,16 @@ def figure_caption(study: dict[str, Any], stem: str) -> str:
 
     Kaplan-Meier, landmark and Simon-Makuch figures take the title of their analysis
     (``study["analyses"]``), cumulative incidence figures that of ``cif_analyses``, forest plots
-    that of ``cox_models``; the swimmer plot and the CONSORT diagram have fixed wording. Other
-    names are turned into words. The name is read by ``figure_names.read_figure_name``.
+    that of ``cox_models`` (of a Fine-Gray model: its ``fine_gray`` title); the swimmer plot
+    and the CONSORT diagram have fixed wording. Other names are turned into words. The name is
+    read by ``figure_names.read_figure_name``.
     """
     f = read_figure_name(study, stem)
     if f is None:
+        for c in study.get("cif_analyses") or []:  # Fine-Gray model of a cumulative incidence
+            if c.get("fine_gray") and stem == FigureName("forest", f"{c['id']}_fine_gray").stem:
+                title = c["fine_gray"].get("title") or c.get("title") or c["id"]
+                return f"Forest plot of the Fine-Gray model: {title}"
         words = stem.replace("_", " ").strip()
         return words[:1].upper() + words[1:]
     if f.kind == "consort":
