@@ -42,9 +42,10 @@ lint: $(STAMP)
 test: $(STAMP) $(SLURM_STAMP) lint
 	$(BIN)/python -m pytest -q
 
-# The SLURM end-to-end test (local single-node cluster; installs slurm-wlm and munge as root)
+# Only the SLURM end-to-end test (part of `make test`; a local single-node cluster, which
+# installs slurm-wlm and munge as root when missing)
 test-slurm: $(STAMP) $(SLURM_STAMP)
-	COHORTFLOW_SLURM_TEST=1 $(BIN)/python -m pytest -q -rs tests/test_slurm.py
+	$(BIN)/python -m pytest -q -rs tests/test_slurm.py
 
 # A single-node SLURM cluster on this machine (root; installs slurm-wlm and munge if missing)
 cluster-up:

@@ -33,7 +33,11 @@ GIT_STATE = git_state(Path(workflow.basedir))
 # The code param of every job is code_hash(<its script>), the hash of the package modules
 # its stage function reaches in the static import graph (cohortflow/core/codehash.py), so a
 # code change reruns exactly the jobs whose stage imports the changed module.
-CODE = ImportGraph(Path(workflow.basedir))
+# Cached in .snakemake/ (keyed by the content of every file it depends on): each job of a
+# cluster run starts its own Snakemake processes, which then skip parsing the package.
+CODE = ImportGraph(
+    Path(workflow.basedir), cache=Path(workflow.basedir, ".snakemake", "codehash.json")
+)
 
 
 def code_hash(script):

@@ -105,6 +105,43 @@ def test_hash_changes_only_with_the_modules_reached(toy: Path):
     assert g.script_hash("scripts/two.py") != two_after
 
 
+def test_cached_hashes_equal_computed_ones_and_miss_on_any_edit(toy: Path):
+    cache = toy / ".snakemake" / "codehash.json"
+
+    def cached(script: str) -> str:
+        return ImportGraph(toy, cache=cache).script_hash(script)
+
+    def fresh(script: str) -> str:
+        return ImportGraph(toy).script_hash(script)
+
+    assert cached("scripts/one.py") == fresh("scripts/one.py")
+    assert cached("scripts/two.py") == fresh("scripts/two.py")
+    stored = json.loads(cache.read_text())
+    assert len(stored["scripts"]) == 2
+    # a hit does not parse the package (a module that no longer parses is not read)
+    _write(toy, {"cohortflow/core/unused.py": "Y = (\n"})
+    g = ImportGraph(toy, cache=cache)
+    with pytest.raises(SyntaxError):
+        g.script_hash("scripts/two.py")  # sources changed: a miss, parsed
+    _write(toy, {"cohortflow/core/unused.py": "Y = 2\n"})
+    g = ImportGraph(toy, cache=cache)
+    assert g.script_hash("scripts/two.py") == fresh("scripts/two.py")
+    assert "modules" not in g.__dict__  # served from the cache: nothing parsed
+    # every kind of edit misses: a module, a shared file, the script itself
+    for rel, text in [
+        ("cohortflow/core/unused.py", "Y = 3\n"),
+        ("schemas/dictionary.yaml", "d: 9\n"),
+        ("scripts/two.py", "from cohortflow.a.stage import one\none()\n"),
+    ]:
+        before = cached("scripts/two.py")
+        _write(toy, {rel: text})
+        assert cached("scripts/two.py") == fresh("scripts/two.py") != before, rel
+    # a damaged cache file is recomputed and rewritten, never trusted
+    cache.write_text('{"sources": ')
+    assert cached("scripts/one.py") == fresh("scripts/one.py")
+    assert json.loads(cache.read_text())["sources"]
+
+
 def test_closure_survives_an_import_cycle(toy: Path):
     _write(
         toy,

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -57,10 +59,17 @@ class _Module:
 
 
 class ImportGraph:
-    """Static import graph of the ``cohortflow`` package under ``root`` (the repository)."""
+    """Static import graph of the ``cohortflow`` package under ``root`` (the repository).
 
-    def __init__(self, root: Path | str) -> None:
+    With ``cache`` (a JSON file), script hashes are kept there keyed by the SHA-256 of every
+    file they depend on (package modules, the shared files, the script), so the many short
+    Snakemake processes of a cluster run (one per job and per rule inside a grouped job) skip
+    parsing the package; any edit of any of those files misses the cache.
+    """
+
+    def __init__(self, root: Path | str, cache: Path | str | None = None) -> None:
         self.root = Path(root)
+        self.cache = Path(cache) if cache is not None else None
 
     @cached_property
     def modules(self) -> dict[str, _Module]:
@@ -184,9 +193,47 @@ class ImportGraph:
             out |= self.closure(self.function_imports(module, name))
         return out
 
+    @cached_property
+    def sources_digest(self) -> str:
+        """SHA-256 of every file a script hash can depend on, except the script itself."""
+        h = hashlib.sha256()
+        files = sorted((self.root / PACKAGE).rglob("*.py"))
+        extra = {*SHARED_FILES, *(f for fs in MODULE_FILES.values() for f in fs)}
+        for path in [*files, *(self.root / f for f in sorted(extra))]:
+            h.update(path.relative_to(self.root).as_posix().encode() + b"\0")
+            h.update(path.read_bytes() if path.is_file() else b"\0missing")
+            h.update(b"\0")
+        return h.hexdigest()
+
     def script_hash(self, script: Path | str) -> str:
         """SHA-256 (first 16 hex digits) of the package modules a script runs and the files
-        every stage reads (the dictionary and the check catalogue)."""
+        every stage reads (the dictionary and the check catalogue); from ``cache`` if the
+        sources and the script are unchanged since it was stored."""
+        if self.cache is None:
+            return self._script_hash(script)
+        script_sha = hashlib.sha256((self.root / script).read_bytes()).hexdigest()
+        key = f"{Path(script).as_posix()}:{script_sha}"
+        try:
+            stored = json.loads(self.cache.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            stored = {}
+        if not isinstance(stored, dict) or stored.get("sources") != self.sources_digest:
+            stored = {"sources": self.sources_digest, "scripts": {}}
+        if key in stored["scripts"]:
+            return stored["scripts"][key]
+        value = stored["scripts"][key] = self._script_hash(script)
+        # written whole and renamed into place: concurrent jobs never read half a file
+        tmp = self.cache.with_name(f"{self.cache.name}.{os.getpid()}.tmp")
+        try:
+            self.cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(stored, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, self.cache)
+        except OSError:  # a read-only checkout: no cache, same hashes
+            tmp.unlink(missing_ok=True)
+        return value
+
+    def _script_hash(self, script: Path | str) -> str:
+        """The script hash, computed from the parsed package (see ``script_hash``)."""
         h = hashlib.sha256()
         modules = self.script_modules(script)
         for m in sorted(modules):

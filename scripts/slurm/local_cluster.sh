@@ -87,8 +87,12 @@ SlurmdDebug=info
 # no cgroups, no accounting daemon: works in containers and VMs without systemd
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
+# memory limits enforced as on a production cluster (there by cgroups): slurmd samples each
+# job step's resident memory every 2 s and kills a step that exceeds its --mem
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherFrequency=task=2
+JobAcctGatherParams=OverMemoryKill
 # one line per finished job: the job history (sacct needs slurmdbd)
 JobCompType=jobcomp/filetxt
 JobCompLoc=$DIR/log/jobcomp.log
@@ -128,6 +132,21 @@ wait_idle() {
     return 1
 }
 
+# $ETC_CONF left behind by a cluster of this script that was never brought down (its process
+# was killed): removed when that cluster's directory is gone or its slurmctld is dead. Any other
+# file (not written by this script, or of a cluster that is running or starting) is left alone.
+remove_stale_etc_conf() {
+    local other
+    [[ -f $ETC_CONF ]] || return 0
+    head -n 1 "$ETC_CONF" | grep -q '^# Written by cohortflow' || return 0
+    other=$(sed -n 's/^SlurmctldPidFile=//p' "$ETC_CONF")
+    [[ -n $other ]] || return 0
+    if [[ ! -d $(dirname "$other") ]] || { [[ -s $other ]] && ! pid_alive "$other"; }; then
+        log "removing $ETC_CONF of a local cluster that was not brought down ($(dirname "$other"))"
+        rm -f "$ETC_CONF"
+    fi
+}
+
 up() {
     if pid_alive "$DIR/slurmctld.pid"; then
         log "already running ($DIR)"
@@ -147,6 +166,7 @@ up() {
     # created with O_EXCL (noclobber): an existing file, or one another `up` writes at the
     # same moment, is never overwritten
     mkdir -p "$(dirname "$ETC_CONF")"
+    remove_stale_etc_conf
     if (set -o noclobber && cat "$CONF" >"$ETC_CONF") 2>/dev/null; then
         sha256sum "$ETC_CONF" >"$DIR/created-etc-conf"
         log "wrote $ETC_CONF (srun inside the plugin's jobs reads it); 'down' removes it"
