@@ -19,11 +19,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 def planned_jobs(workdir: Path) -> list[tuple[str, dict[str, str]]]:
     """(rule, wildcards) of every job a dry run would execute."""
-    return jobs_in(snakemake(workdir, "--dry-run").stdout)
-
-
-def jobs_in(out: str) -> list[tuple[str, dict[str, str]]]:
-    """(rule, wildcards) of every job block in Snakemake's output (a plan or a run's log)."""
+    out = snakemake(workdir, "--dry-run").stdout
     jobs = []
     # jobs of a group (rules/*.smk `group:`) are listed indented under "Group job ..."
     for block in re.split(r"\n(?=[ \t]*(?:local)?(?:rule|checkpoint) \w+:)", out):
