@@ -116,7 +116,7 @@ def cancel_one_site_job(slurm_env: dict[str, str], cancelled: list[str], stop: t
     while not stop.is_set():
         for line in squeue(slurm_env, "--states=RUNNING", "--format=%i %k"):
             job_id, comment = line.split(maxsplit=1)
-            if comment != "rule_site":
+            if not comment.startswith("rule_site_"):  # rule_site_<its rules>: group "site"
                 continue
             script = subprocess.run(
                 ["scontrol", "write", "batch_script", job_id, "-"],
