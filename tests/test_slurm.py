@@ -41,7 +41,7 @@ CLUSTER_DIR = Path("/tmp/cohortflow-slurm-test")
 SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 #: the site chain whose first attempt asks for too little memory (the rules of group "site")
 OOM_SITE = "SEV"
-SITE_RULES = ("check_mapping", "ingest", "validate", "harmonise", "dq_site")
+SITE_RULES = ("check_mapping", "ingest", "validate", "harmonise")
 
 
 def skip(reason: str) -> None:
@@ -229,7 +229,7 @@ def test_both_studies_on_slurm_match_a_local_run(slurm_cluster, workflow_run, tm
     assert set(ran.values()) == {1}
     assert set(ran) == set(local_jobs)
     # grouped: one cluster job per site holding exactly that site's chain, one per study for
-    # its sites' query listings; far fewer cluster jobs than rules
+    # its sites' query listings and DQ pages; far fewer cluster jobs than rules
     rules_of = {i: {rule for rule, _ in keys} for i, keys in per_job.items()}
     site_jobs = [per_job[i] for i, rules in rules_of.items() if rules & set(SITE_RULES)]
     n_sites = len({wc for rule, wc in local_jobs if rule == "ingest"})
@@ -238,7 +238,7 @@ def test_both_studies_on_slurm_match_a_local_run(slurm_cluster, workflow_run, tm
         assert sorted(rule for rule, _ in keys) == sorted(SITE_RULES)
         assert len({wc for _, wc in keys}) == 1  # one site
     queries = [rules for rules in rules_of.values() if "query_listing" in rules]
-    assert len(queries) == 2 and all(rules == {"query_listing"} for rules in queries)
+    assert len(queries) == 2 and all(rules == {"query_listing", "dq_site"} for rules in queries)
     assert len(per_job) < len(local_jobs) / 3
     assert squeue(slurm_env) == []  # nothing left behind in the queue
 
