@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from cohortflow.core.defaults import Analysis, Study
 from cohortflow.core.dictionary import REPO_ROOT, spec_of
 from cohortflow.core.errors import CohortflowError
 
@@ -158,13 +159,13 @@ def load_study(
             raise CohortflowError(f"{mpath}: site {m['site']!r} but the study lists it as {site!r}")
         _refuse_outside_data(m, root, data.get("external_data_root"), where=mpath)
         data["site_mappings"][site] = m
-    data["schemes"] = {s: load_risk_scheme(s, root) for s in data.get("risk_schemes", [])}
+    data["schemes"] = {s: load_risk_scheme(s, root) for s in Study.of(data).risk_schemes}
     for a in data["analyses"]:
         if a["endpoint"] not in data["endpoints"]:
             raise CohortflowError(
                 f"{path}: analysis {a['id']} uses unknown endpoint {a['endpoint']!r}"
             )
-        if a.get("by") and a["by"] not in data.get("groupings", {}):
+        if Analysis.of(a).by and a["by"] not in Study.of(data).groupings:
             raise CohortflowError(
                 f"{path}: analysis {a['id']} groups by unknown grouping {a['by']!r}"
             )

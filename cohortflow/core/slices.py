@@ -13,6 +13,8 @@ import hashlib
 import json
 from typing import Any
 
+from cohortflow.core.defaults import Study
+
 #: Keys of an analysis or competing-risks analysis that only change how it is drawn or
 #: printed (not the numbers of ``analyse``).
 PRESENTATION_KEYS = ("title", "xmax_years", "ci_bands")
@@ -74,9 +76,8 @@ def label_slice(study: dict[str, Any]) -> Digest:
 def table_slice(study: dict[str, Any], table: str) -> Digest:
     """One descriptive table's definition with the study's ID, title and label."""
     s = dict(label_slice(study))
-    s["tables"] = (
-        {table: study.get("tables", {})[table]} if table in study.get("tables", {}) else {}
-    )
+    tables = Study.of(study).tables
+    s["tables"] = {table: tables[table]} if table in tables else {}
     return digest(s)
 
 
@@ -113,7 +114,7 @@ def mapping_slice(mapping: dict[str, Any]) -> Digest:
 def workbook_sheets(study: dict[str, Any], base: str) -> dict[str, str]:
     """CSV tables (under the study's results directory ``base``) that go into the study's
     XLSX workbook, by sheet name."""
-    sheets = {t: f"{base}/tables/{t}.csv" for t in study.get("tables", {})}
+    sheets = {t: f"{base}/tables/{t}.csv" for t in Study.of(study).tables}
     sheets.update(
         {
             "survival": f"{base}/analyse/survival.csv",

@@ -20,6 +20,7 @@ from cohortflow.analyse.analysis import strata
 from cohortflow.analyse.survmethods import entry_days
 from cohortflow.classify.schemes import scheme_inputs
 from cohortflow.core.config import load_study
+from cohortflow.core.defaults import Analysis, Eligibility, Grouping, Study
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.expr import evaluate
 from cohortflow.provenance.lineage import count_of, json_value, rel_path, text_of, truth_of
@@ -64,14 +65,15 @@ def _analysis_patients(
         r = evaluate(spec["subset"]["expr"], data)
         data = data[r.value & r.known].reset_index(drop=True)
     data = data[data["AVAL"].notna() & (data["AVAL"] >= 0)].reset_index(drop=True)
-    grouping = study_def.get("groupings", {}).get(spec["by"]) if spec.get("by") else None
+    by = Analysis.of(spec).by
+    grouping = Study.of(study_def).groupings.get(by) if by else None
     lab, _ = strata(data, grouping, study_def.get("schemes", {}))
     info = {"spec": spec, "mode": mode, "grouping": grouping, "months": months}
     data["time"] = data["AVAL"].astype(float)
     if mode != "plain" and grouping:
         ep = study_def["endpoints"][spec["endpoint"]]
         x = exposure_days(data, grouping["time_dependent"], ep["origin"])
-        names = grouping.get("exposure_labels", ["exposed", "unexposed"])
+        names = Grouping.of(grouping).exposure_labels
         data["exposure_day"] = x
         if mode == "landmark":
             lm = months * DAYS_PER_MONTH
@@ -131,7 +133,7 @@ def _cell_survival(
         )
         + ", with a usable time (AVAL >= 0)",
         f"stratum: {rec['stratum']}"
-        + (f" (grouping {spec['by']})" if spec.get("by") else " (all patients)"),
+        + (f" (grouping {spec['by']})" if Analysis.of(spec).by else " (all patients)"),
     ]
     if info["mode"] == "landmark":
         explanation.append(
@@ -203,7 +205,7 @@ def _cell_flow(study_def: dict[str, Any], study_dir: Path, rec: dict[str, Any]) 
     cohort = pd.read_parquet(study_dir / "analyse" / "cohort.parquet")
     c = cohort if rec["site"] == "All" else cohort[cohort["site"] == rec["site"]]
     step = str(rec["step"])
-    rules = study_def.get("eligibility", {})
+    rules = Eligibility.of(Study.of(study_def).eligibility)
     reason = cohort["exclusion_reason"].fillna("").str.replace(" (missing)", "", regex=False)
     if step == "screened":
         sel, why = c.index, "every harmonised patient (records set aside are not screened)"
@@ -214,11 +216,7 @@ def _cell_flow(study_def: dict[str, Any], study_dir: Path, rec: dict[str, Any]) 
     elif step.startswith("excluded: "):
         lab = step[len("excluded: ") :]
         crit = next(
-            (
-                x
-                for x in rules.get("inclusion", []) + rules.get("exclusion", [])
-                if x.get("label", x["name"]) == lab
-            ),
+            (x for x in rules.inclusion + rules.exclusion if x.get("label", x["name"]) == lab),
             None,
         )
         name = crit["name"] if crit else lab
@@ -226,9 +224,7 @@ def _cell_flow(study_def: dict[str, Any], study_dir: Path, rec: dict[str, Any]) 
         why = f"first failed criterion {name} [{crit['expr'] if crit else '?'}]"
     elif step.startswith("not analysed: "):
         lab = step[len("not analysed: ") :]
-        crit = next(
-            (x for x in rules.get("analysed", []) if x.get("label", x["name"]) == lab), None
-        )
+        crit = next((x for x in rules.analysed if x.get("label", x["name"]) == lab), None)
         name = crit["name"] if crit else lab
         sel = c.index[c["not_analysed_reason"].fillna("").str.split(";").apply(lambda x: name in x)]
         why = f"eligible but {name} [{crit['expr'] if crit else '?'}] does not hold"
@@ -381,7 +377,7 @@ def trace_cell(
         body = _cell_flow(study_def, study_dir, rec)
     elif kind == "classify/explanations.csv":
         body = _cell_explanation(study_def, study_dir, rec)
-    elif table_csv.parent.name == "tables" and table_csv.stem in study_def.get("tables", {}):
+    elif table_csv.parent.name == "tables" and table_csv.stem in Study.of(study_def).tables:
         body = _cell_descriptive(study_def, study_dir, table_csv.stem, rec, column)
     else:
         body = {

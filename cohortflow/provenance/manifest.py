@@ -9,6 +9,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from cohortflow.core.defaults import Study
 from cohortflow.core.dictionary import REPO_ROOT, dictionary_version
 from cohortflow.core.io import sha256_file
 
@@ -105,8 +106,8 @@ def build_manifest(
         "manifest_version": 1,
         "study": study["id"],
         "title": study["title"],
-        "data_label": study.get("data_label", ""),
-        "demo_key": bool(study.get("pseudonymisation", {}).get("demo_key", False)),
+        "data_label": Study.of(study).data_label,
+        "demo_key": bool(Study.of(study).demo_key),
         "cutoff_date": study["cutoff_date"],
         "dictionary_version": dictionary_version(),
         "inputs": [

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from cohortflow.core.defaults import Study
 from cohortflow.core.errors import CohortflowError
 
 #: Rendered survival-table headers -> survival.csv columns.
@@ -121,7 +122,7 @@ def locate(path: Path, row: int, column: str, study: dict[str, Any]) -> tuple[Pa
             & (pd.to_numeric(t["time_years"]) == float(rec.get("Time (y)", "nan")))
         ]
         col = SURVIVAL_COLUMNS.get(column.lower())
-    elif path.parent.name == "tables" and path.stem in study.get("tables", {}):
+    elif path.parent.name == "tables" and path.stem in Study.of(study).tables:
         csv = path.with_suffix(".csv")
         t = pd.read_csv(csv, keep_default_na=False, dtype=str)
         item = cells[0]

@@ -23,6 +23,7 @@ import pandas as pd
 from cohortflow.classify.schemes import scheme_inputs
 from cohortflow.core import values
 from cohortflow.core.config import load_study
+from cohortflow.core.defaults import Analysis, CoxModel, Eligibility, Endpoint, Study
 from cohortflow.core.dictionary import columns, spec_of
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.expr import names as expr_names
@@ -440,9 +441,9 @@ def _eligibility_uses(
 ) -> list[dict[str, Any]]:
     """Eligibility criteria reading the variables, then the patient's outcome."""
     out = []
-    elig = study_def.get("eligibility", {})
+    elig = Eligibility.of(Study.of(study_def).eligibility)
     for kind in ("inclusion", "exclusion", "analysed"):
-        for c in elig.get(kind, []):
+        for c in getattr(elig, kind):
             if set(expr_names(c["expr"])) & vs:
                 out.append(
                     {
@@ -473,7 +474,7 @@ def _endpoint_roles(ep: dict[str, Any], vs: set[str]) -> list[str]:
     roles += [f"event ({e['description']})" for e in ep.get("events", []) if e["source"] in vs]
     roles += [
         f"competing event ({e['description']})"
-        for e in ep.get("competing", [])
+        for e in Endpoint.of(ep).competing
         if e["source"] in vs
     ]
     if ep.get("censor") in vs:
@@ -516,12 +517,12 @@ def _analysis_uses(
 ) -> list[dict[str, Any]]:
     """Analyses and Cox models reading the variables (endpoint, grouping, subset, covariate)."""
     out = []
-    groupings = study_def.get("groupings", {})
+    groupings = Study.of(study_def).groupings
     for a in study_def.get("analyses", []):
         why = []
         if a["endpoint"] in used_endpoints:
             why.append(f"endpoint {a['endpoint']}")
-        g = groupings.get(a.get("by", ""), {})
+        g = groupings.get(Analysis.of(a).by, {})
         g_vars = {n for lvl in g.get("levels", []) for n in expr_names(lvl["expr"])}
         if g.get("time_dependent"):
             g_vars.add(g["time_dependent"])
@@ -533,13 +534,14 @@ def _analysis_uses(
             why.append("subset")
         if why:
             out.append({"analysis": a["id"], "via": why})
-    for m in study_def.get("cox_models", []):
+    for m in Study.of(study_def).cox_models:
+        model = CoxModel.of(m)
         why = [f"endpoint {m['endpoint']}"] if m["endpoint"] in used_endpoints else []
-        for cv in m.get("covariates", []):
+        for cv in model.covariates:
             read = {cv["variable"]} if "variable" in cv else set(expr_names(cv.get("expr", "0")))
             if read & vs:
                 why.append(f"covariate {cv['label']}")
-        for td in m.get("time_dependent", []):
+        for td in model.time_dependent:
             if td.get("date") in vs:
                 why.append(f"time-dependent {td['label']}")
         if why:
@@ -567,7 +569,7 @@ def _rules(
     )
     used_endpoints = {e["endpoint"] for e in endpoints}
     tables = []
-    for tname, spec in study_def.get("tables", {}).items():
+    for tname, spec in Study.of(study_def).tables.items():
         for it in spec.get("items", []):
             read = {it["variable"]} if it.get("variable") else set(expr_names(it.get("expr", "0")))
             if read & vs:

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from cohortflow.core.cellsafe import html_text
+from cohortflow.core.defaults import Study
 from cohortflow.core.io import write_csv
 
 _STYLE = (
@@ -100,7 +101,7 @@ def site_report(
     records of each pair on the page, so the page agrees with the site's query listing
     (the other site is never named)."""
     site = reconciliation["site"]
-    label = study.get("data_label", "")
+    label = Study.of(study).data_label
     st = status.drop(columns=["data_label"], errors="ignore")
     own = pd.DataFrame()
     if duplicates is not None and len(duplicates):
@@ -151,7 +152,7 @@ def study_report(
     csv_out: str,
 ) -> None:
     """The study's report: per-site summary, check-by-site failures, cross-site duplicates."""
-    label = study.get("data_label", "")
+    label = Study.of(study).data_label
     rows = []
     for rec, f, st in zip(reconciliations, findings, statuses, strict=True):
         rows.append(

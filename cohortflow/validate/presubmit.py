@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from cohortflow.core.config import load_study
+from cohortflow.core.defaults import Study
 from cohortflow.core.dictionary import REPO_ROOT
 from cohortflow.core.errors import CohortflowError
 from cohortflow.ingest.stage import ingest_site
@@ -37,7 +38,7 @@ def check_file(
         str(o / "mapped.parquet"),
         str(o / "findings.csv"),
         str(o / "summary.json"),
-        st.get("data_label", ""),
+        Study.of(st).data_label,
         st["cutoff_date"],
         str(o / "status.csv"),
         str(o / "queries"),
