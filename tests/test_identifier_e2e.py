@@ -44,6 +44,7 @@ PLANTED = {
         "last_followup": "900101-1234567",
         "wbc_per_ul": "01023456789",
         "birth_date": "9001011234568",
+        "cns": "010-8765-4321",  # coded
     },
     "MRN-55502": {
         "protocol": "pt Kim Minjun 이서연님",
@@ -59,6 +60,7 @@ PLANTED = {
         "death_date": "031.123.4567",
         "plt_engraft_day": "0212345678",
         "last_followup": "０２－９８７－６５４３",
+        "induction_response": "jane.roe@example.net",  # coded
     },
     "MRN-55504": {
         "protocol": "900101–1234567 생년월일: 1997.07.23",
@@ -181,7 +183,7 @@ def test_no_planted_identifier_anywhere_under_results(planted_run):
     for cells in PLANTED.values():
         secrets |= set(cells.values()) - BENIGN
     secrets |= {"김민준", "이서연", "박지훈", "Kim Minjun", "John Smith", "jane.doe", "jsmith@"}
-    secrets |= {"kim.mj@"}
+    secrets |= {"kim.mj@", "jane.roe@"}
     secrets |= {"1997-07-23", "1997.07.23"}  # the planted dates of birth
     forms = {f for s in secrets for f in _forms(s)}
     roots = [planted_run / "results", planted_run / ".snakemake" / "log"]
@@ -197,7 +199,7 @@ def test_no_planted_identifier_anywhere_under_results(planted_run):
     assert searched > 50
     # the identifiers did reach the pipeline: removed with findings naming the cells
     findings = (planted_run / "results/infant_all/validate/SEV.findings.csv").read_text()
-    assert findings.count("identifier_removed") == 22  # every planted identifier cell
+    assert findings.count("identifier_removed") == 24  # every planted identifier cell
     for kind in ("resident registration number", "phone number", "e-mail address", "name"):
         assert f"({kind})" in findings
     assert "(date of birth)" in findings

@@ -179,6 +179,26 @@ def test_values_of_an_identifier_column_are_never_listed(tmp_path):
     assert "010-" not in msg and "1234" not in msg
 
 
+def test_an_identifier_in_one_coded_cell_is_the_sites_error_not_a_missing_code(tmp_path):
+    rows = [list(r) for r in ROWS]
+    rows[1][16] = "010-2345-6789"  # a phone number typed into the best-response cell
+    rows[2][1] = "900101-1234567"  # an RRN typed into the sex cell
+    _site(tmp_path, rows)
+    (tmp_path / "m.yaml").write_text(
+        GOOD.format(file="data/N10/N10_2026-11-01.csv"), encoding="utf-8"
+    )
+    problems = check_mapping("m.yaml", root=tmp_path)
+    # validation removes and queries these cells; the centre's mapping is not at fault
+    assert not [p for p in problems if p.check == "values_covered"]
+    # a genuinely missing code in the same column still is the centre's
+    rows[3][16] = "MRD+"
+    _site(tmp_path, rows)
+    problems = check_mapping("m.yaml", root=tmp_path)
+    covered = [p for p in problems if p.check == "values_covered"]
+    assert len(covered) == 1 and covered[0].message.startswith("1 cells of 'Best response'")
+    assert "010-" not in covered[0].message and "2345" not in covered[0].message
+
+
 def test_cli_reports_and_help_walks_the_example(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli(["check-mapping", "--help"])

@@ -311,6 +311,15 @@ def _column_values(
     )
     queried = {str(q) for q in rule.get("query", [])}
     uncovered = Counter(t for t in tokens if t.lower() not in codes and t not in missing | queried)
+    if uncovered:
+        # identifiers typed into a few coded cells are the site's data errors, not codes the
+        # centre forgot (validation removes and queries those cells; no code would cover
+        # them); a column that is mostly identifiers is the centre's mapping mistake
+        kinds = detect_kind(pd.Series(list(uncovered), dtype=object), "coded")
+        typed_in = [v for v, k in zip(list(uncovered), kinds, strict=True) if k is not None]
+        if 2 * sum(uncovered[v] for v in typed_in) < len(tokens):
+            for value in typed_in:
+                del uncovered[value]
     if not uncovered:
         return []
     return [
