@@ -29,9 +29,10 @@ rule ingest:
     input:
         submission=submission_file,
         # the centre's mapping is checked first: its mistakes never become site queries.
-        # ancient: a re-check (e.g. after a code edit) gates this job but does not rerun it;
-        # a changed mapping reruns it through its own mapping param
-        mapping_check=ancient(f"{RESULTS}/{{study}}/mapping/{{site}}.check.txt"),
+        # Not ancient(): Snakemake then never looks at this job's own reasons (a resubmitted
+        # file, a changed mapping) when the check reruns in the same run, so a resubmission
+        # would not be ingested (tests/test_registry.py resubmits a site)
+        mapping_check=f"{RESULTS}/{{study}}/mapping/{{site}}.check.txt",
     output:
         raw=f"{RESTRICTED}/{{study}}/raw/{{site}}.parquet",
         meta=f"{RESULTS}/{{study}}/ingest/{{site}}.json",
