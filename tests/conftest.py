@@ -10,19 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.scratch import SKIPPED
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-COPY_IGNORE = shutil.ignore_patterns(
-    ".venv",
-    "results",
-    "restricted",
-    ".snakemake",
-    ".git",
-    "__pycache__",
-    ".pytest_cache",
-    ".ruff_cache",
-    "*.egg-info",
-)
+#: never copied into a test's repository copy: the benchmarks' list (one place)
+COPY_IGNORE = shutil.ignore_patterns(*SKIPPED)
 
 
 #: Sites of the bundled infant study (rr_all's come from its generator).
