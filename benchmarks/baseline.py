@@ -233,9 +233,9 @@ def run_baseline(
         a = res / "analyse"
         names = (
             "cohort adtte survival strata tests flow set_aside eligibility response_rates "
-            "response_counts cox cif rmst"
+            "response_counts cox cif rmst landmark simon_makuch simon_makuch_at_risk"
         ).split()
-        ext = {"cohort": "parquet", "adtte": "parquet"}
+        ext = {n: "parquet" for n in ("cohort", "adtte", "landmark", "simon_makuch")}
         outputs = {n: str(a / f"{n}.{ext.get(n, 'csv')}") for n in names}
         timed(
             "analyse",
@@ -257,25 +257,28 @@ def run_baseline(
                 table=t,
                 stem=str(res / f"tables/{t}"),
             )
-        # what both study-level table stages read besides their own results
-        shared = {
-            "tests": outputs["tests"],
-            "set_aside": outputs["set_aside"],
-            "study": report_slice(study),
-            "out_dir": str(res / "tables"),
-        }
-        own = {
-            report_survival_tables: {
-                "survival": "survival",
-                "strata_csv": "strata",
-                "flow": "flow",
-                "response_rates": "response_rates",
-                "response_counts": "response_counts",
-            },
-            report_model_tables: {"cox": "cox", "cif": "cif", "rmst": "rmst"},
-        }
-        for name, (fn, args) in zip(("survival_tables", "model_tables"), own.items(), strict=True):
-            timed(name, fn, **shared, **{k: outputs[v] for k, v in args.items()})
+        timed(
+            "survival_tables",
+            report_survival_tables,
+            survival=outputs["survival"],
+            strata_csv=outputs["strata"],
+            tests=outputs["tests"],
+            flow=outputs["flow"],
+            response_rates=outputs["response_rates"],
+            response_counts=outputs["response_counts"],
+            set_aside=outputs["set_aside"],
+            study=report_slice(study),
+            out_dir=str(res / "tables"),
+        )
+        # the rules' inputs, as the entry scripts pass them (`inputs=dict(smk.input.items())`)
+        model_inputs = ("cox", "cif", "tests", "set_aside", "rmst")
+        timed(
+            "model_tables",
+            report_model_tables,
+            inputs={k: outputs[k] for k in model_inputs},
+            study=report_slice(study),
+            out_dir=str(res / "tables"),
+        )
         timed(
             "workbook",
             report_workbook,
@@ -288,17 +291,17 @@ def run_baseline(
                 "consort",
                 report_consort,
                 flow=outputs["flow"],
+                set_aside=outputs["set_aside"],
+                checks="config/checks.yaml",
                 study=label_slice(study),
                 stem=str(res / "figures/consort"),
             )
+            figure_inputs = "cohort adtte tests cox landmark simon_makuch simon_makuch_at_risk"
             for f in figure_stems(study):
                 timed(
                     "figure",
                     report_figure,
-                    cohort=outputs["cohort"],
-                    adtte=outputs["adtte"],
-                    tests=outputs["tests"],
-                    cox=outputs["cox"],
+                    inputs={k: outputs[k] for k in figure_inputs.split()},
                     study=figure_slice(study, f),
                     analysis=f,
                     stem=str(res / f"figures/{f}"),
