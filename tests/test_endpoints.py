@@ -166,3 +166,49 @@ def test_adtte_schema_rejects_negative_times():
     assert out["AVAL"].iloc[0] == -31
     with pytest.raises(pandera.errors.SchemaErrors):
         adtte_schema().validate(out, lazy=True)
+
+
+def test_an_origin_after_the_cut_off_is_no_origin_yet():
+    """An HSCT in January for a December cut-off (a registry at 100,000 patients has some):
+    the event/censor dates are after the cut-off too, so without this rule the patient got a
+    negative time (censored at the cut-off, before the origin) and stopped the analysis."""
+    os_hsct = {
+        "label": "Overall survival after HSCT",
+        "origin": "hsct_date",
+        "events": [{"source": "death_date", "description": "Death"}],
+        "censor": "last_followup_date",
+    }
+    df = _pts(
+        hsct_date=["2017-01-03", "2016-12-31", None],
+        death_date=["2017-02-01", None, None],
+        last_followup_date=["2017-02-01", "2017-03-01", "2017-03-01"],
+    )
+    out = derive(df, "OS_HSCT", os_hsct, "2016-12-31")
+    assert out["AVAL"].isna().iloc[0] and pd.isna(out["CNSR"].iloc[0])
+    assert out["CNSDTDSC"].iloc[0] == "hsct_date after the data cut-off"
+    # an origin on the cut-off day is at risk for 0 days, censored at the cut-off
+    assert (out["AVAL"].iloc[1], out["CNSR"].iloc[1]) == (0, 2)
+    assert out["CNSDTDSC"].iloc[2] == "no hsct_date"
+    assert (out["AVAL"].dropna() >= 0).all()
+
+
+def test_an_adtte_schema_error_names_endpoint_site_and_study_id():
+    import pytest
+
+    from cohortflow.analyse.stage import check_adtte
+    from cohortflow.core.errors import CohortflowError
+
+    df = _pts(
+        diagnosis_date=["2005-01-01", "2005-01-01"],
+        relapse_date=[None, None],
+        death_date=[None, None],
+        last_followup_date=["2004-12-01", "2005-12-01"],
+    )
+    out = derive(df, "EFS", EFS, "2010-12-31")
+    with pytest.raises(CohortflowError) as err:
+        check_adtte(out)
+    msg = str(err.value)
+    bad, good = out.iloc[0], out.iloc[1]
+    assert f"endpoint EFS, site {bad['site']}, study ID {bad['study_id']}" in msg
+    assert "value -31.0" in msg and "in 1 place(s)" in msg
+    assert str(good["study_id"]) not in msg

@@ -74,7 +74,8 @@ def derive(df: pd.DataFrame, code: str, endpoint: dict[str, Any], cutoff: str) -
     (CNSR 0), to a competing event (CNSR 3) or to censoring (CNSR 1 last known alive, 2 data
     cut-off).
 
-    Events after the cut-off are ignored and follow-up is censored at the cut-off. With
+    Events after the cut-off are ignored and follow-up is censored at the cut-off; an origin
+    after the cut-off counts as no origin (the patient is not at risk yet). With
     ``induction_failure`` configured, patients whose expression holds have an event at
     origin + ``at_day`` (conventionally day 0). Patients with no origin, or with no event and
     no follow-up date, get AVAL missing and CNSDTDSC saying why.
@@ -94,7 +95,10 @@ def derive(df: pd.DataFrame, code: str, endpoint: dict[str, Any], cutoff: str) -
         ev_date, ev_desc = _induction_failure(df, endpoint, origin, ev_date, ev_desc)
     censor = pd.to_datetime(df[endpoint["censor"]]).reset_index(drop=True)
     n = len(df)
-    no_origin = origin.isna().to_numpy()
+    # an origin after the cut-off (e.g. HSCT in January for a December cut-off) has not
+    # happened as of the cut-off: the patient is not in this endpoint's risk set yet
+    late_origin = (origin > cut).to_numpy()
+    no_origin = origin.isna().to_numpy() | late_origin
     e_ok = ev_date.notna().to_numpy()
     c_ok = cp_date.notna().to_numpy()
     is_event = ~no_origin & e_ok & (~c_ok | (ev_date <= cp_date).to_numpy())
@@ -117,6 +121,7 @@ def derive(df: pd.DataFrame, code: str, endpoint: dict[str, Any], cutoff: str) -
     evdesc[is_comp] = cp_desc.to_numpy(object)[is_comp]
     cdesc = np.full(n, "", dtype=object)
     cdesc[no_origin] = f"no {endpoint['origin']}"
+    cdesc[late_origin] = f"{endpoint['origin']} after the data cut-off"
     cdesc[is_comp] = CNSR_CODES[3]
     cdesc[is_cut] = "Data cut-off"
     cdesc[is_alive] = "Last known alive without event"

@@ -21,19 +21,31 @@ from cohortflow.core.io import sha256_file, write_csv, write_parquet
 log = logging.getLogger("cohortflow")
 
 
-def _check_adtte(adtte: pd.DataFrame) -> None:
-    """Stop with every violation listed when the ADTTE dataset breaks its schema."""
+def check_adtte(adtte: pd.DataFrame) -> None:
+    """Stop with the violations listed (endpoint, site, study ID, column, check) when the ADTTE
+    dataset breaks its schema."""
     try:
         adtte_schema().validate(adtte, lazy=True)
     except pandera.errors.SchemaErrors as exc:
         cases = exc.failure_cases
-        lines = [
-            f"  {r.get('column')}: {r.get('check')} (value {r.get('failure_case')})"
-            for r in cases.head(20).to_dict("records")
-        ]
+        lines = []
+        for r in cases.head(20).to_dict("records"):
+            where = ""
+            idx = r.get("index")
+            if idx is not None and not pd.isna(idx) and idx in adtte.index:
+                row = adtte.loc[idx]
+                where = (
+                    f"endpoint {row['PARAMCD']}, site {row['site']}, study ID {row['study_id']}"
+                    f" ({row['CNSDTDSC'] or row['EVNTDESC']}): "
+                )
+            lines.append(
+                f"  {where}{r.get('column')}: {r.get('check')} (value {r.get('failure_case')})"
+            )
+        more = f"\n  ... and {len(cases) - 20} more" if len(cases) > 20 else ""
         raise CohortflowError(
-            "the analysis dataset (ADTTE) breaks its schema, e.g. a follow-up date before the "
-            "time origin; fix the records (see the data-quality report):\n" + "\n".join(lines)
+            f"the analysis dataset (ADTTE) breaks its schema in {len(cases)} place(s), e.g. a "
+            "follow-up date before the time origin; fix the records (see the data-quality "
+            "report):\n" + "\n".join(lines) + more
         ) from None
 
 
@@ -55,7 +67,7 @@ def analyse_study(
         Responses.of(study.get("responses")).order,
     )
     res = analyse(cohort, study)
-    _check_adtte(res["adtte"])
+    check_adtte(res["adtte"])
     prov = {
         "inputs": {
             "patients_sha256": sha256_file(patients),
