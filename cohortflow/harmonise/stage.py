@@ -8,6 +8,7 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cohortflow.core import dictionary
@@ -97,6 +98,32 @@ def harmonise_site(
     log.info("site %s: %d patients harmonised, %d set aside", site, len(df), len(set_aside))
 
 
+def by_site_and_id(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """``frames`` concatenated and stably sorted by site and study ID.
+
+    The same rows as ``pd.concat(frames).sort_values(["site", "study_id"], kind="stable")``,
+    cheaper when each frame holds one site (as the per-site files do): each frame is sorted on
+    its own and the frames are put in site order, and the global sort runs only when that did
+    not give a sorted result (at 1,000,000 patients the global sort of the string keys took
+    2 s a table).
+    """
+    keys = ["site", "study_id"]
+    parts = [f.sort_values(keys, kind="stable") for f in frames]
+    parts.sort(key=lambda f: "" if f.empty else str(f["site"].iloc[0]))
+    df = pd.concat(parts, ignore_index=True)
+    site = df["site"].to_numpy(dtype=object)
+    sid = df["study_id"].to_numpy(dtype=object)
+    if len(df) > 1:
+        try:
+            ordered = (site[1:] > site[:-1]) | ((site[1:] == site[:-1]) & (sid[1:] >= sid[:-1]))
+            done = bool(np.all(ordered))
+        except TypeError:  # missing keys: let the sort order them
+            done = False
+        if not done:
+            df = pd.concat(frames, ignore_index=True).sort_values(keys, kind="stable")
+    return df
+
+
 def merge_sites(
     sites: list[str],
     data_out: str,
@@ -128,8 +155,7 @@ def merge_sites(
                 "in the study definition to set these records aside and proceed."
             )
     frames = [pd.read_parquet(p) for p in sites]
-    df = pd.concat(frames, ignore_index=True) if frames else dictionary.empty_frame()
-    df = dictionary.conform(df.sort_values(["site", "study_id"], kind="stable"))
+    df = dictionary.conform(by_site_and_id(frames) if frames else dictionary.empty_frame())
     dup = df["study_id"].duplicated(keep=False)
     if dup.any():
         raise CohortflowError(
@@ -149,8 +175,9 @@ def merge_sites(
     )
     for name, paths in (tables_in or {}).items():
         parts = [pd.read_parquet(p) for p in paths]
-        t = pd.concat(parts, ignore_index=True) if parts else dictionary.empty_frame(name)
-        t = dictionary.conform(t.sort_values(["site", "study_id"], kind="stable"), name)
+        t = dictionary.conform(
+            by_site_and_id(parts) if parts else dictionary.empty_frame(name), name
+        )
         write_parquet(
             t,
             tables_out[name],
