@@ -263,7 +263,9 @@ def plant_errors(
     n = len(df)
     k = max(1, int(round(rate * n))) if rate > 0 else 0
     rows = np.sort(rng.choice(n, size=min(k, n), replace=False))
-    out = df.astype({c: object for c in ("height_cm", "wbc", "sex")})
+    # planted values may be text: numeric, coded and the diagnosis date columns hold objects
+    # (Timestamps stay Timestamps; every writer tests values, not the column's dtype)
+    out = df.astype({c: object for c in ("height_cm", "wbc", "sex", "diagnosis_date")})
     planted: dict[str, list[int]] = {kind: [] for kind in ERROR_KINDS}
     for j, r in enumerate(rows):
         kind = kinds[j % len(kinds)]
