@@ -15,6 +15,7 @@ import pytest
 from matplotlib.lines import Line2D
 
 from cohortflow.analyse.analysis import TREND_TEST, primary_test
+from cohortflow.core.catalogue import check_messages
 from cohortflow.core.errors import CohortflowError
 from cohortflow.render.consort import consort_figure
 from cohortflow.render.docx_tables import write_docx
@@ -30,7 +31,6 @@ from cohortflow.render.study_figures import (
     p_value_labels,
 )
 from cohortflow.render.tables import blank_repeats
-from cohortflow.validate.checks import check_messages
 from cohortflow.validate.dq import percent_text
 
 from .conftest import REPO

@@ -13,10 +13,10 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 import pytest
 
+from cohortflow.core.catalogue import check_messages
 from cohortflow.core.config import load_study
 from cohortflow.render.consort import consort_figure
 from cohortflow.render.study_figures import FigureInputs, build_figure
-from cohortflow.validate.checks import check_messages
 
 from .conftest import copy_repo, snakemake
 from .figure_checks import layout_problems

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from cohortflow.core.catalogue import check_messages
 from cohortflow.core.defaults import Study
 from cohortflow.core.expr import names
 from cohortflow.core.io import read_columns, read_csv_or_empty
@@ -26,7 +27,6 @@ from cohortflow.render.report import (
 )
 from cohortflow.render.runreport import build_run_report
 from cohortflow.render.study_figures import FigureInputs, any_figure
-from cohortflow.validate.checks import check_messages
 
 
 def set_aside_note(path: str | None) -> str:

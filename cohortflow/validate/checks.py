@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from cohortflow.core.config import load_yaml, validate
+from cohortflow.core.catalogue import load_catalogue
 from cohortflow.core.dictionary import REPO_ROOT
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.expr import evaluate, names
@@ -17,31 +16,14 @@ from cohortflow.core.findings import FINDING_COLUMNS
 CATALOGUE = Path("config") / "checks.yaml"
 
 
-@lru_cache(maxsize=4)
-def _load(path: str) -> dict[str, Any]:
-    data = validate(load_yaml(path), "checks", path)
-    seen: set[str] = set()
-    for c in data["checks"]:
-        if c["name"] in seen:
-            raise CohortflowError(f"{path}: check {c['name']!r} defined twice")
-        seen.add(c["name"])
-    return data
-
-
 def catalogue(root: Path = REPO_ROOT) -> dict[str, dict[str, Any]]:
     """Checks by name, validated against schemas/checks.schema.json."""
-    return {c["name"]: c for c in _load(str(root / CATALOGUE))["checks"]}
-
-
-def check_messages(path: str | Path) -> dict[str, str]:
-    """What each check of the catalogue file at ``path`` reports, by check name (the words a
-    reader is shown instead of the check's name)."""
-    return {c["name"]: c["message"] for c in _load(str(path))["checks"]}
+    return {c["name"]: c for c in load_catalogue(str(root / CATALOGUE))["checks"]}
 
 
 def catalogue_version(root: Path = REPO_ROOT) -> str:
     """Version of the check catalogue."""
-    return str(_load(str(root / CATALOGUE))["version"])
+    return str(load_catalogue(str(root / CATALOGUE))["version"])
 
 
 def _text(v: Any) -> str:
