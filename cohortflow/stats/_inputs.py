@@ -83,6 +83,73 @@ def time_event(
     return t, e.astype(np.int64)
 
 
+def z_quantile(alpha: float) -> float:
+    """The standard normal quantile ``z`` of two-sided ``1 - alpha`` confidence limits;
+    ValueError when ``alpha`` is not in (0, 1).
+
+    >>> round(z_quantile(0.05), 4)
+    1.96
+    """
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    return float(stats.norm.ppf(1.0 - alpha / 2.0))
+
+
+def cause_code(cause: Any) -> int:
+    """A competing-risks cause as a positive integer; ValueError otherwise (``True`` too).
+
+    >>> cause_code(2.0)
+    2
+    """
+    if isinstance(cause, bool) or int(cause) != cause or cause < 1:
+        raise ValueError(f"cause must be a positive integer, got {cause!r}")
+    return int(cause)
+
+
+def entry_times(entry: Any, t: np.ndarray) -> np.ndarray:
+    """Delayed-entry times of the subjects with exit times ``t``: numeric, non-negative, one
+    per subject, each strictly before its exit (a subject is at risk on (entry, exit]);
+    ValueError otherwise."""
+    s = as_float_array(entry, "entry")
+    if s.shape != t.shape:
+        raise ValueError(f"entry must have the same length as time ({t.size}), got {s.size}")
+    if (s < 0).any():
+        raise ValueError(f"entry contains {int((s < 0).sum())} negative value(s)")
+    bad = int((s >= t).sum())
+    if bad:
+        raise ValueError(
+            f"{bad} subject(s) have entry >= exit time; a subject is at risk on (entry, exit], "
+            "so entry must be strictly before the event or censoring time"
+        )
+    return s
+
+
+def plain_value(value: Any) -> Any:
+    """A label as a plain Python value (numpy scalars unwrapped)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def group_codes(values: Any, n: int, name: str) -> tuple[list[Any], np.ndarray]:
+    """Sorted distinct labels of ``n`` group (or stratum) values and the integer code of each
+    value. Raises ValueError when the length is not ``n``, a value is missing or the labels
+    cannot be sorted together.
+
+    >>> group_codes(["b", "a", "b"], 3, "group")
+    (['a', 'b'], array([1, 0, 1]))
+    """
+    v = np.asarray(values, dtype=object)
+    if v.ndim != 1 or v.shape[0] != n:
+        raise ValueError(f"{name} must have the same length as time ({n}), got {v.shape[0]}")
+    if pd.isna(v).any():
+        raise ValueError(f"{name} contains missing value(s)")
+    try:
+        labels = sorted({plain_value(x) for x in v})
+    except TypeError as exc:
+        raise ValueError(f"{name} labels must be mutually sortable: {exc}") from None
+    index = {lab: i for i, lab in enumerate(labels)}
+    return labels, np.array([index[plain_value(x)] for x in v], dtype=np.int64)
+
+
 def event_table(
     time: np.ndarray,
     counts: dict[str, np.ndarray],
@@ -117,8 +184,7 @@ def model_arguments(
     """The covariate names of a regression model (Cox, Fine-Gray) after the checks both share:
     ``alpha`` in (0, 1), a non-negative events-per-parameter threshold, at least one covariate,
     no duplicates, non-empty data (ValueError otherwise)."""
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    z_quantile(alpha)  # checks alpha
     if min_events_per_parameter < 0:
         raise ValueError("min_events_per_parameter must not be negative")
     covariates = list(covariates)
@@ -137,7 +203,7 @@ def coefficient_table(
     """Per covariate: coefficient, SE, the ratio ``exp(coef)`` (column ``ratio``: ``hr`` or
     ``shr``) with its Wald CI at level 1 - ``alpha``, z and two-sided P."""
     z = beta / se
-    zcrit = float(stats.norm.ppf(1.0 - alpha / 2.0))
+    zcrit = z_quantile(alpha)
     return pd.DataFrame(
         {
             "coef": beta,

@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cohortflow.stats._inputs import as_float_array, event_table, time_event
+from cohortflow.stats._inputs import cause_code, entry_times, event_table, group_codes, time_event
+from cohortflow.stats.survival import interval_options, query_times
 
 __all__ = [
     "CIF_CI_METHODS",
@@ -110,33 +111,6 @@ class GrayResult:
 
 def _validate(time: ArrayLike, event_type: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return time_event(time, event_type, event_name="event_type", causes=True)
-
-
-def _check_cause(cause: int) -> int:
-    if isinstance(cause, bool) or int(cause) != cause or cause < 1:
-        raise ValueError(f"cause must be a positive integer, got {cause!r}")
-    return int(cause)
-
-
-def _labels(values: ArrayLike, name: str, n: int) -> tuple[list, np.ndarray]:
-    g = np.asarray(values, dtype=object)
-    if g.ndim != 1 or g.shape[0] != n:
-        raise ValueError(f"{name} must have the same length as time ({n}), got {g.shape[0]}")
-    if pd.isna(g).any():
-        raise ValueError(f"{name} contains missing value(s)")
-    plain = [v.item() if isinstance(v, np.generic) else v for v in g]
-    try:
-        labels = sorted(set(plain))
-    except TypeError as exc:
-        raise ValueError(f"{name} labels must be mutually sortable: {exc}") from None
-    index = {lab: i for i, lab in enumerate(labels)}
-    return labels, np.array([index[v] for v in plain], dtype=np.int64)
-
-
-def _z(alpha: float) -> float:
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    return float(stats.norm.ppf(1.0 - alpha / 2.0))
 
 
 # --------------------------------------------------------------------------- CIF
@@ -242,10 +216,8 @@ def cumulative_incidence(
     0   5.0  0.2000  0.1344
     1  10.0  0.4722  0.2063
     """
-    if ci_method not in CIF_CI_METHODS:
-        raise ValueError(f"ci_method must be one of {CIF_CI_METHODS}, got {ci_method!r}")
-    cause = _check_cause(cause)
-    z = _z(alpha)
+    z = interval_options(ci_method, CIF_CI_METHODS, alpha)
+    cause = cause_code(cause)
     t, e = _validate(time, event_type)
 
     uniq, inverse = np.unique(t, return_inverse=True)
@@ -256,12 +228,7 @@ def cumulative_incidence(
     n_risk = np.cumsum(total[::-1])[::-1]
     n_start = float(t.size)
     if entry is not None:
-        s = as_float_array(entry, "entry")
-        if s.shape != t.shape or (s < 0).any() or (s >= t).any():
-            raise ValueError(
-                "entry must have one non-negative value per subject, strictly before its time "
-                f"({int((s >= t).sum()) if s.shape == t.shape else 'wrong length'} violate it)"
-            )
+        s = entry_times(entry, t)
         n_risk = n_risk - (s.size - np.searchsorted(np.sort(s), uniq, side="left"))
         n_start = float((s <= 0).sum())
 
@@ -309,10 +276,22 @@ def cif_at(result: CIFResult, times: Sequence[float] | np.ndarray) -> pd.DataFra
     including t), ``cif``, ``variance``, ``se``, ``lower``, ``upper``. Right-continuous.
     Beyond the largest observed time ``n_risk`` is 0 and the estimate columns are NaN
     (as ``cmprsk::timepoints``).
+
+    R equivalent: ``cmprsk::timepoints(cuminc(time, status), times)`` (``est``, ``var``).
+
+    Example
+    -------
+    R gives 0 and 0.2 (SE 0.1344) at times 0 and 4, NA at 12 (past the last time):
+
+    >>> r = cumulative_incidence([2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+    ...                          [1, 2, 1, 0, 2, 1, 0, 1, 2, 0], cause=1)
+    >>> cif_at(r, [0, 4, 12])[["time", "n_risk", "events", "competing", "cif", "se"]].round(4)
+       time  n_risk  events  competing  cif      se
+    0   0.0      10       0          0  0.0  0.0000
+    1   4.0       8       2          1  0.2  0.1344
+    2  12.0       0       4          3  NaN     NaN
     """
-    tq = as_float_array(list(np.asarray(times, dtype=float)), "times")
-    if (tq < 0).any():
-        raise ValueError("times must not be negative")
+    tq = query_times(times)
     tab = result.table
     t = tab["time"].to_numpy(dtype=float)
     leaving = (tab["n_event"] + tab["n_competing"] + tab["n_censor"]).to_numpy()
@@ -454,9 +433,9 @@ def gray_test(
     >>> round(r.statistic, 4), r.df, round(r.p, 4), r.groups
     (8.4258, 1, 0.0037, ('ge6', 'lt6'))
     """
-    cause = _check_cause(cause)
+    cause = cause_code(cause)
     t, e = _validate(time, event_type)
-    labels, g = _labels(group, "group", t.size)
+    labels, g = group_codes(group, t.size, "group")
     k = len(labels)
     if k < 2:
         raise ValueError(f"Gray's test needs at least 2 groups, got {k}")
@@ -466,7 +445,7 @@ def gray_test(
         s = np.zeros(t.size, dtype=np.int64)
         n_strata = 1
     else:
-        strata_labels, s = _labels(strata, "strata", t.size)
+        strata_labels, s = group_codes(strata, t.size, "strata")
         n_strata = len(strata_labels)
     m = np.where(e == 0, 0, np.where(e == cause, 1, 2))
 

@@ -38,6 +38,7 @@ from scipy import stats
 from cohortflow.core.errors import CohortflowError
 from cohortflow.stats._inputs import (
     Coefficients,
+    cause_code,
     coefficient_table,
     model_arguments,
     numeric_column,
@@ -248,10 +249,7 @@ def fit_fine_gray(
     >>> round(fg.coef["x"], 4), round(float(fg.table.loc["x", "se"]), 4)
     (0.6807, 0.7625)
     """
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    if isinstance(cause, bool) or int(cause) != cause or cause < 1:
-        raise ValueError(f"cause must be a positive integer, got {cause!r}")
+    cause = cause_code(cause)
     covariates = model_arguments(df, covariates, alpha, min_events_per_parameter)
     time = numeric_column(df, duration_col, "duration")
     if (time < 0).any():

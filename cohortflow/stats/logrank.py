@@ -32,13 +32,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cohortflow.stats._inputs import group_codes, time_event
 from cohortflow.stats.cox import score_test_at_zero
 from cohortflow.stats.survival import (
     LogRankResult,
-    group_codes,
     logrank_parts,
     logrank_result,
-    validate_time_event,
 )
 
 __all__ = [
@@ -101,7 +100,7 @@ def _stratified_parts(
     time: ArrayLike, event: ArrayLike, group: ArrayLike, strata: ArrayLike | None
 ) -> tuple[list[Any], np.ndarray, np.ndarray, np.ndarray]:
     """Group labels and O, E, V summed over strata."""
-    t, e = validate_time_event(time, event)
+    t, e = time_event(time, event)
     labels, code = group_codes(group, t.size, "group")
     k = len(labels)
     if strata is None:
@@ -323,7 +322,7 @@ def mantel_byar(
     """
     if method not in MANTEL_BYAR_METHODS:
         raise ValueError(f"method must be one of {MANTEL_BYAR_METHODS}, got {method!r}")
-    t1, e = validate_time_event(stop, event)
+    t1, e = time_event(stop, event)
     t0 = np.asarray(start, dtype=float)
     x = np.asarray(exposed, dtype=float)
     if t0.shape != t1.shape or x.shape != t1.shape:
@@ -368,13 +367,26 @@ def split_at_exposure(
     is ``df[id_col]`` or, by default, the index. Raises ``ValueError`` for missing columns,
     follow-up times that are missing or not positive, event codes other than 0/1, negative
     exposure times, duplicated ids, or names of other columns that clash with the output.
+
+    R equivalent: ``survival::tmerge(d, d, id = id, event = event(time, status),
+    exposed = tdc(exposure_time))`` (the other columns carried along).
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"time": [2, 5, 8], "event": [1, 1, 0], "hsct": [None, 3, 0],
+    ...                   "site": ["A", "B", "A"]})
+    >>> split_at_exposure(d, "time", "event", "hsct")
+       id  start  stop  event  exposed site
+    0   0    0.0   2.0      1        0    A
+    1   1    0.0   3.0      0        0    B
+    2   1    3.0   5.0      1        1    B
+    3   2    0.0   8.0      0        1    A
     """
     for col in (time_col, event_col, exposure_time_col) + ((id_col,) if id_col else ()):
         if col not in df.columns:
             raise ValueError(f"column {col!r} is not in the data")
-    t, e = validate_time_event(
-        df[time_col].to_numpy(dtype=float), df[event_col].to_numpy(dtype=float)
-    )
+    t, e = time_event(df[time_col].to_numpy(dtype=float), df[event_col].to_numpy(dtype=float))
     if (t <= 0).any():
         raise ValueError(
             f"{int((t <= 0).sum())} patient(s) have follow-up time <= 0; a (start, stop] "

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cohortflow.stats._inputs import z_quantile
 from cohortflow.stats.survival import kaplan_meier
 
 __all__ = ["RMSTComparison", "RMSTResult", "compare_rmst", "restricted_mean"]
@@ -84,12 +85,6 @@ class RMSTComparison:
     alpha: float
 
 
-def _z(alpha: float) -> float:
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    return float(stats.norm.ppf(1.0 - alpha / 2.0))
-
-
 def restricted_mean(
     time: ArrayLike,
     event: ArrayLike,
@@ -132,7 +127,7 @@ def restricted_mean(
     >>> round(r.rmst, 4), round(r.se, 4)
     (8.3333, 0.6285)
     """
-    z = _z(alpha)
+    z = z_quantile(alpha)
     tau = float(tau)
     if not math.isfinite(tau) or tau <= 0:
         raise ValueError(f"tau must be a positive number, got {tau}")
@@ -220,7 +215,7 @@ def compare_rmst(
     R: ``summary(survfit(Surv(time, event) ~ group), rmean = tau)$table`` per group; the
     difference and ratio from those values (survRM2's unadjusted comparison).
     """
-    z = _z(alpha)
+    z = z_quantile(alpha)
     g = np.asarray(group, dtype=object)
     t = np.asarray(time, dtype=float)
     e = np.asarray(event)

@@ -38,7 +38,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cohortflow.stats._inputs import as_float_array, event_table, time_event
+from cohortflow.stats._inputs import (
+    as_float_array,
+    entry_times,
+    event_table,
+    group_codes,
+    time_event,
+    z_quantile,
+)
 
 __all__ = [
     "CI_METHODS",
@@ -96,24 +103,66 @@ class LogRankResult:
 # --------------------------------------------------------------------------- inputs
 
 
-def validate_time_event(time: Any, event: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Times and 0/1 event indicators as arrays; ValueError on anything else."""
-    return time_event(time, event)
-
-
-def _z(alpha: float) -> float:
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    return float(stats.norm.ppf(1.0 - alpha / 2.0))
-
-
 # --------------------------------------------------------------------------- Kaplan-Meier
+
+
+def interval_options(ci_method: str, methods: tuple[str, ...], alpha: float) -> float:
+    """Checked confidence-interval options of a curve estimator (Kaplan-Meier, Simon-Makuch,
+    cumulative incidence): ``ci_method`` one of ``methods`` (``CI_METHODS``, or the
+    estimator's own set) and ``alpha`` in (0, 1), else ValueError naming the argument.
+    Returns the normal quantile of the limits.
+
+    Example
+    -------
+    >>> round(interval_options("log-log", CI_METHODS, 0.05), 4)
+    1.96
+    >>> interval_options("logit", CI_METHODS, 0.05)
+    Traceback (most recent call last):
+    ...
+    ValueError: ci_method must be one of ('log-log', 'log', 'plain'), got 'logit'
+    """
+    if ci_method not in methods:
+        raise ValueError(f"ci_method must be one of {methods}, got {ci_method!r}")
+    return z_quantile(alpha)
+
+
+def query_times(times: Any) -> np.ndarray:
+    """The times at which a fitted curve is evaluated (``survival_at``, ``cif_at``,
+    ``curve_at``) as floats: numeric, finite, non-negative; ValueError otherwise.
+
+    Example
+    -------
+    >>> query_times([0, 12, 24.5]).tolist()
+    [0.0, 12.0, 24.5]
+    >>> query_times([12, -1])
+    Traceback (most recent call last):
+    ...
+    ValueError: times contains 1 negative value(s)
+    """
+    return as_float_array(list(np.asarray(times, dtype=float)), "times", nonnegative=True)
 
 
 def confidence_limits(
     surv: np.ndarray, gw: np.ndarray, z: float, ci_method: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pointwise limits from survival and the Greenwood sum ``sum d/(n(n-d))``."""
+    """Pointwise limits from survival and the Greenwood sum ``sum d/(n(n-d))``.
+
+    ``ci_method`` is one of ``CI_METHODS``; ``z`` the normal quantile. Where the survival is
+    1 both limits are 1; where it is 0 they are NaN.
+
+    R equivalent: the limits of ``survfit(..., conf.type = ci_method)``.
+
+    Example
+    -------
+    R's ``aml`` (Maintained) at 9 months: S = 10/11, Greenwood sum 1/(11 * 10), log-log
+    limits 0.5081-0.9867:
+
+    >>> import numpy as np
+    >>> lower, upper = confidence_limits(np.array([1.0, 10 / 11]), np.array([0.0, 1 / 110]),
+    ...                                  1.959964, "log-log")
+    >>> lower.round(4).tolist(), upper.round(4).tolist()
+    ([1.0, 0.5081], [1.0, 0.9867])
+    """
     lower = np.full_like(surv, np.nan)
     upper = np.full_like(surv, np.nan)
     one = surv >= 1.0
@@ -137,22 +186,6 @@ def confidence_limits(
     else:  # pragma: no cover - checked by the caller
         raise ValueError(ci_method)
     return lower, upper
-
-
-def _validate_entry(entry: Any, t: np.ndarray) -> np.ndarray:
-    """Delayed-entry times: numeric, non-negative, one per subject, strictly before exit."""
-    s = as_float_array(entry, "entry")
-    if s.shape != t.shape:
-        raise ValueError(f"entry must have the same length as time ({t.size}), got {s.size}")
-    if (s < 0).any():
-        raise ValueError(f"entry contains {int((s < 0).sum())} negative value(s)")
-    bad = int((s >= t).sum())
-    if bad:
-        raise ValueError(
-            f"{bad} subject(s) have entry >= exit time; a subject is at risk on (entry, exit], "
-            "so entry must be strictly before the event or censoring time"
-        )
-    return s
 
 
 def kaplan_meier(
@@ -200,11 +233,9 @@ def kaplan_meier(
     2  13.0      10    0.8182  0.1163  0.4474
     3  18.0       8    0.7159  0.1397  0.3502
     """
-    if ci_method not in CI_METHODS:
-        raise ValueError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
-    z = _z(alpha)
-    t, e = validate_time_event(time, event)
-    s = None if entry is None else _validate_entry(entry, t)
+    z = interval_options(ci_method, CI_METHODS, alpha)
+    t, e = time_event(time, event)
+    s = None if entry is None else entry_times(entry, t)
 
     uniq, inverse = np.unique(t, return_inverse=True)
     n_event = np.bincount(inverse, weights=e, minlength=uniq.size).astype(np.int64)
@@ -282,9 +313,7 @@ def survival_at(km: KMResult, times: Sequence[float]) -> pd.DataFrame:
     0  12.0      10    0.9091
     1  24.0       6    0.6136
     """
-    tq = as_float_array(list(times), "times")
-    if (tq < 0).any():
-        raise ValueError("times must not be negative")
+    tq = query_times(times)
     tab = km.table
     t = tab["time"].to_numpy()
     leaving = (tab["n_event"] + tab["n_censor"]).to_numpy()
@@ -398,11 +427,6 @@ def median_survival(km: KMResult) -> tuple[float, float, float]:
 # --------------------------------------------------------------------------- log-rank
 
 
-def plain_value(value: Any) -> Any:
-    """A group label as a plain Python value (numpy scalars unwrapped)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def logrank_test(
     time: Sequence[float] | np.ndarray | pd.Series,
     event: Sequence[int] | np.ndarray | pd.Series,
@@ -441,37 +465,31 @@ def logrank_test(
     >>> round(r.chi2, 4), r.df, round(r.p, 4), r.observed
     (3.3964, 1, 0.0653, {'Maintained': 7.0, 'Nonmaintained': 11.0})
     """
-    t, e = validate_time_event(time, event)
+    t, e = time_event(time, event)
     labels, code = group_codes(group, t.size, "group")
     if len(labels) < 2:
         raise ValueError(f"log-rank test needs at least 2 groups, got {len(labels)}")
     return logrank_result(labels, *logrank_parts(t, e, code, len(labels)))
 
 
-def group_codes(values: Any, n: int, name: str) -> tuple[list[Any], np.ndarray]:
-    """Sorted distinct labels of ``n`` group values and the integer code of each value.
-
-    Raises ValueError when the length is not ``n``, a value is missing or the labels cannot
-    be sorted together.
-    """
-    v = np.asarray(values, dtype=object)
-    if v.ndim != 1 or v.shape[0] != n:
-        raise ValueError(f"{name} must have the same length as time ({n}), got {v.shape[0]}")
-    if pd.isna(v).any():
-        raise ValueError(f"{name} contains missing value(s)")
-    try:
-        labels = sorted({plain_value(x) for x in v})
-    except TypeError as exc:
-        raise ValueError(f"{name} labels must be mutually sortable: {exc}") from None
-    index = {lab: i for i, lab in enumerate(labels)}
-    return labels, np.array([index[plain_value(x)] for x in v], dtype=np.int64)
-
-
 def logrank_parts(
     t: np.ndarray, e: np.ndarray, code: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The log-rank kernel: observed and expected events of k groups (codes 0..k-1) and their
-    hypergeometric covariance, summed over the distinct event times of one stratum."""
+    hypergeometric covariance, summed over the distinct event times of one stratum.
+
+    R equivalent: ``survdiff(Surv(t, e) ~ group)``'s ``obs``, ``exp`` and ``var``.
+
+    Example
+    -------
+    R gives obs 1 and 2, exp 0.8333 and 2.1667, var 0.4722 (-0.4722 off the diagonal):
+
+    >>> import numpy as np
+    >>> o, x, v = logrank_parts(np.array([1.0, 2, 3, 4]), np.array([1, 1, 0, 1]),
+    ...                         np.array([0, 1, 0, 1]), 2)
+    >>> o.tolist(), x.round(4).tolist(), v.round(4).tolist()
+    ([1.0, 2.0], [0.8333, 2.1667], [[0.4722, -0.4722], [-0.4722, 0.4722]])
+    """
     event_times = np.unique(t[e == 1])
     # at risk per group (rows: event times, cols: groups) and events per group
     at_risk = np.empty((event_times.size, k))
@@ -503,7 +521,19 @@ def logrank_result(
     labels: list[Any], observed: np.ndarray, expected: np.ndarray, var: np.ndarray
 ) -> LogRankResult:
     """``chi2 = (O - E)' V^- (O - E)`` over the groups with expected > 0 (as R ``survdiff``);
-    NaN chi2 and p with df 0 when fewer than two such groups remain."""
+    NaN chi2 and p with df 0 when fewer than two such groups remain.
+
+    R equivalent: ``survdiff``'s ``chisq`` (R: 0.0588 for the ``logrank_parts`` example).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> o, x, v = logrank_parts(np.array([1.0, 2, 3, 4]), np.array([1, 1, 0, 1]),
+    ...                         np.array([0, 1, 0, 1]), 2)
+    >>> r = logrank_result(["a", "b"], o, x, v)
+    >>> round(r.chi2, 4), r.df, round(r.p, 4)
+    (0.0588, 1, 0.8084)
+    """
     use = np.flatnonzero(expected > 0)
     if use.size < 2:
         chi2, df, p = math.nan, 0, math.nan
@@ -528,7 +558,18 @@ def logrank_result(
 def number_at_risk(
     time: Sequence[float] | np.ndarray | pd.Series, at_times: Sequence[float] | np.ndarray
 ) -> list[int]:
-    """Number of subjects still under observation (time >= t) at each of ``at_times``."""
+    """Number of subjects still under observation (time >= t) at each of ``at_times``.
+
+    R equivalent: ``summary(survfit(Surv(time, event) ~ 1), times = at_times)$n.risk``
+    (before the last time).
+
+    Example
+    -------
+    R's ``aml`` (Maintained): 11, 10 and 7 at risk at 0, 13 and 20 months:
+
+    >>> number_at_risk([9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161], [0, 13, 20])
+    [11, 10, 7]
+    """
     t = np.sort(as_float_array(time, "time"))
     at = as_float_array(list(np.asarray(at_times, dtype=float)), "at_times")
     return [int(v) for v in t.size - np.searchsorted(t, at, side="left")]

@@ -39,7 +39,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from cohortflow.stats._inputs import as_float_array, time_event
 from cohortflow.stats.survival import (
@@ -47,8 +46,10 @@ from cohortflow.stats.survival import (
     KMResult,
     LogRankResult,
     confidence_limits,
+    interval_options,
     kaplan_meier,
     logrank_test,
+    query_times,
 )
 
 __all__ = [
@@ -280,6 +281,20 @@ def counting_process(time: ArrayLike, event: ArrayLike, exposure_time: ArrayLike
     Columns: ``index`` (position in the input), ``start``, ``stop``, ``event``,
     ``exposed`` (0/1), ``switch`` (1 on an unexposed row that ends at exposure). This
     is the data R's ``survfit(Surv(start, stop, event) ~ exposed)`` is given.
+
+    R equivalent: ``survival::tmerge(d, d, id = id, event = event(time, status),
+    exposed = tdc(exposure_time))`` (the same rows, without ``switch``).
+
+    Example
+    -------
+    Never exposed; exposed at 3 (split there); exposed at the origin:
+
+    >>> counting_process([2, 5, 8], [1, 1, 0], [None, 3, 0])
+       index  start  stop  event  exposed  switch
+    0      0    0.0   2.0      1        0       0
+    1      1    0.0   3.0      0        0       1
+    2      1    3.0   5.0      1        1       0
+    3      2    0.0   8.0      0        1       0
     """
     t, e, x = _validate(time, event, exposure_time)
     idx = np.arange(t.size)
@@ -402,11 +417,7 @@ def simon_makuch(
        time  n_risk  survival  lower   upper
     0   8.0       2    0.3333  0.009  0.7741
     """
-    if ci_method not in CI_METHODS:
-        raise ValueError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    z = float(stats.norm.ppf(1.0 - alpha / 2.0))
+    z = interval_options(ci_method, CI_METHODS, alpha)
     cp = counting_process(time, event, exposure_time)
     out: dict[str, SimonMakuchCurve] = {}
     for label, flag in ((UNEXPOSED, 0), (EXPOSED, 1)):
@@ -423,8 +434,26 @@ def curve_at(curve: SimonMakuchCurve, times: Sequence[float] | np.ndarray) -> pd
     observation in this exposure state), ``events`` (cumulative, up to and including
     t), ``survival``, ``se``, ``lower``, ``upper`` (right-continuous). Beyond the last
     time of the curve the estimate columns are NaN unless the curve has reached 0.
+
+    R equivalent: ``summary(survfit(Surv(start, stop, event) ~ exposed, conf.type =
+    "log-log"), times = times)`` on the ``counting_process`` data (R prints NA limits where
+    the curve is 1, and between event times the number at risk of the next event time).
+
+    Example
+    -------
+    The unexposed curve of the ``simon_makuch`` example: R gives 0.6429 (0.1515-0.9017) at
+    times 4 and 6, with 4 and 1 at risk; the curve reaches 0 at 7, so it is 0 at 8:
+
+    >>> c = simon_makuch([2, 3, 4, 5, 6, 7, 8, 9], [1, 0, 1, 1, 0, 1, 1, 0],
+    ...                  [None, 1, None, 3, 4, None, 3, 5])
+    >>> at = curve_at(c["unexposed"], [4, 6, 8])
+    >>> at[["time", "n_risk", "survival", "lower", "upper"]].round(4)
+       time  n_risk  survival   lower   upper
+    0   4.0       4    0.6429  0.1515  0.9017
+    1   6.0       1    0.6429  0.1515  0.9017
+    2   8.0       0    0.0000     NaN     NaN
     """
-    tq = as_float_array(list(np.asarray(times, dtype=float)), "times", nonnegative=True)
+    tq = query_times(times)
     tab = curve.table
     t = tab["time"].to_numpy(dtype=float)
     idx = np.searchsorted(t, tq, side="right") - 1  # t[0] == 0

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cohortflow.stats._inputs import entry_times, group_codes, time_event
 from cohortflow.stats.survival import kaplan_meier
 
 __all__ = ["WEIGHTS", "WEIGHT_LABELS", "WeightedLogRankResult", "weighted_logrank"]
@@ -162,24 +163,13 @@ def weighted_logrank(
             raise ValueError(f"{name} must be a finite number >= 0, got {v}")
     if weights != "fleming-harrington" and (rho or gamma):
         raise ValueError("rho and gamma apply only to weights='fleming-harrington'")
-    km = kaplan_meier(time, event, entry=entry)  # validates time, event and entry
-    t = np.asarray(time, dtype=float)
-    e = np.asarray(event, dtype=float).astype(np.int64)
-    s = np.full(t.shape, -np.inf) if entry is None else np.asarray(entry, dtype=float)
-    g = np.asarray(group, dtype=object)
-    if g.ndim != 1 or g.shape[0] != t.shape[0]:
-        raise ValueError(f"group must have the same length as time ({t.shape[0]})")
-    if pd.isna(g).any():
-        raise ValueError("group contains missing value(s)")
-    plain = np.array([v.item() if isinstance(v, np.generic) else v for v in g], dtype=object)
-    try:
-        labels = sorted(set(plain.tolist()))
-    except TypeError as exc:
-        raise ValueError(f"group labels must be mutually sortable: {exc}") from None
+    t, e = time_event(time, event)
+    s = np.full(t.shape, -np.inf) if entry is None else entry_times(entry, t)
+    labels, code = group_codes(group, t.size, "group")
     if len(labels) < 2:
         raise ValueError(f"a log-rank test needs at least 2 groups, got {len(labels)}")
     k = len(labels)
-    code = np.searchsorted(np.array(labels, dtype=object), plain)
+    km = kaplan_meier(t, e, entry=entry)  # the pooled curve the weights are read from
 
     ev_times = np.unique(t[e == 1])
     at_risk, deaths = _risk_sets(t, e, s, code, k, ev_times)
