@@ -275,3 +275,66 @@ def test_invalid_options_raise():
         landmark(**SMALL, landmark=-1)
     with pytest.raises(ValueError, match="landmark"):
         landmark(**SMALL, landmark=float("nan"))
+
+
+# --------------------------------------------------------------------------- delayed entry
+
+ENTRY_FIXTURES = Path(__file__).parent / "fixtures" / "timedep_entry"
+R_SM_ENTRY = pd.read_csv(ENTRY_FIXTURES / "r_sm_entry.csv", na_values=["NA"])
+SM_ENTRY_DATA = {
+    "small": pd.DataFrame({**SMALL, "entry": [0, 0.5, 1, 2, 0, 3, 1, 6]}),
+    "random": pd.read_csv(ENTRY_FIXTURES / "sm_entry_random.csv"),
+}
+
+
+@pytest.mark.parametrize(
+    ("dataset", "curve"), sorted({(r.dataset, r.curve) for r in R_SM_ENTRY.itertuples()})
+)
+def test_simon_makuch_with_delayed_entry_matches_r(dataset, curve):
+    """R: survfit(Surv(tstart, tstop, event) ~ exposed) on the rows survival::tmerge builds
+    with tstart = entry (tests/fixtures/timedep_entry/make_reference.R): subjects exposed
+    before or at their entry, at the origin, during follow-up, never."""
+    d = SM_ENTRY_DATA[dataset]
+    curves = simon_makuch(d["time"], d["event"], d["exposure_time"], entry=d["entry"])
+    tab = curves[curve].table
+    r = R_SM_ENTRY[(R_SM_ENTRY["dataset"] == dataset) & (R_SM_ENTRY["curve"] == curve)]
+    assert tab["time"].iloc[0] == 0.0
+    tab = tab.iloc[1:]
+    assert tab["time"].tolist() == pytest.approx(r["time"].tolist(), abs=1e-12)
+    for col in ("n_risk", "n_event", "n_censor"):
+        assert tab[col].tolist() == r[col].tolist(), col
+    assert tab["survival"].to_numpy() == pytest.approx(r["surv"].to_numpy(), abs=TOL)
+    for ours, theirs in (("se", "se"), ("lower", "lower"), ("upper", "upper")):
+        rv = r[theirs].to_numpy()
+        ok = ~np.isnan(rv)  # R: NA where S = 1 (limits) or S = 0; we report 1 / NaN
+        assert tab[ours].to_numpy()[ok] == pytest.approx(rv[ok], abs=TOL)
+
+
+def test_delayed_entry_at_zero_is_no_entry_and_late_entry_changes_risk_sets():
+    d = pd.DataFrame(SMALL)
+    plain = simon_makuch(d["time"], d["event"], d["exposure_time"])
+    zero = simon_makuch(d["time"], d["event"], d["exposure_time"], entry=[0] * 8)
+    for key in plain:
+        pd.testing.assert_frame_equal(plain[key].table, zero[key].table)
+    # subject 8 (time 9, exposed at 5) entering at 6 is exposed from entry: one exposed row
+    cp = counting_process(d["time"], d["event"], d["exposure_time"], entry=[0] * 7 + [6])
+    assert cp[cp["index"] == 7][["start", "stop", "exposed", "switch"]].values.tolist() == [
+        [6.0, 9.0, 1, 0]
+    ]
+    # nobody entered late is at risk before entry: at time 4 only those entered before 4
+    late = simon_makuch(d["time"], d["event"], d["exposure_time"], entry=[0, 0, 3.5, 0, 0, 5, 0, 0])
+    at = curve_at(late[UNEXPOSED], [4, 5.5])
+    assert at["n_risk"].tolist() == [3, 1]
+
+
+@pytest.mark.parametrize(
+    ("entry", "match"),
+    [
+        ([0, 0, 4, 0, 0, 0, 0, 0], "entry >= exit"),
+        ([-1] + [0] * 7, "negative"),
+        ([0], "same length"),
+    ],
+)
+def test_delayed_entry_refuses_entry_not_before_exit(entry, match):
+    with pytest.raises(ValueError, match=match):
+        simon_makuch(**SMALL, entry=entry)

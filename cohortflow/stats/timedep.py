@@ -25,7 +25,10 @@ Conventions
   exposure) is ignored: the subject is unexposed throughout. Exposure at time 0 puts
   the subject in the exposed curve from the origin. Subjects in a curve from the origin
   are at risk at time 0 (as :func:`cohortflow.stats.survival.kaplan_meier`; R cannot
-  represent a zero-length ``(0, 0]`` interval).
+  represent a zero-length ``(0, 0]`` interval). With delayed ``entry`` a subject's first
+  interval starts at its entry instead of 0 (at risk on ``(entry, ...]``, as R with
+  ``Surv(start, stop, event)``); exposure at or before entry puts it in the exposed curve
+  from entry.
 * Standard errors are Greenwood's, intervals as :mod:`cohortflow.stats.survival`
   (``log-log`` by default, ``log``, ``plain``); where the curve is 0 the SE is 0 and the
   interval NaN.
@@ -40,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cohortflow.stats._inputs import as_float_array, time_event
+from cohortflow.stats._inputs import as_float_array, entry_times, time_event
 from cohortflow.stats.survival import (
     CI_METHODS,
     KMResult,
@@ -275,8 +278,17 @@ class SimonMakuchCurve:
     events: int
 
 
-def counting_process(time: ArrayLike, event: ArrayLike, exposure_time: ArrayLike) -> pd.DataFrame:
+def counting_process(
+    time: ArrayLike,
+    event: ArrayLike,
+    exposure_time: ArrayLike,
+    *,
+    entry: ArrayLike | None = None,
+) -> pd.DataFrame:
     """Counting-process (start, stop] rows, one or two per subject.
+
+    A subject's first row starts at 0, or at its ``entry`` (delayed entry, each strictly
+    before its ``time``); exposure at or before that start makes its only row exposed.
 
     Columns: ``index`` (position in the input), ``start``, ``stop``, ``event``,
     ``exposed`` (0/1), ``switch`` (1 on an unexposed row that ends at exposure). This
@@ -297,18 +309,24 @@ def counting_process(time: ArrayLike, event: ArrayLike, exposure_time: ArrayLike
     3      2    0.0   8.0      0        1       0
     """
     t, e, x = _validate(time, event, exposure_time)
+    s = np.zeros(t.size) if entry is None else entry_times(entry, t)
     idx = np.arange(t.size)
     never = np.isnan(x) | (x >= t)
-    at_origin = ~never & (x == 0.0)
-    split = ~never & ~at_origin
+    at_start = ~never & (x <= s)  # exposed at the origin, or before/at a delayed entry
+    split = ~never & ~at_start
     parts = [
         pd.DataFrame(
-            {"index": idx[never], "start": 0.0, "stop": t[never], "event": e[never]}
+            {"index": idx[never], "start": s[never], "stop": t[never], "event": e[never]}
         ).assign(exposed=0, switch=0),
         pd.DataFrame(
-            {"index": idx[at_origin], "start": 0.0, "stop": t[at_origin], "event": e[at_origin]}
+            {
+                "index": idx[at_start],
+                "start": s[at_start],
+                "stop": t[at_start],
+                "event": e[at_start],
+            }
         ).assign(exposed=1, switch=0),
-        pd.DataFrame({"index": idx[split], "start": 0.0, "stop": x[split], "event": 0}).assign(
+        pd.DataFrame({"index": idx[split], "start": s[split], "stop": x[split], "event": 0}).assign(
             exposed=0, switch=1
         ),
         pd.DataFrame(
@@ -379,6 +397,8 @@ def simon_makuch(
     time: ArrayLike,
     event: ArrayLike,
     exposure_time: ArrayLike,
+    *,
+    entry: ArrayLike | None = None,
     ci_method: str = "log-log",
     alpha: float = 0.05,
 ) -> dict[str, SimonMakuchCurve]:
@@ -395,6 +415,8 @@ def simon_makuch(
     event : 1 for an event, 0 for censoring.
     exposure_time : time of exposure (NaN/None: never exposed); a subject moves from the
         unexposed to the exposed risk set at it.
+    entry : optional delayed-entry times (each strictly before its ``time``); keyword only,
+        as the options below.
     ci_method : ``"log-log"`` (default), ``"log"`` or ``"plain"``.
     alpha : 1 - confidence level.
 
@@ -405,7 +427,8 @@ def simon_makuch(
         limits), its ``intervals``, ``n`` and ``events``.
 
     R equivalent: ``survfit(Surv(start, stop, event) ~ exposed)`` on the counting-process
-    data (``counting_process``).
+    data (``counting_process``; with ``entry``, the rows R's ``tmerge(..., tstart = entry)``
+    builds).
 
     Example
     -------
@@ -418,7 +441,7 @@ def simon_makuch(
     0   8.0       2    0.3333  0.009  0.7741
     """
     z = interval_options(ci_method, CI_METHODS, alpha)
-    cp = counting_process(time, event, exposure_time)
+    cp = counting_process(time, event, exposure_time, entry=entry)
     out: dict[str, SimonMakuchCurve] = {}
     for label, flag in ((UNEXPOSED, 0), (EXPOSED, 1)):
         rows = cp[cp["exposed"] == flag]
