@@ -25,6 +25,13 @@ def as_float_array(
 
     Raises ValueError when a value is not numeric, the array is not one-dimensional, a value
     is missing (unless ``allow_nan``), infinite, or negative (with ``nonnegative``).
+
+    >>> as_float_array([1, None, 3], "exposure_time", allow_nan=True).tolist()
+    [1.0, nan, 3.0]
+    >>> as_float_array([1, None], "time")
+    Traceback (most recent call last):
+    ...
+    ValueError: time contains 1 missing (NaN) value(s)
     """
     try:
         arr = np.asarray(values, dtype=float)
@@ -59,6 +66,14 @@ def time_event(
 
     ``event`` is 0 (censored) or 1 (event); with ``causes`` (competing risks) 0 or a positive
     integer cause. Raises ValueError naming the argument otherwise.
+
+    >>> t, e = time_event([5, 8.5], [1, 0])
+    >>> t.tolist(), e.tolist()
+    ([5.0, 8.5], [1, 0])
+    >>> time_event([5, 8], [1, 2])
+    Traceback (most recent call last):
+    ...
+    ValueError: event must be 0 (censored) or 1 (event), found [2.0]
     """
     t = as_float_array(time, "time")
     e = as_float_array(event, event_name)
@@ -109,7 +124,13 @@ def cause_code(cause: Any) -> int:
 def entry_times(entry: Any, t: np.ndarray) -> np.ndarray:
     """Delayed-entry times of the subjects with exit times ``t``: numeric, non-negative, one
     per subject, each strictly before its exit (a subject is at risk on (entry, exit]);
-    ValueError otherwise."""
+    ValueError otherwise.
+
+    >>> entry_times([0, 2], np.array([5.0, 2.0]))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: 1 subject(s) have entry >= exit time; a subject is at risk on (entry, exit], ...
+    """
     s = as_float_array(entry, "entry")
     if s.shape != t.shape:
         raise ValueError(f"entry must have the same length as time ({t.size}), got {s.size}")
@@ -125,7 +146,11 @@ def entry_times(entry: Any, t: np.ndarray) -> np.ndarray:
 
 
 def plain_value(value: Any) -> Any:
-    """A label as a plain Python value (numpy scalars unwrapped)."""
+    """A label as a plain Python value (numpy scalars unwrapped).
+
+    >>> plain_value(np.int64(3)), plain_value("a")
+    (3, 'a')
+    """
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -158,7 +183,14 @@ def event_table(
 ) -> pd.DataFrame:
     """An estimator's table, one row per time: ``time`` as float, the ``counts`` (at risk,
     events, ...) as int64, then the ``values`` (estimates, SE, limits) as given, in
-    ``columns`` order."""
+    ``columns`` order.
+
+    >>> event_table(np.array([0, 5]), {"n_risk": np.array([2.0, 2.0])},
+    ...             {"survival": np.array([1.0, 0.5])}, ["time", "n_risk", "survival"])
+       time  n_risk  survival
+    0   0.0       2       1.0
+    1   5.0       2       0.5
+    """
     data: dict[str, np.ndarray] = {"time": np.asarray(time).astype(float)}
     data.update({k: np.asarray(v).astype(np.int64) for k, v in counts.items()})
     data.update(values)
@@ -183,7 +215,15 @@ def model_arguments(
 ) -> list[str]:
     """The covariate names of a regression model (Cox, Fine-Gray) after the checks both share:
     ``alpha`` in (0, 1), a non-negative events-per-parameter threshold, at least one covariate,
-    no duplicates, non-empty data (ValueError otherwise)."""
+    no duplicates, non-empty data (ValueError otherwise).
+
+    >>> model_arguments(pd.DataFrame({"x": [1]}), ("x",), 0.05, 5)
+    ['x']
+    >>> model_arguments(pd.DataFrame({"x": [1]}), ["x", "x"], 0.05, 5)
+    Traceback (most recent call last):
+    ...
+    ValueError: covariates contain duplicates: ['x', 'x']
+    """
     z_quantile(alpha)  # checks alpha
     if min_events_per_parameter < 0:
         raise ValueError("min_events_per_parameter must not be negative")
@@ -201,7 +241,17 @@ def coefficient_table(
     beta: np.ndarray, se: np.ndarray, covariates: list[str], alpha: float, ratio: str
 ) -> pd.DataFrame:
     """Per covariate: coefficient, SE, the ratio ``exp(coef)`` (column ``ratio``: ``hr`` or
-    ``shr``) with its Wald CI at level 1 - ``alpha``, z and two-sided P."""
+    ``shr``) with its Wald CI at level 1 - ``alpha``, z and two-sided P.
+
+    A log hazard ratio of 0.5 with SE 0.25: HR 1.6487 (1.0101-2.6912), z 2, P 0.0455 (the
+    Wald limits and P of R's ``summary(coxph(...))``):
+
+    >>> t = coefficient_table(np.array([0.5]), np.array([0.25]), ["x"], 0.05, "hr")
+    >>> t.columns.tolist()
+    ['coef', 'se', 'hr', 'lower', 'upper', 'z', 'p']
+    >>> t.loc["x"].round(4).tolist()
+    [0.5, 0.25, 1.6487, 1.0101, 2.6912, 2.0, 0.0455]
+    """
     z = beta / se
     zcrit = z_quantile(alpha)
     return pd.DataFrame(
@@ -221,7 +271,16 @@ def coefficient_table(
 def numeric_column(df: pd.DataFrame, col: str, role: str) -> np.ndarray:
     """Column ``col`` of ``df`` as floats; ValueError naming its ``role`` (duration, event,
     start, covariate) when it is absent, not numeric (categories must be 0/1 indicator
-    columns), missing or infinite anywhere."""
+    columns), missing or infinite anywhere.
+
+    >>> numeric_column(pd.DataFrame({"age": [3, 5]}), "age", "covariate").tolist()
+    [3.0, 5.0]
+    >>> numeric_column(pd.DataFrame({"risk": ["SR", "HR"]}), "risk", "covariate")
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: covariate column 'risk' must be numeric (dtype object); encode categories ...
+    """
     if col not in df.columns:
         raise ValueError(f"{role} column {col!r} is not in the data")
     ser = df[col]
@@ -243,7 +302,13 @@ def refuse_few_events(
     model: str, events: str, n_events: int, n_par: int, min_events_per_parameter: float
 ) -> None:
     """CohortflowError ("<model> refused: ...") when there are no ``events`` or fewer than
-    ``min_events_per_parameter`` per parameter, with the counts."""
+    ``min_events_per_parameter`` per parameter, with the counts.
+
+    >>> refuse_few_events("Cox model", "events", 8, 2, 5)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cohortflow.core.errors.CohortflowError: Cox model refused: 8 events for 2 parameters; ...
+    """
     if n_events == 0:
         raise CohortflowError(f"{model} refused: there are no {events}")
     needed = min_events_per_parameter * n_par
