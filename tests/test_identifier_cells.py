@@ -12,7 +12,7 @@ import pytest
 from cohortflow.core.errors import SubmissionError
 from cohortflow.core.identifiers import detect_kind
 from cohortflow.ingest.stage import ingest_site
-from cohortflow.validate.stage import validate_site
+from cohortflow.validate.presubmit import validate_file
 
 RRN = "resident registration number"
 PHONE = "phone number"
@@ -230,33 +230,27 @@ def _site(tmp_path, policy="remove"):
     f = tmp_path / "Q09_2020-01-01.csv"
     with f.open("w", encoding="utf-8", newline="") as fh:
         csv.writer(fh).writerows(rows)
-    ingest_site(str(f), MAPPING, str(tmp_path / "raw.parquet"), str(tmp_path / "i.json"))
-    validate_site(
-        str(tmp_path / "raw.parquet"),
-        str(tmp_path / "i.json"),
+    validate_file(
+        f,
         MAPPING,
-        True,
-        str(tmp_path / "v.parquet"),
-        str(tmp_path / "f.csv"),
-        str(tmp_path / "s.json"),
-        "TEST",
-        "2016-12-31",
-        str(tmp_path / "status.csv"),
-        str(tmp_path / "queries"),
+        tmp_path,
+        demo_key=True,
+        data_label="TEST",
+        cutoff="2016-12-31",
         identifiers=policy,
     )
 
 
 def test_cells_holding_identifiers_are_removed_with_findings(tmp_path):
     _site(tmp_path)
-    v = pd.read_parquet(tmp_path / "v.parquet")
+    v = pd.read_parquet(tmp_path / "mapped.parquet")
     a2 = v.iloc[1]
     assert a2["protocol"] == "[removed: phone number]"
     assert a2["karyotype"] == "[removed: name]"
     assert a2["wbc_raw"] == "[removed: phone number]" and pd.isna(a2["wbc"])
     assert pd.isna(a2["birth_date"]) and pd.isna(a2["height_cm"]) and pd.isna(a2["sex"])
     assert v.iloc[0]["protocol"] == "POG 9407" and v.iloc[0]["wbc"] == 5.0
-    f = pd.read_csv(tmp_path / "f.csv", dtype=str, keep_default_na=False)
+    f = pd.read_csv(tmp_path / "findings.csv", dtype=str, keep_default_na=False)
     ident = f[f["check"] == "identifier_removed"]
     assert set(ident["source_column"]) == set(PLANTED)
     assert (ident["source_row"] == "3").all() and (ident["site"] == "Q09").all()
@@ -264,9 +258,9 @@ def test_cells_holding_identifiers_are_removed_with_findings(tmp_path):
     assert "(resident registration number)" in kinds["birth"]
     assert "(e-mail address)" in kinds["height"] and "(name)" in kinds["karyotype"]
     shareable = (
-        (tmp_path / "f.csv").read_text(encoding="utf-8")
+        (tmp_path / "findings.csv").read_text(encoding="utf-8")
         + v.to_csv()
-        + (tmp_path / "s.json").read_text(encoding="utf-8")
+        + (tmp_path / "summary.json").read_text(encoding="utf-8")
         + (tmp_path / "status.csv").read_text(encoding="utf-8")
     )
     for secret in PLANTED.values():
@@ -288,7 +282,7 @@ def test_refuse_policy_stops_naming_cells_not_values(tmp_path):
     assert "row 3 column 'protocol': phone number" in msg
     for secret in PLANTED.values():
         assert secret not in msg
-    assert not (tmp_path / "v.parquet").exists()
+    assert not (tmp_path / "mapped.parquet").exists()
 
 
 def test_headerless_file_error_shows_no_patient_values(tmp_path):

@@ -12,9 +12,9 @@ import yaml
 from cohortflow.core.config import resolve_submission
 from cohortflow.core.errors import CohortflowError
 from cohortflow.harmonise.stage import harmonise_site, merge_sites
-from cohortflow.ingest.stage import ingest_site
 from cohortflow.validate.checks import catalogue, cross_site_duplicates
-from cohortflow.validate.stage import find_cross_site_duplicates, validate_site, write_query_listing
+from cohortflow.validate.presubmit import validate_file
+from cohortflow.validate.stage import find_cross_site_duplicates, write_query_listing
 
 HEADER = "id,sex,birth,dx,rr,relapse,hsct,death,lfu,wbc,wbc_unit,blasts,height,weight,prior,resp"
 BASE = dict(
@@ -146,19 +146,13 @@ def _run(tmp_path, rows=PLANTED):
         )
     f = tmp_path / "Q01_2020-01-01.csv"
     f.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    ingest_site(str(f), MAPPING, str(tmp_path / "raw.parquet"), str(tmp_path / "i.json"))
-    findings = validate_site(
-        str(tmp_path / "raw.parquet"),
-        str(tmp_path / "i.json"),
+    findings = validate_file(
+        f,
         MAPPING,
-        True,
-        str(tmp_path / "v.parquet"),
-        str(tmp_path / "f.csv"),
-        str(tmp_path / "s.json"),
-        "TEST",
-        "2016-12-31",
-        str(tmp_path / "status.csv"),
-        str(tmp_path / "queries"),
+        tmp_path,
+        demo_key=True,
+        data_label="TEST",
+        cutoff="2016-12-31",
     )
     return findings
 
@@ -174,13 +168,13 @@ def test_every_check_exactly_the_expected_findings(tmp_path):
     # the study-wide check: P19 (set aside for its dates) was also sent by another site with
     # the same sex, birth and diagnosis dates; the other planted records share the base dates
     harmonise_site(
-        str(tmp_path / "v.parquet"),
+        str(tmp_path / "mapped.parquet"),
         str(tmp_path / "h.parquet"),
-        findings=str(tmp_path / "f.csv"),
+        findings=str(tmp_path / "findings.csv"),
         policy="quarantine",
         quarantine_out=str(tmp_path / "q.parquet"),
         reconciliation_out=str(tmp_path / "rec.json"),
-        validate_summary=str(tmp_path / "s.json"),
+        validate_summary=str(tmp_path / "summary.json"),
     )
     aside = pd.read_parquet(tmp_path / "q.parquet")
     p19 = aside[aside["birth_date"] == pd.Timestamp("2005-06-01")]
@@ -236,13 +230,13 @@ def test_quarantine_reconciles_and_strict_stops(tmp_path):
     _run(tmp_path)
     rec_path = tmp_path / "rec.json"
     harmonise_site(
-        str(tmp_path / "v.parquet"),
+        str(tmp_path / "mapped.parquet"),
         str(tmp_path / "h.parquet"),
-        findings=str(tmp_path / "f.csv"),
+        findings=str(tmp_path / "findings.csv"),
         policy="quarantine",
         quarantine_out=str(tmp_path / "q.parquet"),
         reconciliation_out=str(rec_path),
-        validate_summary=str(tmp_path / "s.json"),
+        validate_summary=str(tmp_path / "summary.json"),
     )
     rec = json.loads(rec_path.read_text())
     assert rec["rows_read"] == len(PLANTED) == 34

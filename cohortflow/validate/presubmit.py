@@ -6,6 +6,9 @@ from __future__ import annotations
 import secrets
 import sys
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 from cohortflow.core.config import load_study
 from cohortflow.core.defaults import Study
@@ -13,6 +16,41 @@ from cohortflow.core.dictionary import REPO_ROOT
 from cohortflow.core.errors import CohortflowError
 from cohortflow.ingest.stage import ingest_site
 from cohortflow.validate.stage import validate_site
+
+
+def validate_file(
+    path: str | Path,
+    mapping: dict[str, Any],
+    out: str | Path,
+    *,
+    demo_key: bool,
+    data_label: str = "",
+    cutoff: str = "2100-12-31",
+    key: bytes | None = None,
+    identifiers: str = "remove",
+) -> pd.DataFrame:
+    """Ingest and validate one site file with its ``mapping`` as the workflow's ``ingest`` and
+    ``validate`` rules do, writing into the folder ``out``: ``raw.parquet``, ``ingest.json``,
+    ``mapped.parquet``, ``findings.csv``, ``summary.json``, ``status.csv`` and the query listing
+    ``queries.{csv,xlsx}``. Returns the findings."""
+    o = Path(out)
+    o.mkdir(parents=True, exist_ok=True)
+    ingest_site(str(path), mapping, str(o / "raw.parquet"), str(o / "ingest.json"))
+    return validate_site(
+        str(o / "raw.parquet"),
+        str(o / "ingest.json"),
+        mapping,
+        demo_key,
+        str(o / "mapped.parquet"),
+        str(o / "findings.csv"),
+        str(o / "summary.json"),
+        data_label,
+        cutoff,
+        str(o / "status.csv"),
+        str(o / "queries"),
+        key=key,
+        identifiers=identifiers,
+    )
 
 
 def check_file(
@@ -27,24 +65,17 @@ def check_file(
     mapping = dict(st["site_mappings"][site])
     path = Path(file) if file else root / mapping["file"]
     demo = bool(st["pseudonymisation"].get("demo_key"))
-    o = Path(out)
-    o.mkdir(parents=True, exist_ok=True)
-    ingest_site(str(path), mapping, str(o / "raw.parquet"), str(o / "ingest.json"))
-    findings = validate_site(
-        str(o / "raw.parquet"),
-        str(o / "ingest.json"),
+    findings = validate_file(
+        path,
         mapping,
-        demo,
-        str(o / "mapped.parquet"),
-        str(o / "findings.csv"),
-        str(o / "summary.json"),
-        Study.of(st).data_label,
-        st["cutoff_date"],
-        str(o / "status.csv"),
-        str(o / "queries"),
+        out,
+        demo_key=demo,
+        data_label=Study.of(st).data_label,
+        cutoff=st["cutoff_date"],
         # a throwaway key: the site needs no secret, and its study IDs here mean nothing
         key=None if demo else secrets.token_bytes(32),
     )
+    o = Path(out)
     fatal = int((findings["severity"] == "fatal").sum())
     print(
         f"{site}: {path.name}: {fatal} fatal finding(s), "
