@@ -87,7 +87,8 @@ class Watcher(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.stop = threading.Event()
-        self.procs: dict[int, dict[str, object]] = {}
+        #: per job process, keyed by (pid, start time): pids are reused over a long run
+        self.procs: dict[tuple[int, float], dict[str, object]] = {}
 
     def run(self) -> None:
         import psutil
@@ -103,13 +104,14 @@ class Watcher(threading.Thread):
                 break
             now = time.perf_counter()
             for p in children:
-                rec = self.procs.get(p.pid)
                 try:
+                    ident = (p.pid, p.create_time())
+                    rec = self.procs.get(ident)
                     if rec is None:
                         key = _job_key(p.cmdline())
                         if key is None:
                             continue
-                        rec = self.procs[p.pid] = {"rule": key, "start": now, "hwm": 0}
+                        rec = self.procs[ident] = {"rule": key, "start": now, "hwm": 0}
                     status = Path(f"/proc/{p.pid}/status").read_text()
                     m = re.search(r"VmHWM:\s+(\d+) kB", status)
                     if m:
@@ -141,8 +143,8 @@ def snakemake(work: Path, *args: str, watch: bool = False) -> Run:
         raise SystemExit(f"snakemake {' '.join(args)} failed in {work}:\n{text[-4000:]}")
     run = Run(wall, _children_cpu() - c0, job_blocks(text), (load0, os.getloadavg()[0]))
     if watcher:
-        for pid, rec in watcher.procs.items():
-            key = f"{rec['rule']}#{pid}"
+        for (pid, started), rec in watcher.procs.items():
+            key = f"{rec['rule']}#{pid}@{started}"
             run.peak_rss_kib[key] = int(rec["hwm"])
             run.seconds[key] = float(rec.get("end", rec["start"])) - float(rec["start"])
     return run
