@@ -39,6 +39,7 @@ from cohortflow.stats.survival import (
     logrank_parts,
     logrank_result,
 )
+from cohortflow.stats.timedep import counting_process
 
 __all__ = [
     "MANTEL_BYAR_METHODS",
@@ -403,20 +404,12 @@ def split_at_exposure(
     if clash:
         raise ValueError(f"columns {clash} clash with the output columns; rename them")
 
-    split = ~np.isnan(x) & (x > 0) & (x < t)
-    exposed_all = ~np.isnan(x) & (x == 0)
-    reps = np.where(split, 2, 1)
-    pos = np.repeat(np.arange(t.size), reps)
-    second = np.zeros(pos.size, dtype=bool)
-    second[np.cumsum(reps)[split] - 1] = True  # the exposed part of a split patient
-    first_of_split = np.repeat(split, reps) & ~second
-    start = np.where(second, x[pos], 0.0)
-    stop = np.where(first_of_split, x[pos], t[pos])
-    event = np.where(first_of_split, 0, e[pos]).astype(np.int64)
-    exposed = (second | exposed_all[pos]).astype(np.int64)
-    out = pd.DataFrame(
-        {"id": ids[pos], "start": start, "stop": stop, "event": event, "exposed": exposed}
-    )
+    # the splitting rule lives in one place: timedep.counting_process (rows per subject in
+    # input order, the unexposed part first)
+    rows = counting_process(t, e, x)
+    pos = rows["index"].to_numpy()
+    out = pd.DataFrame({"id": ids[pos], **{c: rows[c] for c in ("start", "stop", "event")}})
+    out["exposed"] = rows["exposed"].to_numpy()
     for c in other:
         out[c] = df[c].to_numpy()[pos]
     return out
