@@ -167,12 +167,16 @@ def group_codes(values: Any, n: int, name: str) -> tuple[list[Any], np.ndarray]:
         raise ValueError(f"{name} must have the same length as time ({n}), got {v.shape[0]}")
     if pd.isna(v).any():
         raise ValueError(f"{name} contains missing value(s)")
+    # distinct values first (a hash pass), so Python touches each label once, not each subject
+    codes, uniques = pd.factorize(v)
+    distinct = [plain_value(x) for x in uniques]
     try:
-        labels = sorted({plain_value(x) for x in v})
+        labels = sorted(set(distinct))
     except TypeError as exc:
         raise ValueError(f"{name} labels must be mutually sortable: {exc}") from None
     index = {lab: i for i, lab in enumerate(labels)}
-    return labels, np.array([index[plain_value(x)] for x in v], dtype=np.int64)
+    remap = np.array([index[x] for x in distinct], dtype=np.int64)
+    return labels, remap[codes] if codes.size else np.zeros(0, dtype=np.int64)
 
 
 def event_table(
