@@ -176,29 +176,35 @@ def run_baseline(
             per_site_dir=str(res / "validate/duplicates"),
             site_codes=sites,
         )
+
+        def site_reports(s: str) -> list[tuple[str, Callable[..., Any], dict[str, Any]]]:
+            """The per-site stages after the cross-site check: (name, function, the rule's
+            inputs, outputs and params for site ``s``)."""
+            duplicates = str(res / f"validate/duplicates/{s}.csv")
+            listing = {
+                "checks_listing": str(rst / f"queries/checks/{s}.csv"),
+                "raw": str(rst / f"raw/{s}.parquet"),
+                "mapping": m[s],
+                "csv_out": str(rst / f"queries/{s}.csv"),
+                "xlsx_out": str(rst / f"queries/{s}.xlsx"),
+            }
+            dq = {
+                "findings": str(res / f"validate/{s}.findings.csv"),
+                "status": str(res / f"validate/{s}.status.csv"),
+                "reconciliation": str(res / f"quarantine/{s}.reconciliation.json"),
+                "ingest_meta": str(res / f"ingest/{s}.json"),
+                "study": label_slice(study),
+                "html_out": str(res / f"dq/{s}.html"),
+                "csv_out": str(res / f"dq/{s}.csv"),
+            }
+            return [
+                ("query_listing", write_query_listing, {**listing, "duplicates": duplicates}),
+                ("dq_site", report_dq_site, {**dq, "duplicates": duplicates}),
+            ]
+
         for s in sites:
-            timed(
-                "query_listing",
-                write_query_listing,
-                checks_listing=str(rst / f"queries/checks/{s}.csv"),
-                duplicates=str(res / f"validate/duplicates/{s}.csv"),
-                raw=str(rst / f"raw/{s}.parquet"),
-                mapping=m[s],
-                csv_out=str(rst / f"queries/{s}.csv"),
-                xlsx_out=str(rst / f"queries/{s}.xlsx"),
-            )
-            timed(
-                "dq_site",
-                report_dq_site,
-                findings=str(res / f"validate/{s}.findings.csv"),
-                status=str(res / f"validate/{s}.status.csv"),
-                reconciliation=str(res / f"quarantine/{s}.reconciliation.json"),
-                ingest_meta=str(res / f"ingest/{s}.json"),
-                study=label_slice(study),
-                html_out=str(res / f"dq/{s}.html"),
-                csv_out=str(res / f"dq/{s}.csv"),
-                duplicates=str(res / f"validate/duplicates/{s}.csv"),
-            )
+            for name, stage, kwargs in site_reports(s):
+                timed(name, stage, **kwargs)
         timed(
             "dq_study",
             report_dq_study,
@@ -233,9 +239,9 @@ def run_baseline(
         a = res / "analyse"
         names = (
             "cohort adtte survival strata tests flow set_aside eligibility response_rates "
-            "response_counts cox cif rmst landmark simon_makuch simon_makuch_at_risk"
+            "response_counts cox cif rmst landmark simon_makuch simon_makuch_at_risk curves"
         ).split()
-        ext = {n: "parquet" for n in ("cohort", "adtte", "landmark", "simon_makuch")}
+        ext = {n: "parquet" for n in ("cohort", "adtte", "landmark", "simon_makuch", "curves")}
         outputs = {n: str(a / f"{n}.{ext.get(n, 'csv')}") for n in names}
         timed(
             "analyse",
@@ -296,7 +302,7 @@ def run_baseline(
                 study=label_slice(study),
                 stem=str(res / "figures/consort"),
             )
-            figure_inputs = "cohort adtte tests cox landmark simon_makuch simon_makuch_at_risk"
+            figure_inputs = "cohort adtte tests cox curves simon_makuch simon_makuch_at_risk"
             for f in figure_stems(study):
                 timed(
                     "figure",

@@ -1,4 +1,5 @@
-# Analyse: eligibility flow, ADTTE endpoints, Kaplan-Meier estimates and tests.
+# Analyse: eligibility flow, ADTTE endpoints, Kaplan-Meier estimates and tests, and the
+# curves the figures draw (curves.parquet, the time-dependent tables): render computes nothing.
 # A checkpoint: which forest plots exist depends on which Cox models were fitted (a refused
 # model gets no figure, only its reason in the tables and the report).
 
@@ -28,6 +29,7 @@ checkpoint analyse:
         landmark=f"{RESULTS}/{{study}}/analyse/landmark.parquet",
         simon_makuch=f"{RESULTS}/{{study}}/analyse/simon_makuch.parquet",
         simon_makuch_at_risk=f"{RESULTS}/{{study}}/analyse/simon_makuch_at_risk.csv",
+        curves=f"{RESULTS}/{{study}}/analyse/curves.parquet",
     log:
         f"{RESULTS}/{{study}}/logs/analyse.log",
     conda:

@@ -238,6 +238,7 @@ def study_outputs(study, drawn=True):
         f"{RESULTS}/{study}/analyse/landmark.parquet",
         f"{RESULTS}/{study}/analyse/simon_makuch.parquet",
         f"{RESULTS}/{study}/analyse/simon_makuch_at_risk.csv",
+        f"{RESULTS}/{study}/analyse/curves.parquet",
         f"{RESULTS}/{study}/tables/rmst.md",
         f"{RESULTS}/{study}/tables/rmst.html",
         f"{RESULTS}/{study}/tables/cox.md",

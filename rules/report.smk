@@ -78,7 +78,7 @@ rule figure:
         adtte=f"{RESULTS}/{{study}}/analyse/adtte.parquet",
         tests=f"{RESULTS}/{{study}}/analyse/tests.csv",
         cox=f"{RESULTS}/{{study}}/analyse/cox.csv",
-        landmark=f"{RESULTS}/{{study}}/analyse/landmark.parquet",
+        curves=f"{RESULTS}/{{study}}/analyse/curves.parquet",
         simon_makuch=f"{RESULTS}/{{study}}/analyse/simon_makuch.parquet",
         simon_makuch_at_risk=f"{RESULTS}/{{study}}/analyse/simon_makuch_at_risk.csv",
     output:

@@ -7,12 +7,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cohortflow.analyse.adapters import DAYS_PER_MONTH, DAYS_PER_YEAR
+from cohortflow.analyse.adapters import TimedepResult, time_dependent
+from cohortflow.analyse.analysis import endpoint_data
+from cohortflow.analyse.curves import curves_frame
 from cohortflow.analyse.timedep_curves import AT_RISK_MIN_YEARS, timedep_curves
 from cohortflow.core.errors import CohortflowError
+from cohortflow.core.timescale import DAYS_PER_MONTH, DAYS_PER_YEAR
 from cohortflow.render.figure_names import FigureName, read_figure_name
 from cohortflow.render.runreport import figure_caption
 from cohortflow.render.study_figures import FigureInputs, build_figure
+from cohortflow.stats.survival import kaplan_meier, number_at_risk
 from cohortflow.stats.timedep import curve_at, landmark, simon_makuch
 
 STUDY = {
@@ -55,9 +59,19 @@ def _data(n: int = 40, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
     return cohort, adtte
 
 
+def _timedep(cohort: pd.DataFrame, adtte: pd.DataFrame, study: dict) -> list[TimedepResult]:
+    """The time-dependent analyses' results, as the analyse stage computes them (once)."""
+    data = endpoint_data(cohort, adtte, "OS")
+    return [
+        time_dependent(data, a, study["groupings"][a["by"]], study["endpoints"]["OS"], "S")
+        for a in study["analyses"]
+        if a.get("by") in study["groupings"]
+    ]
+
+
 def test_timedep_curves_are_the_landmark_sets_and_simon_makuch_curves_of_stats():
     cohort, adtte = _data()
-    out = timedep_curves(cohort, adtte, STUDY)
+    out = timedep_curves(_timedep(cohort, adtte, STUDY))
     t = adtte["AVAL"].to_numpy(float)
     e = (adtte["CNSR"] == 0).to_numpy(int)
     x = (cohort["hsct_date"] - cohort["dx_date"]).dt.days.to_numpy(float)
@@ -85,7 +99,7 @@ def test_timedep_curves_are_the_landmark_sets_and_simon_makuch_curves_of_stats()
 def test_no_time_dependent_grouping_gives_empty_tables_with_their_columns():
     cohort, adtte = _data()
     study = {**STUDY, "analyses": [STUDY["analyses"][1]]}
-    out = timedep_curves(cohort, adtte, study)
+    out = timedep_curves(_timedep(cohort, adtte, study))
     assert all(len(v) == 0 and len(v.columns) >= 4 for v in out.values())
 
 
@@ -96,7 +110,9 @@ def test_landmark_and_simon_makuch_figures_need_the_analyse_tables():
     for name in ("km_os_hsct_landmark_6m", "km_os_hsct_simon_makuch"):
         with pytest.raises(CohortflowError, match="rerun the analyse stage"):
             build_figure(name, bare, STUDY)
-    full = FigureInputs(cohort, adtte, tests, pd.DataFrame(), timedep_curves(cohort, adtte, STUDY))
+    results = _timedep(cohort, adtte, STUDY)
+    curves = curves_frame([c for r in results for c in r.curves])
+    full = FigureInputs(cohort, adtte, tests, pd.DataFrame(), timedep_curves(results), curves)
     for name in ("km_os_hsct_landmark_6m", "km_os_hsct_simon_makuch"):
         fig = build_figure(name, full, STUDY)
         assert fig.axes, name
@@ -110,6 +126,38 @@ def test_landmark_and_simon_makuch_figures_need_the_analyse_tables():
         for n in risk[risk["group"] == key]["n_risk"].iloc[: AT_RISK_MIN_YEARS + 1]
     ]
     assert printed == expected
+
+
+def test_landmark_curves_are_the_landmark_kaplan_meier_and_the_figure_draws_them():
+    """curves.parquet holds the Kaplan-Meier estimate of each landmark group (the one
+    survival.csv is read from) and its numbers under observation each year; the landmark
+    figure draws exactly those values, computing nothing."""
+    cohort, adtte = _data()
+    (result,) = _timedep(cohort, adtte, STUDY)
+    curves = curves_frame(result.curves)
+    ((months, ld),) = result.landmarks
+    assert months == 6
+    fig = build_figure(
+        "km_os_hsct_landmark_6m",
+        FigureInputs(cohort, adtte, pd.DataFrame(), pd.DataFrame(), curves=curves),
+        STUDY,
+    )
+    lines = [ln for ln in fig.axes[0].get_lines() if ln.get_marker() != "|"]
+    for k, key in enumerate(("exposed", "unexposed")):
+        d = ld.table[ld.table["group"] == key]
+        km = kaplan_meier(d["time"], d["event"])
+        rows = curves[(curves["group"] == key) & (curves["analysis"] == "os_hsct_landmark_6m")]
+        steps = rows[rows["row"] == "step"]
+        assert steps["estimate"].tolist() == km.table["survival"].tolist()
+        assert steps["n_censor"].tolist() == km.table["n_censor"].tolist()
+        assert (steps["n"].iloc[0], steps["events"].iloc[0]) == (km.n, km.events)
+        risk = rows[rows["row"] == "at_risk"]
+        assert risk["time"].tolist() == [y * DAYS_PER_YEAR for y in range(len(risk))]
+        assert risk["n_risk"].tolist() == number_at_risk(d["time"], risk["time"])
+        # the drawn step path: its y values are the estimate's, repeated at each step
+        np.testing.assert_array_equal(
+            np.unique(lines[k].get_ydata()), np.unique(km.table["survival"])
+        )
 
 
 def test_figure_names_are_read_by_one_grammar():

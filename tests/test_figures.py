@@ -17,7 +17,7 @@ from cohortflow.render.figures import (
     km_figure,
     save_figure,
 )
-from cohortflow.stats.survival import number_at_risk
+from cohortflow.stats.survival import kaplan_meier, number_at_risk
 
 WEEK = 7.0
 GEHAN_6MP_T = np.array(
@@ -27,10 +27,12 @@ GEHAN_6MP_E = np.array([1, 1, 1, 0, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0,
 GEHAN_PBO_T = np.array([1, 1, 2, 2, 3, 4, 4, 5, 5, 8, 8, 8, 8, 11, 11, 12, 12, 15, 17, 22, 23])
 GEHAN_PBO_E = np.ones(21, dtype=int)
 
-TWO = {
+TWO_DATA = {
     "6-MP": (GEHAN_6MP_T * WEEK, GEHAN_6MP_E),
     "Placebo": (GEHAN_PBO_T * WEEK, GEHAN_PBO_E),
 }
+#: km_figure draws estimates (the study figures read theirs from analyse/curves.parquet)
+TWO = {label: kaplan_meier(t, e) for label, (t, e) in TWO_DATA.items()}
 
 
 def _cohort(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -38,6 +40,10 @@ def _cohort(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     event_time = rng.exponential(2000, n)
     censor_time = rng.uniform(700, 4000, n)
     return np.floor(np.minimum(event_time, censor_time)), (event_time <= censor_time).astype(int)
+
+
+def _fit(seed: int, n: int):
+    return kaplan_meier(*_cohort(n, seed))
 
 
 def _axes(fig: Figure, label: str):
@@ -77,7 +83,7 @@ def test_two_curves_build():
 
 def test_single_curve_build():
     t, e = _cohort(120, 1)
-    fig = km_figure({"All patients": (t, e)}, title="Overall survival")
+    fig = km_figure({"All patients": kaplan_meier(t, e)}, title="Overall survival")
     ax = _axes(fig, KM_AXES_LABEL)
     assert ax.get_xlabel() == "Time (months)"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
@@ -88,7 +94,7 @@ def test_single_curve_build():
 
 @pytest.mark.parametrize("k", [3, 4])
 def test_three_and_four_curves_build(k):
-    curves = {f"Group {i}": _cohort(60 + 10 * i, i) for i in range(k)}
+    curves = {f"Group {i}": _fit(i, 60 + 10 * i) for i in range(k)}
     fig = km_figure(curves, title="EFS", time_unit="years", ci_bands=True, percent=True)
     assert sorted(_at_risk_rows(fig)) == list(range(k))
     labels = [t.get_text() for t in _axes(fig, KM_AXES_LABEL).get_yticklabels()]
@@ -110,7 +116,7 @@ def test_at_risk_numbers_match_number_at_risk_under_ticks(unit, tick_step, xmax)
     if tick_step is not None:
         np.testing.assert_allclose(np.diff(ticks), tick_step)
     rows = _at_risk_rows(fig)
-    for i, (time, _) in enumerate(TWO.values()):
+    for i, (time, _) in enumerate(TWO_DATA.values()):
         xs, texts = zip(*rows[i], strict=True)
         np.testing.assert_array_equal(xs, ticks)
         expected = number_at_risk(time, ticks * TIME_UNITS[unit])
@@ -152,7 +158,7 @@ def test_at_risk_rows_are_labelled_and_coloured_like_curves():
 
 
 def test_legend_is_clear_of_the_curves():
-    for curves in (TWO, {f"Arm {i}": _cohort(300, i) for i in range(4)}):
+    for curves in (TWO, {f"Arm {i}": _fit(i, 300) for i in range(4)}):
         fig = km_figure(curves, title="t", time_unit="weeks", p_value_text="p = 0.01")
         fig.draw_without_rendering()
         ax = _axes(fig, KM_AXES_LABEL)
@@ -185,7 +191,9 @@ def test_footnote_and_ci_bands():
     ("kwargs", "message"),
     [
         ({"time_unit": "fortnights"}, "time_unit"),
-        ({"ci_method": "logit"}, "ci_method"),
+        ({"at_risk": {"6-MP": ([0.0], [21])}}, "no row for curve"),
+        ({"at_risk": {"6-MP": ([0.0], [21]), "Placebo": ([0.0, 7.0], [21])}}, "equally long"),
+        ({"at_risk": {"6-MP": ([0.0], [21]), "Placebo": ([-1.0], [21])}}, "non-negative"),
         ({"tick_step": 0}, "tick_step"),
         ({"xmax": -1}, "xmax"),
     ],
@@ -198,6 +206,28 @@ def test_invalid_arguments_raise(kwargs, message):
 def test_no_curves_raises():
     with pytest.raises(ValueError, match="at least one curve"):
         km_figure({}, title="t")
+
+
+def test_a_curve_without_its_step_table_raises():
+    """A curve is an estimate's table, not raw (time, event) data: anything else is refused
+    with the curve named, never drawn wrong."""
+    raw = {"6-MP": TWO_DATA["6-MP"]}
+    with pytest.raises(ValueError, match="'6-MP' needs a table"):
+        km_figure(raw, title="t")
+    km = kaplan_meier(*TWO_DATA["6-MP"])
+    km_no_censor = type("Km", (), {"table": km.table.drop(columns="n_censor"), "n": 21})
+    with pytest.raises(ValueError, match="n_censor"):
+        km_figure({"6-MP": km_no_censor()}, title="t")
+
+
+def test_given_numbers_at_risk_are_printed_under_their_own_times():
+    """With delayed entry the numbers at risk come from the analyse stage (``at_risk``): each
+    printed under its time (days shown in the unit), those beyond the axis left out."""
+    at = {"6-MP": ([0.0, 70.0, 140.0, 1e6], [3, 2, 1, 0]), "Placebo": ([0.0], [21])}
+    fig = km_figure(TWO, title="Gehan", time_unit="weeks", xmax=30, at_risk=at)
+    rows = _at_risk_rows(fig)
+    assert rows[0] == [(0.0, "3"), (10.0, "2"), (20.0, "1")]
+    assert rows[1] == [(0.0, "21")]
 
 
 # --------------------------------------------------------------------------- files

@@ -123,6 +123,13 @@ def function_level_imports(g: ImportGraph) -> list[str]:
     return sorted(set(out))
 
 
+def reached(g: ImportGraph, package: str, target: str) -> list[str]:
+    """Modules of ``target`` (a subpackage name) that the modules of ``package`` reach in the
+    import graph, directly or through the modules they import."""
+    start = [m for m in g.modules if m.startswith(f"cohortflow.{package}.")]
+    return sorted(m for m in g.closure(start) if m.startswith(f"cohortflow.{target}."))
+
+
 @pytest.fixture(scope="module")
 def graph() -> ImportGraph:
     return ImportGraph(REPO)
@@ -145,6 +152,14 @@ def test_stats_knows_nothing_of_studies(graph: ImportGraph):
         for d in graph.modules[m].imports
     }
     assert {d.split(".")[1] for d in deps if "." in d} <= {"core", "stats"}
+
+
+def test_render_computes_no_statistics(graph: ImportGraph):
+    """render/ draws what the analyse stage wrote (curves.parquet, the time-dependent tables):
+    none of its modules reaches stats/, even through another package, and of analyse/ it
+    reaches only the constants naming the analyse outputs."""
+    assert reached(graph, "render", "stats") == []
+    assert reached(graph, "render", "analyse") == ["cohortflow.analyse.outputs"]
 
 
 def test_no_import_cycles(graph: ImportGraph):
@@ -196,3 +211,18 @@ def test_the_checks_catch_what_they_forbid(tmp_path: Path):
         "cohortflow.stats.b: cohortflow.core.a._hidden",
     ]
     assert function_level_imports(g) == ["cohortflow.stats.b:6: import cohortflow.core.c"]
+
+
+def test_reached_follows_imports_through_other_packages(tmp_path: Path):
+    """A render module reaching stats through an analyse module counts, as a direct import
+    does; one importing only the analyse constants does not."""
+    files = {f"cohortflow/{p}/__init__.py": "" for p in ("stats", "analyse", "render")} | {
+        "cohortflow/stats/km.py": "",
+        "cohortflow/analyse/outputs.py": "COLUMNS = []\n",
+        "cohortflow/analyse/analysis.py": "from cohortflow.stats import km\n",
+        "cohortflow/render/clean.py": "from cohortflow.analyse.outputs import COLUMNS\n",
+    }
+    g = _toy(tmp_path, files)
+    assert reached(g, "render", "stats") == []
+    g = _toy(tmp_path, {"cohortflow/render/dirty.py": "from cohortflow.analyse import analysis\n"})
+    assert reached(g, "render", "stats") == ["cohortflow.stats.km"]

@@ -31,6 +31,7 @@ from cohortflow.render.study_figures import (
     p_value_labels,
 )
 from cohortflow.render.tables import blank_repeats
+from cohortflow.stats.survival import kaplan_meier
 from cohortflow.validate.dq import percent_text
 
 from .conftest import REPO
@@ -247,9 +248,7 @@ def test_hangul_labels_render_with_the_hangul_font(tmp_path):
     assert HANGUL_FONT in FONT_FAMILY, "fonts-nanum is not installed (make setup installs it)"
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)"
-        fig = km_figure(
-            {"남자": (np.array([1.0, 50, 90]), np.array([1, 0, 1]))}, title="전체 생존율"
-        )
+        fig = km_figure({"남자": kaplan_meier([1.0, 50, 90], [1, 0, 1])}, title="전체 생존율")
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
 
@@ -314,7 +313,7 @@ def test_code_list_query_names_the_allowed_codes():
 def test_scheme_groups_are_shown_in_words():
     """A risk scheme's group codes ('high', 'standard') are printed in the grouping's words
     (group_labels) in every table and figure; a code without words stays as it is."""
-    from cohortflow.analyse.analysis import strata
+    from cohortflow.classify.groupings import strata
 
     schemes = {"s": {"groups": [{"group": "high"}], "otherwise": "standard"}}
     cohort = pd.DataFrame({"risk_s": ["standard", "high", "unclassifiable", "high"]})

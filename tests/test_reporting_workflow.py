@@ -34,11 +34,11 @@ def _figures(work: Path, study_id: str) -> dict[str, object]:
     cox = pd.read_csv(base / "analyse/cox.csv")
     names = sorted(p.stem for p in (base / "figures").glob("*.png") if p.stem != "consort")
     timedep = {
-        "landmark": pd.read_parquet(base / "analyse/landmark.parquet"),
         "simon_makuch": pd.read_parquet(base / "analyse/simon_makuch.parquet"),
         "simon_makuch_at_risk": pd.read_csv(base / "analyse/simon_makuch_at_risk.csv"),
     }
-    inputs = FigureInputs(cohort, adtte, tests, cox, timedep)
+    curves = pd.read_parquet(base / "analyse/curves.parquet")
+    inputs = FigureInputs(cohort, adtte, tests, cox, timedep, curves)
     figs = {n: build_figure(n, inputs, study) for n in names}
     figs["consort"] = consort_figure(
         pd.read_csv(base / "analyse/flow.csv"),

@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from cohortflow.analyse.curves import (
+    at_risk_table,
+    curve_table,
+    under_observation,
+    year_times,
+)
 from cohortflow.core.defaults import Analysis, CifAnalysis, CoxModel, Grouping
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.expr import evaluate
+from cohortflow.core.timescale import DAYS_PER_MONTH, DAYS_PER_YEAR
 from cohortflow.stats.competing import cif_at, cumulative_incidence, gray_test
 from cohortflow.stats.cox import fit_cox
 from cohortflow.stats.logrank import mantel_byar, split_at_exposure
 from cohortflow.stats.survival import survival_at
-from cohortflow.stats.timedep import curve_at, landmark, landmark_compare, simon_makuch
+from cohortflow.stats.timedep import (
+    LandmarkData,
+    SimonMakuchCurve,
+    curve_at,
+    landmark,
+    landmark_compare,
+    simon_makuch,
+)
 
 log = logging.getLogger("cohortflow")
-DAYS_PER_YEAR = 365.25
-DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 #: Follow-up of 0 days is moved to half a day for counting-process methods (as R's jasa1).
 ZERO_TIME = 0.5
 
@@ -61,18 +74,39 @@ def curve_rows(
     ]
 
 
+@dataclass
+class TimedepResult:
+    """What the time-dependent analyses of one analysis computed: its survival.csv and
+    tests.csv rows, the Kaplan-Meier curves of its landmark data sets (curve tables,
+    ``analyse.curves``), and for ``timedep_curves`` to tabulate: the patients' ``study_id``
+    and times, the landmark data set per landmark (months) and the Simon-Makuch curves."""
+
+    analysis: str
+    study_id: np.ndarray
+    time: np.ndarray
+    survival: list[dict[str, Any]] = field(default_factory=list)
+    tests: list[dict[str, Any]] = field(default_factory=list)
+    curves: list[pd.DataFrame] = field(default_factory=list)
+    landmarks: list[tuple[float, LandmarkData]] = field(default_factory=list)
+    simon_makuch: dict[str, SimonMakuchCurve] = field(default_factory=dict)
+
+
 def _landmark(
     months: float,
     data: tuple[np.ndarray, np.ndarray, np.ndarray],
     base: dict[str, Any],
     endpoint: dict[str, Any],
-    cfg: Analysis,
+    a: dict[str, Any],
     names: list[str],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """survival.csv and tests.csv rows of the landmark analysis at ``months``."""
+    result: TimedepResult,
+) -> None:
+    """survival.csv and tests.csv rows, data set and curves of the landmark analysis at
+    ``months``, added to ``result``."""
     t, e, x = data
+    cfg = Analysis.of(a)
     times = [y * DAYS_PER_YEAR for y in cfg.time_points_years]
     ld = landmark(t, e, x, months * DAYS_PER_MONTH)
+    result.landmarks.append((months, ld))
     comp = landmark_compare(ld, ci_method=cfg.ci_method)
     head = {
         **base,
@@ -81,7 +115,8 @@ def _landmark(
         "origin": f"{endpoint['origin']} + {months:g} months",
         "subset": f"alive and event-free at {months:g} months",
     }
-    surv, tests = [], []
+    lt = ld.table["time"].to_numpy(float)
+    at_years = year_times(float(lt.max(initial=0.0)))
     for key, lab in (("exposed", names[0]), ("unexposed", names[1])):
         if key not in comp.km:
             continue
@@ -89,9 +124,13 @@ def _landmark(
         group = {"stratum": f"{lab} by {months:g} months", "n": comp.n[key]}
         group["total_events"] = km.events
         at = survival_at(km, times)
-        surv += curve_rows(head, at, cfg.time_points_years, cfg.ci_method, group)
+        result.survival += curve_rows(head, at, cfg.time_points_years, cfg.ci_method, group)
+        curve = dict(analysis=head["analysis"], kind="km", group=key, cause=None)
+        curve.update(n=km.n, events=km.events)
+        counts = under_observation(lt[(ld.table["group"] == key).to_numpy()], at_years)
+        result.curves.append(curve_table(curve, km, at_years, counts))
     if comp.logrank is not None:
-        tests.append(
+        result.tests.append(
             {
                 **base,
                 "analysis": head["analysis"],
@@ -106,7 +145,6 @@ def _landmark(
                 "exposed later analysed as unexposed",
             }
         )
-    return surv, tests
 
 
 def time_dependent(
@@ -115,17 +153,19 @@ def time_dependent(
     grouping: dict[str, Any],
     endpoint: dict[str, Any],
     label: str,
-) -> dict[str, list[dict[str, Any]]]:
+) -> TimedepResult:
     """Mantel-Byar test, landmark analyses and Simon-Makuch estimates for an exposure that
-    happens after the time origin (e.g. HSCT). Returns rows for survival.csv and tests.csv
-    and the curves for figures."""
+    happens after the time origin (e.g. HSCT): rows for survival.csv and tests.csv, the
+    landmark curves for figures, and the landmark data sets and Simon-Makuch curves that
+    ``timedep_curves`` tabulates (computed once, here)."""
     exp_col = grouping["time_dependent"]
     t = data["AVAL"].to_numpy(float)
     e = (data["CNSR"] == 0).to_numpy(int)
     x = exposure_days(data, exp_col, endpoint["origin"])
     names = Grouping.of(grouping).exposure_labels
     cfg = Analysis.of(a)
-    surv, tests = [], []
+    result = TimedepResult(a["id"], data["study_id"].to_numpy(), t)
+    surv, tests = result.survival, result.tests
     times_y = cfg.time_points_years
     ci = cfg.ci_method
     tt = np.where(t <= 0, ZERO_TIME, t)
@@ -145,10 +185,9 @@ def time_dependent(
         }
     )
     for months in cfg.landmarks_months:
-        lm_surv, lm_tests = _landmark(months, (t, e, x), base, endpoint, cfg, names)
-        surv += lm_surv
-        tests += lm_tests
+        _landmark(months, (t, e, x), base, endpoint, a, names, result)
     sm = simon_makuch(t, e, x, ci_method=ci)
+    result.simon_makuch = sm
     head = {
         **base,
         "analysis": f"{a['id']}_simon_makuch",
@@ -161,7 +200,7 @@ def time_dependent(
         at = curve_at(curve, [y * DAYS_PER_YEAR for y in times_y])
         group = {"stratum": lab, "n": curve.n, "total_events": curve.events}
         surv += curve_rows(head, at, times_y, ci, group)
-    return {"survival": surv, "tests": tests}
+    return result
 
 
 def design(data: pd.DataFrame, covariates: list[dict[str, Any]]) -> tuple[pd.DataFrame, int]:
@@ -261,22 +300,28 @@ def competing(
     order: list[str],
     endpoint: dict[str, Any],
     label: str,
-) -> dict[str, list[dict[str, Any]]]:
+) -> dict[str, Any]:
     """Cumulative incidence of the event and of the competing event per stratum, and Gray's
-    test of each (cause 1 and 2) when there are two or more strata."""
+    test of each (cause 1 and 2) when there are two or more strata: rows of cif.csv
+    (``cif``) and tests.csv (``tests``), and the curves of the figure (``curves``: each
+    stratum's two curves, then its numbers under observation each year)."""
     cfg = CifAnalysis.of(a)
     times_y = cfg.time_points_years
     et = data["EVENTTYPE"].fillna(0).astype(int).to_numpy()
     t = data["AVAL"].to_numpy(float)
     entry = data["ENTRY"].to_numpy(float) if "ENTRY" in data else None
     names = {1: endpoint["events"][0]["description"], 2: endpoint["competing"][0]["description"]}
-    rows, tests = [], []
+    at_risk = year_times(float(np.nanmax(t)) if len(t) else 0.0)
+    rows, tests, curves = [], [], []
     for s in order:
         m = (strata_labels == s).to_numpy()
+        key = dict(analysis=a["id"], kind="cif", group=s, n=int(m.sum()))
         for cause in (1, 2):
             res = cumulative_incidence(
                 t[m], et[m], cause=cause, entry=None if entry is None else entry[m]
             )
+            events = int((et[m] == cause).sum())
+            curves.append(curve_table(dict(key, cause=cause, events=events), res))
             at = cif_at(res, [y * DAYS_PER_YEAR for y in times_y])
             for y, r in zip(times_y, at.to_dict("records"), strict=True):
                 rows.append(
@@ -298,6 +343,8 @@ def competing(
                         "ci_method": res.ci_method,
                     }
                 )
+        counts = under_observation(t[m], at_risk, None if entry is None else entry[m])
+        curves.append(at_risk_table(dict(key, cause=None, events=None), at_risk, counts))
     valid = [s for s in order if s not in ("unknown", "unclassifiable")]
     if len(valid) >= 2 and entry is None:  # Gray's test has no delayed-entry form
         m = strata_labels.isin(valid).to_numpy()
@@ -318,4 +365,4 @@ def competing(
                     "note": "",
                 }
             )
-    return {"cif": rows, "tests": tests}
+    return {"cif": rows, "tests": tests, "curves": curves}

@@ -8,30 +8,33 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cohortflow.analyse.adapters import competing, cox_model, time_dependent
+from cohortflow.analyse.adapters import TimedepResult, competing, cox_model, time_dependent
+from cohortflow.analyse.curves import curve_table, curves_frame, under_observation, year_times
 from cohortflow.analyse.eligibility import eligibility, flow_table
 from cohortflow.analyse.endpoints import derive
+from cohortflow.analyse.outputs import SMALL_RISK_SET_TEST
 from cohortflow.analyse.responses import best_response, response_counts, response_rates
 from cohortflow.analyse.survmethods import (
     MIN_AT_RISK,
     RMST_COLUMNS,
-    SMALL_RISK_SET_TEST,
     entry_days,
     fine_gray_rows,
     rmst_rows,
     small_risk_sets,
     weighted_tests,
 )
+from cohortflow.analyse.timedep_curves import timedep_curves
+from cohortflow.classify.groupings import strata
 from cohortflow.classify.schemes import UNCLASSIFIABLE
 from cohortflow.core.defaults import Analysis, CifAnalysis, Endpoint, Responses, Study
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.expr import evaluate
+from cohortflow.core.timescale import DAYS_PER_YEAR
 from cohortflow.stats.logrank import stratified_logrank, trend_test
 from cohortflow.stats.survival import kaplan_meier, logrank_test, median_survival, survival_at
 from cohortflow.stats.wlogrank import weighted_logrank
 
 log = logging.getLogger("cohortflow")
-DAYS_PER_YEAR = 365.25
 
 
 def build_cohort(
@@ -54,31 +57,6 @@ def build_cohort(
         )
     elig = eligibility(df, rules)
     return df.merge(elig.drop(columns=["site"]), on="study_id", how="left")
-
-
-def strata(
-    cohort: pd.DataFrame, grouping: dict[str, Any] | None, schemes: dict[str, Any]
-) -> tuple[pd.Series, list[str]]:
-    """Stratum label per patient and the ordered list of labels (a scheme's group codes in
-    the words of the grouping's ``group_labels`` where it gives them)."""
-    if grouping is None:
-        return pd.Series("All", index=cohort.index), ["All"]
-    if "scheme" in grouping:
-        sch = schemes[grouping["scheme"]]
-        words = grouping.get("group_labels", {})
-        codes = [g["group"] for g in sch["groups"]] + [sch["otherwise"], UNCLASSIFIABLE]
-        order = [words.get(c, c) for c in codes]
-        s = cohort[f"risk_{grouping['scheme']}"].astype(object).replace(words)
-        return s, [o for o in dict.fromkeys(order) if (s == o).any()]
-    labels = pd.Series("unknown", index=cohort.index, dtype=object)
-    unset = pd.Series(True, index=cohort.index)
-    for lvl in grouping["levels"]:
-        r = evaluate(lvl["expr"], cohort)
-        hit = r.value & r.known & unset
-        labels[hit] = lvl["label"]
-        unset &= ~hit
-    order = [lvl["label"] for lvl in grouping["levels"]] + ["unknown"]
-    return labels, [o for o in order if (labels == o).any()]
 
 
 TEST_COLUMNS = [
@@ -186,13 +164,16 @@ def test_row(base: dict[str, Any], test: str, groups: str, **values: Any) -> dic
 
 
 class _Rows:
-    """The rows every analysis adds to: survival, strata, tests and RMST."""
+    """The rows every analysis adds to: survival, strata, tests and RMST; the curves its
+    figures draw; the time-dependent analyses' results (tabulated by ``timedep_curves``)."""
 
     def __init__(self) -> None:
         self.survival: list[dict[str, Any]] = []
         self.strata: list[dict[str, Any]] = []
         self.tests: list[dict[str, Any]] = []
         self.rmst: list[dict[str, Any]] = []
+        self.curves: list[pd.DataFrame] = []
+        self.timedep: list[TimedepResult] = []
 
 
 def _analysis_data(
@@ -294,6 +275,10 @@ def _km_rows(
     t = d["AVAL"].to_numpy(float)
     e = (d["CNSR"] == 0).to_numpy(int)
     km = kaplan_meier(t, e, ci_method=ci, entry=d["ENTRY"] if delayed else None)
+    entry = d["ENTRY"].to_numpy(float) if delayed else None
+    at = ctx["at_risk_times"]
+    key = dict(analysis=a["id"], kind="km", group=s, cause=None, n=km.n, events=km.events)
+    rows.curves.append(curve_table(key, km, at, under_observation(t, at, entry)))
     med, mlo, mhi = median_survival(km)
     small = _small_risk_set_row(base, a, s, km, times_y) if delayed else None
     if small is not None:
@@ -423,8 +408,11 @@ def _km_analysis(
     if td and not cfg.allow_naive:
         rows.tests.append(_naive_refused(base, a, grouping, order))
         order = []
+    last = float(data["AVAL"].max()) if len(data) else 0.0
+    ctx = {"base": base, "subset": subset_label}
+    ctx["at_risk_times"] = year_times(last)
     for s in order:
-        _km_rows(rows, data[lab == s], s, a, ep, {"base": base, "subset": subset_label})
+        _km_rows(rows, data[lab == s], s, a, ep, ctx)
     test_strata = [s for s in order if s not in ("unknown", UNCLASSIFIABLE)]
     if a.get("rmst"):
         rows.rmst += rmst_rows(data, lab, test_strata, a, grouping, base)
@@ -432,14 +420,17 @@ def _km_analysis(
         rows.tests += _group_tests(data, lab, test_strata, a, base)
     if td:
         extra = time_dependent(data, a, grouping, ep, st.data_label)
-        rows.survival += [{**r, "study": study["id"]} for r in extra["survival"]]
-        rows.tests += [{**r, "study": study["id"]} for r in extra["tests"]]
+        rows.survival += [{**r, "study": study["id"]} for r in extra.survival]
+        rows.tests += [{**r, "study": study["id"]} for r in extra.tests]
+        rows.curves += extra.curves
+        rows.timedep.append(extra)
 
 
 def _competing_analysis(
     a: dict[str, Any], study: dict[str, Any], analysed: pd.DataFrame, adtte: pd.DataFrame
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """cif.csv, tests.csv and cox.csv (Fine-Gray) rows of one competing-risks analysis."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[pd.DataFrame]]:
+    """cif.csv, tests.csv and cox.csv (Fine-Gray) rows of one competing-risks analysis, and
+    the curves of its figure."""
     st = Study.of(study)
     ep = study["endpoints"][a["endpoint"]]
     if not Endpoint.of(ep).competing:
@@ -460,11 +451,13 @@ def _competing_analysis(
                 "available (crr has none)"
             )
         fine_gray = fine_gray_rows(data, a, ep, st.data_label)
-    return out["cif"], tests, fine_gray
+    return out["cif"], tests, fine_gray, out["curves"]
 
 
 def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """ADTTE, survival-at-time-points, strata summaries and tests for every configured analysis."""
+    """ADTTE, survival-at-time-points, strata summaries and tests for every configured analysis,
+    and what the figures draw: ``curves`` (``analyse.outputs.CURVE_COLUMNS``) and the
+    time-dependent tables (``analyse.timedep_curves.TIMEDEP_TABLES``)."""
     analysed = cohort[cohort["analysed"]].reset_index(drop=True)
     adtte = pd.concat(
         [
@@ -484,7 +477,8 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
         data = entry_days(endpoint_data(analysed, adtte, model["endpoint"]), ep, model["id"])
         cox_rows += [{**r, "method": "cox"} for r in cox_model(data, model, ep, label)]
     for a in st.cif_analyses:
-        cif, tests, fine_gray = _competing_analysis(a, study, analysed, adtte)
+        cif, tests, fine_gray, curves = _competing_analysis(a, study, analysed, adtte)
+        rows.curves += curves
         cif_rows += cif
         rows.tests += tests
         cox_rows += fine_gray
@@ -516,4 +510,6 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
         "cif": pd.DataFrame(cif_rows, columns=CIF_COLUMNS),
         "rmst": pd.DataFrame(rows.rmst, columns=RMST_COLUMNS),
         "flow": flow_table(cohort, st.eligibility).assign(data_label=label),
+        "curves": curves_frame(rows.curves),
+        **timedep_curves(rows.timedep),
     }

@@ -13,7 +13,6 @@ import pandera.errors
 
 from cohortflow.analyse.analysis import analyse, build_cohort
 from cohortflow.analyse.endpoints import adtte_schema
-from cohortflow.analyse.timedep_curves import TIMEDEP_TABLES, timedep_curves
 from cohortflow.core.defaults import Responses, Study
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.io import sha256_file, write_csv, write_parquet
@@ -57,7 +56,9 @@ def analyse_study(
     responses: str | None = None,
     reconciliations: list[str] | None = None,
 ) -> None:
-    """Cohort with eligibility, ADTTE endpoints, KM summaries, tests, responses and the flow."""
+    """Cohort with eligibility, ADTTE endpoints, KM summaries, tests, responses and the flow,
+    and what the figures draw (``curves``, the time-dependent tables): each output that
+    ``outputs`` names, Parquet or CSV by its suffix."""
     st = Study.of(study)
     cohort = build_cohort(
         pd.read_parquet(patients),
@@ -79,24 +80,8 @@ def analyse_study(
     write_parquet(res["adtte"], outputs["adtte"], {"stage": "analyse", **prov})
     if reconciliations and "set_aside" in outputs:
         write_csv(set_aside_table(reconciliations, st.data_label), outputs["set_aside"])
-    for name in (
-        "survival",
-        "strata",
-        "tests",
-        "flow",
-        "response_rates",
-        "response_counts",
-        "eligibility",
-        "cox",
-        "cif",
-        "rmst",
-    ):
-        if name in outputs:
-            write_csv(res[name], outputs[name])
-    if any(k in outputs for k in TIMEDEP_TABLES):  # what the time-dependent figures draw
-        analysed = cohort[cohort["analysed"]].reset_index(drop=True)
-        tables = timedep_curves(analysed, res["adtte"], study)
-        _write_tables(tables, outputs, {"stage": "analyse", **prov})
+    tables = {k: v for k, v in res.items() if k not in ("adtte",)}
+    _write_tables(tables, outputs, {"stage": "analyse", **prov})
     log.info("analysed %d of %d patients", int(cohort["analysed"].sum()), len(cohort))
 
 

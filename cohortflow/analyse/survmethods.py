@@ -16,17 +16,14 @@ import pandas as pd
 from cohortflow.analyse.adapters import design
 from cohortflow.core.defaults import Analysis, Endpoint, FineGray, LogrankWeight, Rmst
 from cohortflow.core.errors import CohortflowError
+from cohortflow.core.timescale import DAYS_PER_MONTH, DAYS_PER_YEAR
 from cohortflow.stats.finegray import fit_fine_gray
 from cohortflow.stats.rmst import compare_rmst, restricted_mean
 from cohortflow.stats.wlogrank import weighted_logrank
 
 log = logging.getLogger("cohortflow")
-DAYS_PER_YEAR = 365.25
-DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 #: fewer subjects at risk than this where an estimate is printed gets a warning (delayed entry)
 MIN_AT_RISK = 10
-#: tests.csv ``test`` of the row (no statistic, a note) stating that warning per stratum
-SMALL_RISK_SET_TEST = "delayed entry: small risk sets"
 
 RMST_COLUMNS = [
     "data_label",

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from cohortflow.analyse.adapters import DAYS_PER_MONTH, exposure_days
-from cohortflow.analyse.analysis import strata
 from cohortflow.analyse.survmethods import entry_days
+from cohortflow.classify.groupings import strata
 from cohortflow.classify.schemes import scheme_inputs
 from cohortflow.core.config import load_study
 from cohortflow.core.defaults import Analysis, Eligibility, Grouping, Study

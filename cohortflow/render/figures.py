@@ -11,10 +11,11 @@ import math
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import matplotlib as mpl
 import numpy as np
+import pandas as pd
 from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -24,7 +25,6 @@ from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import Bbox
 
 from cohortflow.core.formatting import percent_tick
-from cohortflow.stats.survival import CI_METHODS, kaplan_meier, number_at_risk
 
 __all__ = [
     "AT_RISK_AXES_LABEL",
@@ -32,10 +32,23 @@ __all__ = [
     "HANGUL_FONT",
     "KM_AXES_LABEL",
     "TIME_UNITS",
+    "SurvivalCurve",
     "hangul_font_available",
     "km_figure",
     "save_figure",
 ]
+
+
+class SurvivalCurve(Protocol):
+    """A Kaplan-Meier curve as ``km_figure`` draws it (``stats.survival.KMResult`` is one; the
+    study figures read theirs from ``analyse/curves.parquet``): ``table`` with one row per
+    distinct time from 0 (``time`` in days, ``survival``, ``lower``, ``upper``, ``n_risk``,
+    ``n_censor``), ``n`` subjects and ``events``."""
+
+    table: pd.DataFrame
+    n: int
+    events: int
+
 
 #: Days per unit of the time axis (a month is 365.25 / 12 days).
 TIME_UNITS: dict[str, float] = {"days": 1.0, "weeks": 7.0, "months": 30.4375, "years": 365.25}
@@ -118,18 +131,24 @@ def tick_label(value: float) -> str:
     return f"{value:.10g}"
 
 
-def curve_pairs(
-    curves: Mapping[str, tuple[Any, Any]], figure: str, pair: str
-) -> list[tuple[str, Any, Any]]:
-    """(label, first, second) of each curve of a figure, after the checks every curve figure
-    shares: at least one curve, no more than the palette has colours, pairs of two.
-
-    ``figure`` and ``pair`` name the figure function and the pair's parts in the messages.
-    """
+def check_curve_count(curves: Mapping[str, Any], figure: str) -> None:
+    """The check every curve figure (``figure`` in the message) shares: at least one curve,
+    no more than the palette has colours (``ValueError`` otherwise)."""
     if not curves:
         raise ValueError(f"{figure} needs at least one curve")
     if len(curves) > len(PALETTE):
         raise ValueError(f"{figure} draws at most {len(PALETTE)} curves, got {len(curves)}")
+
+
+def curve_pairs(
+    curves: Mapping[str, tuple[Any, Any]], figure: str, pair: str
+) -> list[tuple[str, Any, Any]]:
+    """(label, first, second) of each curve of a figure, after the checks every curve figure
+    shares (``check_curve_count``) and that each is a pair of two.
+
+    ``figure`` and ``pair`` name the figure function and the pair's parts in the messages.
+    """
+    check_curve_count(curves, figure)
     out = []
     for label, two in curves.items():
         if len(two) != 2:
@@ -138,17 +157,21 @@ def curve_pairs(
     return out
 
 
-def _validate_curves(
-    curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
-) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    return [
-        (label, np.asarray(t, dtype=float), np.asarray(e))
-        for label, t, e in curve_pairs(curves, "km_figure", "time_days, event")
-    ]
+#: The columns ``km_figure`` reads from a curve's ``table``.
+KM_TABLE_COLUMNS = ("time", "survival", "lower", "upper", "n_risk", "n_censor")
+
+
+def _validate_curves(curves: Mapping[str, SurvivalCurve]) -> list[tuple[str, SurvivalCurve]]:
+    check_curve_count(curves, "km_figure")
+    for label, km in curves.items():
+        missing = [c for c in KM_TABLE_COLUMNS if c not in getattr(km, "table", {})]
+        if missing or not len(km.table):
+            raise ValueError(f"curve {label!r} needs a table with rows and columns {missing}")
+    return [(str(label), km) for label, km in curves.items()]
 
 
 def km_figure(
-    curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    curves: Mapping[str, SurvivalCurve],
     *,
     title: str,
     time_unit: str = "months",
@@ -156,42 +179,38 @@ def km_figure(
     xmax: float | None = None,
     p_value_text: str | None = None,
     ci_bands: bool = False,
-    ci_method: str = "log-log",
     ylabel: str = "Survival probability",
     footnote: str | None = None,
     percent: bool = False,
-    entries: Mapping[str, np.ndarray] | None = None,
+    at_risk: Mapping[str, tuple[Sequence[float], Sequence[int]]] | None = None,
 ) -> Figure:
     """Kaplan-Meier curves with censor marks and a number-at-risk table underneath.
 
-    ``curves`` maps a label to ``(time_days, event)``; times are in days and shown in
-    ``time_unit`` ("days", "weeks", "months" = days / 30.4375, "years" = days /
-    365.25). The at-risk table has one row per curve, labelled and coloured like the
-    curve, with the number still under observation at each x tick, printed under
-    that tick. The legend gives n and events per curve, followed by ``p_value_text``
-    if given. ``percent`` labels the y axis 0-100 % instead of 0-1. ``entries`` maps a
-    curve's label to its delayed-entry times in days (left truncation): that curve then
-    uses (entry, exit] risk sets and counts a subject at a tick only once entered. Raises
-    ``ValueError`` on invalid arguments or data.
+    ``curves`` maps a label to an estimate (``SurvivalCurve``: its step table, n and
+    events); times are in days and shown in ``time_unit`` ("days", "weeks", "months" =
+    days / 30.4375, "years" = days / 365.25). The at-risk table has one row per curve,
+    labelled and coloured like the curve: ``at_risk`` maps each label to ``(times_days,
+    counts)`` printed under their times (those beyond the axis left out); without it, the
+    number still under observation at each x tick is read off the curve's table
+    (``n_risk`` of its first time at or after the tick: right only without delayed entry).
+    The legend gives n and events per curve, followed by ``p_value_text`` if given.
+    ``percent`` labels the y axis 0-100 % instead of 0-1. Raises ``ValueError`` on invalid
+    arguments or data.
     """
     per_unit = check_time_unit(time_unit)
-    if ci_method not in CI_METHODS:
-        raise ValueError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
     check_axis_args(tick_step, xmax)
-    data = _validate_curves(curves)
-    entry = {k: np.asarray(v, dtype=float) for k, v in (entries or {}).items()}
-    fits = [
-        (label, t, kaplan_meier(t, e, ci_method=ci_method, entry=entry.get(label)))
-        for label, t, e in data
-    ]
-    last = max(float(t.max()) for _, t, _ in fits) / per_unit
+    fits = _validate_curves(curves)
+    given = validate_at_risk(at_risk) if at_risk else None
+    if given is not None and (absent := [label for label, _ in fits if label not in given]):
+        raise ValueError(f"at_risk has no row for curve(s) {absent}")
+    last = max(float(km.table["time"].max()) for _, km in fits) / per_unit
     ticks, x_right = time_ticks(last, time_unit, tick_step, xmax)
 
     with mpl.rc_context(STYLE):
         fig, ax, ax_risk = axes_with_risk_table(KM_AXES_LABEL, len(fits), 5.5)
         handles: list[Line2D] = []
         obstacles: list[Line2D] = []
-        for i, (label, _, km) in enumerate(fits):
+        for i, (label, km) in enumerate(fits):
             drawn = _draw_km_curve(ax, km, label, PALETTE[i], per_unit, x_right, ci_bands)
             handles.append(drawn[0])
             obstacles += drawn
@@ -199,10 +218,12 @@ def km_figure(
             handles.append(Line2D([], [], linestyle="none", label=p_value_text))
         _km_axes(ax, title, x_right, ticks, percent, time_unit, ylabel)
         risk = {
-            label: (ticks, _km_at_risk(t, ticks * per_unit, entry.get(label)))
-            for label, t, _ in fits
+            label: (given[label][0] / per_unit, given[label][1])
+            if given is not None
+            else (ticks, _table_at_risk(km.table, ticks * per_unit))
+            for label, km in fits
         }
-        colours = {label: PALETTE[i] for i, (label, _, _) in enumerate(fits)}
+        colours = {label: PALETTE[i] for i, (label, _) in enumerate(fits)}
         draw_at_risk(ax_risk, list(risk), risk, colours, x_right)
         add_footnote(fig, footnote, 5.5)
         place_legend(fig, ax, handles, obstacles)
@@ -211,7 +232,7 @@ def km_figure(
 
 def _draw_km_curve(
     ax: Axes,
-    km: Any,
+    km: SurvivalCurve,
     label: str,
     colour: str,
     per_unit: float,
@@ -280,12 +301,38 @@ def _km_axes(
     ax.set_ylabel(ylabel)
 
 
-def _km_at_risk(t: np.ndarray, at: np.ndarray, entry: np.ndarray | None) -> list[int]:
-    """Number under observation at each time ``at`` (days); with delayed entry, only those
-    already entered."""
-    if entry is None:
-        return [int(c) for c in number_at_risk(t, at)]
-    return [int(((entry <= x) & (t >= x)).sum()) for x in at]
+def _table_at_risk(table: pd.DataFrame, at: np.ndarray) -> list[int]:
+    """Number under observation at each time ``at`` (days) read off a curve's step table:
+    ``n_risk`` of its first time at or after it (0 after the last); right without delayed
+    entry, where a table row's ``n_risk`` counts everyone whose time is at or after it."""
+    idx = np.searchsorted(table["time"].to_numpy(float), at, side="left")
+    n_risk = np.append(table["n_risk"].to_numpy(np.int64), 0)
+    return [int(c) for c in n_risk[idx]]
+
+
+def validate_at_risk(
+    at_risk: Mapping[str, tuple[Sequence[float], Sequence[int]]],
+) -> dict[str, tuple[np.ndarray, list[int]]]:
+    """Number-at-risk rows keyed by label, times in days: (times, counts) pairs of equal
+    length, finite non-negative times, non-negative whole counts (``ValueError`` otherwise)."""
+    out = {}
+    for label, pair in at_risk.items():
+        if len(pair) != 2:
+            raise ValueError(f"at_risk {label!r} must be a (times, counts) pair")
+        t = np.asarray(pair[0], dtype=float).ravel()
+        counts = np.asarray(pair[1]).ravel()
+        if t.size != counts.size:
+            raise ValueError(f"at_risk {label!r}: times and counts must be equally long")
+        if not np.isfinite(t).all() or (t < 0).any():
+            raise ValueError(f"at_risk {label!r}: times must be finite and non-negative")
+        if counts.size and (
+            not np.issubdtype(counts.dtype, np.number)
+            or (counts < 0).any()
+            or (counts != np.round(counts)).any()
+        ):
+            raise ValueError(f"at_risk {label!r}: counts must be non-negative whole numbers")
+        out[str(label)] = (t, [int(c) for c in counts])
+    return out
 
 
 def check_time_unit(time_unit: str) -> float:

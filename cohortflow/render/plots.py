@@ -42,6 +42,7 @@ from cohortflow.render.figures import (
     place_legend,
     tick_label,
     time_ticks,
+    validate_at_risk,
     wrap_footnote,
 )
 
@@ -163,30 +164,6 @@ def _validate_cif(
     return out
 
 
-def _validate_at_risk(
-    at_risk: Mapping[str, tuple[Sequence[float], Sequence[int]]], labels: list[str]
-) -> dict[str, tuple[np.ndarray, list[int]]]:
-    """Number-at-risk rows keyed by curve label, times in days."""
-    out = {}
-    for label, pair in at_risk.items():
-        if len(pair) != 2:
-            raise ValueError(f"at_risk {label!r} must be a (times, counts) pair")
-        t = np.asarray(pair[0], dtype=float).ravel()
-        counts = np.asarray(pair[1]).ravel()
-        if t.size != counts.size:
-            raise ValueError(f"at_risk {label!r}: times and counts must be equally long")
-        if not np.isfinite(t).all() or (t < 0).any():
-            raise ValueError(f"at_risk {label!r}: times must be finite and non-negative")
-        if counts.size and (
-            not np.issubdtype(counts.dtype, np.number)
-            or (counts < 0).any()
-            or (counts != np.round(counts)).any()
-        ):
-            raise ValueError(f"at_risk {label!r}: counts must be non-negative whole numbers")
-        out[str(label)] = (t, [int(c) for c in counts])
-    return out
-
-
 def _cif_ylim(top: float) -> tuple[float, float]:
     """Upper y limit and tick step for curves reaching ``top``."""
     for limit, step in _CIF_YMAX:
@@ -239,7 +216,7 @@ def cif_figure(
         raise ValueError(f"ymax must be in (0, 1], got {ymax}")
     data = _validate_cif(curves)
     labels = [label for label, _, _ in data]
-    risk = _validate_at_risk(at_risk, labels) if at_risk else {}
+    risk = validate_at_risk(at_risk) if at_risk else {}
     last = max(float(t[-1]) for _, t, _ in data) / per_unit
     if risk and tick_step is None:
         ticks = np.unique(np.concatenate([t for t, _ in risk.values()])) / per_unit

@@ -9,13 +9,13 @@ from typing import Any
 
 import pandas as pd
 
-from cohortflow.analyse.analysis import DAYS_PER_YEAR
-from cohortflow.analyse.survmethods import SMALL_RISK_SET_TEST
+from cohortflow.analyse.outputs import SMALL_RISK_SET_TEST
 from cohortflow.core.cellsafe import csv_restore
 from cohortflow.core.defaults import Study
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.formatting import format_p, format_scaled
 from cohortflow.core.io import write_csv
+from cohortflow.core.timescale import DAYS_PER_MONTH
 from cohortflow.core.xlsx import write_xlsx
 from cohortflow.render.docx_tables import write_docx
 from cohortflow.render.tables import (
@@ -32,7 +32,6 @@ from cohortflow.render.tables import (
 log = logging.getLogger("cohortflow")
 
 #: Days per month (365.25 / 12), as the analysis counts them.
-DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 
 
 def _population(cohort: pd.DataFrame, which: str) -> pd.DataFrame:

@@ -89,15 +89,16 @@ def report_figure(
 ) -> None:
     """Figure ``analysis`` (km_..., cif_..., forest_..., swimmer) as PNG, PDF and SVG, drawn
     from the analyse stage's files named in ``inputs`` (the figure rule's inputs: ``cohort``,
-    ``adtte``, ``tests``, ``cox`` and the time-dependent ``landmark``, ``simon_makuch``,
+    ``adtte``, ``tests``, ``cox``, ``curves`` and the time-dependent ``simon_makuch``,
     ``simon_makuch_at_risk``)."""
-    timedep = ("landmark", "simon_makuch", "simon_makuch_at_risk")
+    timedep = ("simon_makuch", "simon_makuch_at_risk")
     figure_inputs = FigureInputs(
         pd.read_parquet(inputs["cohort"]),
         pd.read_parquet(inputs["adtte"]),
         read_csv_or_empty(inputs["tests"]),
         read_csv_or_empty(inputs["cox"]) if inputs.get("cox") else pd.DataFrame(),
         {k: _read_table(inputs[k]) for k in timedep if inputs.get(k)},
+        pd.read_parquet(inputs["curves"]) if inputs.get("curves") else pd.DataFrame(),
     )
     any_figure(analysis, figure_inputs, study, stem)
 

@@ -2,12 +2,14 @@
 
 ``build_figure`` reads a figure name with ``figure_names.parse_figure`` and hands it to the
 builder of its kind; every builder takes its numbers from the analyse stage's outputs
-(``analyse/*.parquet``, ``*.csv``) and its words from the study's configuration, and draws
-with ``figures`` (Kaplan-Meier) or ``plots`` (cumulative incidence, forest, swimmer).
+(``analyse/*.parquet``, ``*.csv``; the curves from ``analyse/curves.parquet``) and its words
+from the study's configuration, and draws with ``figures`` (Kaplan-Meier) or ``plots``
+(cumulative incidence, forest, swimmer). Nothing here estimates anything.
 """
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,13 +22,12 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from cohortflow.analyse.analysis import DAYS_PER_YEAR, endpoint_data, primary_test, strata
-from cohortflow.analyse.survmethods import entry_days
-from cohortflow.analyse.timedep_curves import AT_RISK_MIN_YEARS
+from cohortflow.analyse.outputs import AT_RISK_MIN_YEARS
+from cohortflow.classify.groupings import strata
 from cohortflow.core.defaults import Analysis, CifAnalysis, Grouping, Study, Swimmer
 from cohortflow.core.errors import CohortflowError
-from cohortflow.core.expr import evaluate
 from cohortflow.core.formatting import format_p
+from cohortflow.core.timescale import DAYS_PER_MONTH, DAYS_PER_YEAR
 from cohortflow.render.figure_names import (
     FigureName,
     parse_figure,
@@ -42,23 +43,32 @@ from cohortflow.render.figures import (
 )
 from cohortflow.render.plots import cif_figure, forest_figure, swimmer_figure
 from cohortflow.render.report import p_text, printed_test_name
-from cohortflow.stats.competing import cumulative_incidence
-from cohortflow.stats.survival import kaplan_meier
 
-DAYS_PER_MONTH = DAYS_PER_YEAR / 12
+
+@dataclass(frozen=True)
+class StepCurve:
+    """A Kaplan-Meier curve read from ``analyse/curves.parquet`` (a ``figures.SurvivalCurve``):
+    its step ``table`` (``time``, ``survival``, ``lower``, ``upper``, ``n_risk``,
+    ``n_event``, ``n_censor``), ``n`` patients and ``events``."""
+
+    table: pd.DataFrame
+    n: int
+    events: int
 
 
 @dataclass(frozen=True)
 class FigureInputs:
     """The analyse stage's outputs a figure is drawn from: ``cohort`` and ``adtte``
-    (parquet), ``tests`` and ``cox`` (CSV), and for time-dependent groupings ``landmark``,
-    ``simon_makuch`` and ``simon_makuch_at_risk`` (``analyse.timedep_curves``)."""
+    (parquet; the swimmer plot), ``tests`` and ``cox`` (CSV), for time-dependent groupings
+    ``simon_makuch`` and ``simon_makuch_at_risk`` (``analyse.timedep_curves``), and the
+    Kaplan-Meier and cumulative-incidence ``curves`` (``analyse.outputs.CURVE_COLUMNS``)."""
 
     cohort: pd.DataFrame
     adtte: pd.DataFrame
     tests: pd.DataFrame
     cox: pd.DataFrame
     timedep: dict[str, pd.DataFrame] = field(default_factory=dict)
+    curves: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def analysed(self) -> pd.DataFrame:
@@ -73,6 +83,18 @@ class FigureInputs:
         if rows.empty:
             raise CohortflowError(
                 f"no rows of {analysis!r} in analyse/{name} (rerun the analyse stage)"
+            )
+        return rows
+
+    def curve_rows(self, analysis: str, kind: str) -> pd.DataFrame:
+        """The ``kind`` curves (``km``, ``cif``) of analysis ``analysis`` in
+        ``analyse/curves.parquet``; a clear error when there are none."""
+        c = self.curves
+        rows = c[(c["analysis"] == analysis) & (c["kind"] == kind)] if len(c) else c
+        if rows.empty:
+            raise CohortflowError(
+                f"no {kind} curves of {analysis!r} in analyse/curves.parquet (rerun the "
+                "analyse stage)"
             )
         return rows
 
@@ -102,59 +124,72 @@ def build_figure(name: str, inputs: FigureInputs, study: dict[str, Any]) -> Any:
 # --------------------------------------------------------------------------- Kaplan-Meier
 
 
-def km_figures(
-    cohort: pd.DataFrame,
-    adtte: pd.DataFrame,
-    tests: pd.DataFrame,
-    study: dict[str, Any],
-    analysis_id: str,
-    stem: str,
-) -> list[Path]:
-    """Kaplan-Meier figure (PNG, PDF, SVG) of one configured analysis."""
+def km_curves(
+    rows: pd.DataFrame,
+) -> tuple[dict[str, StepCurve], dict[str, tuple[np.ndarray, list[int]]]]:
+    """The Kaplan-Meier curves of ``rows`` of ``analyse/curves.parquet`` per group (in the
+    order written) and each group's numbers at risk (``at_risk`` rows: days, counts)."""
+    steps = rows[rows["row"] == "step"]
+    risk = rows[rows["row"] == "at_risk"]
+    curves, at_risk = {}, {}
+    for g in pd.unique(steps["group"]):
+        s = steps[steps["group"] == g]
+        table = pd.DataFrame(
+            {
+                "time": s["time"].to_numpy(float),
+                "survival": s["estimate"].to_numpy(float),
+                "lower": s["lower"].to_numpy(float),
+                "upper": s["upper"].to_numpy(float),
+                "n_risk": s["n_risk"].to_numpy(np.int64),
+                "n_event": s["n_event"].to_numpy(np.int64),
+                "n_censor": s["n_censor"].to_numpy(np.int64),
+            }
+        )
+        curves[g] = StepCurve(table, int(s["n"].iloc[0]), int(s["events"].iloc[0]))
+        r = risk[risk["group"] == g]
+        at_risk[g] = (r["time"].to_numpy(float), [int(v) for v in r["n_risk"]])
+    return curves, at_risk
 
-    return save_figure(km_analysis_figure(cohort, adtte, tests, study, analysis_id), Path(stem))
+
+def yearly(at_risk: tuple[np.ndarray, list[int]], n: int) -> tuple[np.ndarray, list[int]]:
+    """The numbers at risk at the first ``n`` whole years (days, counts) from a group's
+    ``at_risk`` rows, which run to the first year after its last follow-up: 0 after them."""
+    counts = list(at_risk[1][:n]) + [0] * (n - len(at_risk[1]))
+    return np.arange(n) * DAYS_PER_YEAR, counts
 
 
-def _km_curves(
-    cohort: pd.DataFrame, adtte: pd.DataFrame, study: dict[str, Any], a: dict[str, Any]
-) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, np.ndarray]]:
-    """(time, event) per stratum of analysis ``a``, and delayed-entry times where it has any
-    (the patients and strata of the analysis)."""
-    data = cohort[cohort["analysed"]].merge(
-        adtte[adtte["PARAMCD"] == a["endpoint"]][["study_id", "AVAL", "CNSR"]], on="study_id"
-    )
-    if "subset" in a:
-        r = evaluate(a["subset"]["expr"], data)
-        data = data[r.value & r.known]
-    data = data[data["AVAL"].notna() & (data["AVAL"] >= 0)].reset_index(drop=True)
-    ep = study["endpoints"][a["endpoint"]]
-    data = entry_days(data, ep, a["id"])  # delayed entry: ENTRY column, as the analysis
-    grouping = Study.of(study).groupings.get(a["by"]) if a.get("by") else None
-    lab, order = strata(data, grouping, study.get("schemes", {}))
-    curves = {}
-    entries = {}
-    for s in order:
-        d = data[lab == s]
-        name = s if grouping else (a["subset"]["label"] if "subset" in a else "All patients")
-        curves[name] = (d["AVAL"].to_numpy(float), (d["CNSR"] == 0).to_numpy(int))
-        if "ENTRY" in d:
-            entries[name] = d["ENTRY"].to_numpy(float)
-    return curves, entries
+def through_year(at_risk: dict[str, tuple[np.ndarray, list[int]]], years: float | None) -> dict:
+    """``at_risk`` per label with its years extended (0 at risk) through ``years`` (the axis
+    end, when set)."""
+    return {
+        k: yearly(v, max(len(v[1]), math.floor(years * (1 + 1e-9)) + 1 if years else 0))
+        for k, v in at_risk.items()
+    }
+
+
+def primary_test_name(tests: pd.DataFrame, analysis_id: str) -> str | None:
+    """The name of an analysis's primary test (tests.csv ``primary``), None if it has none."""
+    if not len(tests) or "primary" not in tests:
+        return None
+    rows = tests[(tests["analysis"] == analysis_id) & tests["primary"].astype(bool)]
+    return str(rows["test"].iloc[0]) if len(rows) else None
 
 
 def km_analysis_figure(
-    cohort: pd.DataFrame,
-    adtte: pd.DataFrame,
-    tests: pd.DataFrame,
-    study: dict[str, Any],
-    analysis_id: str,
+    curve_rows: pd.DataFrame, tests: pd.DataFrame, study: dict[str, Any], analysis_id: str
 ) -> Any:
-    """The Kaplan-Meier ``Figure`` of one configured analysis."""
+    """The Kaplan-Meier ``Figure`` of one configured analysis, from its rows of
+    ``analyse/curves.parquet``."""
 
     a = next(x for x in study["analyses"] if x["id"] == analysis_id)
     ep = study["endpoints"][a["endpoint"]]
-    curves, entries = _km_curves(cohort, adtte, study, a)
-    p_label, others = p_value_labels(tests, analysis_id, primary_test(a))
+    grouped = bool(a.get("by") and Study.of(study).groupings.get(a["by"]))
+    alone = a["subset"]["label"] if "subset" in a else "All patients"
+    by_group, by_group_risk = km_curves(curve_rows)
+    curves = {(g if grouped else alone): c for g, c in by_group.items()}
+    at_risk = {(g if grouped else alone): r for g, r in by_group_risk.items()}
+    at_risk = through_year(at_risk, a.get("xmax_years"))
+    p_label, others = p_value_labels(tests, analysis_id, primary_test_name(tests, analysis_id))
     unit = Analysis.of(a).time_unit
     xmax_y = a.get("xmax_years")
     scale = {"months": DAYS_PER_YEAR / 12, "years": DAYS_PER_YEAR}[unit]
@@ -182,8 +217,7 @@ def km_analysis_figure(
         ylabel=f"{ep['label']} (probability)",
         footnote=foot or None,
         ci_bands=bool(a.get("ci_bands")),
-        ci_method=Analysis.of(a).ci_method,
-        entries=entries or None,
+        at_risk=at_risk,
     )
     if shade:
         shade_rmst(fig, curves, a["rmst"]["tau_years"] * DAYS_PER_YEAR, scale)
@@ -192,7 +226,8 @@ def km_analysis_figure(
 
 def _km_of(figure: FigureName, inputs: FigureInputs, study: dict[str, Any]) -> Any:
     """Figure km_<analysis>."""
-    return km_analysis_figure(inputs.cohort, inputs.adtte, inputs.tests, study, figure.id)
+    rows = inputs.curve_rows(figure.id, "km")
+    return km_analysis_figure(rows, inputs.tests, study, figure.id)
 
 
 def origin_words(origin: str) -> str:
@@ -203,7 +238,7 @@ def origin_words(origin: str) -> str:
 
 
 def p_value_labels(
-    tests: pd.DataFrame, analysis_id: str, primary: str
+    tests: pd.DataFrame, analysis_id: str, primary: str | None
 ) -> tuple[str | None, list[str]]:
     """The legend text of an analysis's primary test ("Log-rank stratified by site
     P = 0.885") and one footnote sentence per other test, each P beside its test's name."""
@@ -220,15 +255,13 @@ def p_value_labels(
     return legend, others
 
 
-def shade_rmst(
-    fig: Any, curves: dict[str, tuple[np.ndarray, np.ndarray]], tau_days: float, scale: float
-) -> None:
+def shade_rmst(fig: Any, curves: dict[str, StepCurve], tau_days: float, scale: float) -> None:
     """Shade the area under each Kaplan-Meier curve up to ``tau_days`` (its RMST) on the
-    survival axes of a :func:`cohortflow.figures.km_figure`, in the curve's colour."""
+    survival axes of a :func:`cohortflow.render.figures.km_figure`, in the curve's colour."""
     ax = next(x for x in fig.axes if x.get_label() == KM_AXES_LABEL)
     lines = [ln for ln in ax.get_lines() if not str(ln.get_label()).startswith("_")]
-    for line, (t, e) in zip(lines, curves.values(), strict=False):
-        tab = kaplan_meier(t, e).table
+    for line, curve in zip(lines, curves.values(), strict=False):
+        tab = curve.table
         keep = tab["time"].to_numpy() <= tau_days
         x = np.append(tab["time"].to_numpy()[keep], tau_days) / scale
         y = np.append(tab["survival"].to_numpy()[keep], tab["survival"].to_numpy()[keep][-1])
@@ -252,22 +285,18 @@ def _timedep_setting(
 
 def _landmark_of(figure: FigureName, inputs: FigureInputs, study: dict[str, Any]) -> Any:
     """Figure km_<analysis>_landmark_<L>m: Kaplan-Meier curves of the landmark data set
-    (``analyse/landmark.parquet``), time from the landmark."""
+    (``analyse/curves.parquet``), time from the landmark."""
     a, grouping, ep, names = _timedep_setting(figure, study)
     months = float(figure.months)
-    ld = inputs.timedep_table("landmark", figure.analysis)
-    curves = {
-        f"{lab} by {months:g} months": (
-            ld.loc[ld["group"] == key, "time"].to_numpy(float),
-            ld.loc[ld["group"] == key, "event"].to_numpy(int),
-        )
-        for key, lab in (("exposed", names[0]), ("unexposed", names[1]))
-        if (ld["group"] == key).any()
-    }
+    by_group, by_group_risk = km_curves(inputs.curve_rows(figure.analysis, "km"))
+    labels = {"exposed": names[0], "unexposed": names[1]}
+    curves = {f"{labels[g]} by {months:g} months": c for g, c in by_group.items()}
+    at_risk = {f"{labels[g]} by {months:g} months": r for g, r in by_group_risk.items()}
+    xmax_y = a.get("xmax_years")
+    at_risk = through_year(at_risk, (xmax_y - months / 12) if xmax_y else None)
     tests = inputs.tests
     tt = tests[tests["analysis"] == figure.analysis] if len(tests) else tests
     p = f"Log-rank {p_text(float(tt['p'].iloc[0]))}" if len(tt) else None
-    xmax_y = a.get("xmax_years")
     return km_figure(
         curves,
         title=f"{ep['label']} by {grouping.get('label', a['by'])}: landmark at {months:g} months",
@@ -279,6 +308,7 @@ def _landmark_of(figure: FigureName, inputs: FigureInputs, study: dict[str, Any]
         footnote=f"Patients alive and event-free at {months:g} months, "
         f"grouped by exposure before it; time from the landmark.\n"
         f"{study.get('data_label', '')}",
+        at_risk=at_risk,
     )
 
 
@@ -393,25 +423,28 @@ def _draw_step_at_risk(
 
 
 def _cif_curves(
-    data: pd.DataFrame, lab: pd.Series, order: list[str], names: dict[int, str], ticks: Any
+    rows: pd.DataFrame, names: dict[int, str], xmax_m: float | None
 ) -> tuple[dict[str, Any], dict[str, tuple[int, int]], dict[str, Any]]:
-    """Cumulative incidence of the event and the competing event per group, their line
-    styles, and the number still under observation at each tick per group."""
+    """Cumulative incidence of the event and the competing event per group (from ``rows`` of
+    ``analyse/curves.parquet``), their line styles, and each group's number still under
+    observation every 12 months up to ``xmax_m`` months or the last follow-up."""
+    steps = rows[rows["row"] == "step"]
+    risk = rows[rows["row"] == "at_risk"]
+    order = list(pd.unique(rows["group"]))
+    last_m = float(steps["time"].max()) / DAYS_PER_MONTH if len(steps) else 1.0
+    n_years = len(np.arange(0, (xmax_m or last_m) + 1e-9, 12.0))
     curves, styles, at_risk = {}, {}, {}
-    t_all = data["AVAL"].to_numpy(float)
     for k, s in enumerate(order):
-        m = (lab == s).to_numpy()
-        types = data["EVENTTYPE"].fillna(0).astype(int).to_numpy()[m]
         for cause in (1, 2):
-            r = cumulative_incidence(t_all[m], types, cause=cause)
+            c = steps[(steps["group"] == s) & (steps["cause"] == cause)]
             key = f"{names[cause]}" if s == "All" else f"{s}: {names[cause]}"
-            key += f" (n = {int(m.sum())}, events = {int((types == cause).sum())})"
-            curves[key] = (r.table["time"].to_numpy(float), r.table["cif"].to_numpy(float))
+            key += f" (n = {int(c['n'].iloc[0])}, events = {int(c['events'].iloc[0])})"
+            curves[key] = (c["time"].to_numpy(float), c["estimate"].to_numpy(float))
             # colour per group, line style per cause (solid: the event; dashed: competing)
             styles[key] = (k, cause - 1) if len(order) > 1 else (cause - 1, cause - 1)
-        at_risk["All patients" if s == "All" else s] = (
-            ticks,
-            [int((t_all[m] >= x).sum()) for x in ticks],
+        r = risk[risk["group"] == s]
+        at_risk["All patients" if s == "All" else s] = yearly(
+            (r["time"].to_numpy(float), [int(v) for v in r["n_risk"]]), n_years
         )
     return curves, styles, at_risk
 
@@ -420,15 +453,9 @@ def _cif_of(figure: FigureName, inputs: FigureInputs, study: dict[str, Any]) -> 
     """Figure cif_<id>: cumulative incidence of the event and the competing event."""
     a = next(x for x in Study.of(study).cif_analyses if x["id"] == figure.id)
     ep = study["endpoints"][a["endpoint"]]
-    data = endpoint_data(inputs.analysed, inputs.adtte, a["endpoint"])
-    grouping = Study.of(study).groupings.get(a["by"]) if a.get("by") else None
-    lab, order = strata(data, grouping, study.get("schemes", {}))
     names = {1: ep["events"][0]["description"], 2: ep["competing"][0]["description"]}
     xmax_m = a["xmax_years"] * 12 if a.get("xmax_years") else None
-    t_all = data["AVAL"].to_numpy(float)
-    last_m = float(np.nanmax(t_all)) / DAYS_PER_MONTH if len(t_all) else 1.0
-    ticks = np.arange(0, (xmax_m or last_m) + 1e-9, 12.0) * DAYS_PER_MONTH
-    curves, styles, at_risk = _cif_curves(data, lab, order, names, ticks)
+    curves, styles, at_risk = _cif_curves(inputs.curve_rows(a["id"], "cif"), names, xmax_m)
     tests = inputs.tests
     gt = (
         tests[(tests["analysis"] == a["id"]) & tests["test"].astype(str).str.startswith("Gray")]
