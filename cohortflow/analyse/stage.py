@@ -80,7 +80,7 @@ def analyse_study(
     write_parquet(res["adtte"], outputs["adtte"], {"stage": "analyse", **prov})
     if reconciliations and "set_aside" in outputs:
         write_csv(set_aside_table(reconciliations, st.data_label), outputs["set_aside"])
-    tables = {k: v for k, v in res.items() if k not in ("adtte",)}
+    tables = {k: v for k, v in res.items() if k != "adtte"}
     _write_tables(tables, outputs, {"stage": "analyse", **prov})
     log.info("analysed %d of %d patients", int(cohort["analysed"].sum()), len(cohort))
 
