@@ -27,8 +27,9 @@ AT_RISK_MIN_YEARS = 8
 #:   cumulative incidence) and its pointwise 95% ``lower``/``upper`` limits (the analysis's
 #:   ``ci_method``);
 #: * ``at_risk``: the number under observation (entered by then, with delayed entry) at the
-#:   whole years ``time`` = 0, 365.25, 730.5, ... days the figure's number-at-risk table
-#:   prints (``cause`` <NA>: one row set per group); the other counts and estimates <NA>.
+#:   whole years ``time`` = 0, 365.25, 730.5, ... days, up to the first year after the group's
+#:   last follow-up (0 there, and at any later year a figure's axis reaches); for ``cif`` one
+#:   row set per group (``cause`` <NA>); the other counts and the estimates <NA>.
 CURVE_COLUMNS = [
     "analysis",
     "kind",
