@@ -18,6 +18,8 @@ from cohortflow.stats.survival import number_at_risk
 
 #: Columns of ``CURVE_COLUMNS`` holding whole numbers that a row may leave empty (<NA>).
 _NULLABLE_INT = ("cause", "events", "n_event", "n_censor")
+#: Columns of ``CURVE_COLUMNS`` holding estimates (NaN on ``at_risk`` rows).
+_ESTIMATES = ("estimate", "lower", "upper")
 
 
 def year_times(last_days: float) -> np.ndarray:
@@ -81,8 +83,7 @@ def stack(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
 def curves_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
     """Curve tables stacked as ``analyse/curves.parquet`` (``CURVE_COLUMNS``): counts as
     integers, those a row may leave empty as nullable integers."""
+    typed = dict.fromkeys(_NULLABLE_INT, "Int64") | dict.fromkeys(_ESTIMATES, "float64")
+    parts = [p.reindex(columns=CURVE_COLUMNS).astype(typed) for p in parts]
     out = stack(parts, CURVE_COLUMNS)
-    if out.empty:
-        return out
-    out = out.astype({c: "Int64" for c in _NULLABLE_INT})
-    return out.astype({"n": "int64", "n_risk": "int64"})
+    return out if out.empty else out.astype({"n": "int64", "n_risk": "int64"})
