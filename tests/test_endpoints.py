@@ -14,6 +14,14 @@ EFS = {
     "censor": "last_followup_date",
 }
 
+#: overall survival from R/R diagnosis (tests replace the origin)
+OS = {
+    "label": "Overall survival",
+    "origin": "rr_diagnosis_date",
+    "events": [{"source": "death_date", "description": "Death"}],
+    "censor": "last_followup_date",
+}
+
 
 def test_efs_rows():
     df = pd.DataFrame(
@@ -120,12 +128,7 @@ def test_relapse_with_nrm_as_competing_event_from_hsct():
 
 
 def test_os_from_rr_diagnosis_censored_at_cutoff():
-    os_ = {
-        "label": "Overall survival",
-        "origin": "rr_diagnosis_date",
-        "events": [{"source": "death_date", "description": "Death"}],
-        "censor": "last_followup_date",
-    }
+    os_ = OS
     df = _pts(
         rr_diagnosis_date=["2016-01-01", "2016-01-01"],
         death_date=["2017-03-01", None],
@@ -172,12 +175,7 @@ def test_an_origin_after_the_cut_off_is_no_origin_yet():
     """An HSCT in January for a December cut-off (a registry at 100,000 patients has some):
     the event/censor dates are after the cut-off too, so without this rule the patient got a
     negative time (censored at the cut-off, before the origin) and stopped the analysis."""
-    os_hsct = {
-        "label": "Overall survival after HSCT",
-        "origin": "hsct_date",
-        "events": [{"source": "death_date", "description": "Death"}],
-        "censor": "last_followup_date",
-    }
+    os_hsct = dict(OS, label="Overall survival after HSCT", origin="hsct_date")
     df = _pts(
         hsct_date=["2017-01-03", "2016-12-31", None],
         death_date=["2017-02-01", None, None],
