@@ -175,3 +175,32 @@ def test_figure_names_are_read_by_one_grammar():
         "Landmark analysis from 12.5 months: OS by HSCT"
     )
     assert figure_caption(STUDY, "forest_unknown_model") == "Forest unknown model"
+
+
+def test_only_the_swimmer_plot_reads_the_patient_rows():
+    """The figure jobs get the cohort and ADTTE as readers: a curve figure draws from
+    curves.parquet and never reads them (seconds per figure job at 1,000,000 patients); the
+    swimmer plot reads them once."""
+    cohort, adtte = _data()
+    (result,) = _timedep(cohort, adtte, STUDY)
+    curves = curves_frame(result.curves)
+    dead = adtte["CNSR"].eq(0).to_numpy()
+    days = pd.to_timedelta(adtte["AVAL"].where(dead), unit="D")
+    cohort = cohort.assign(death_date=cohort["dx_date"] + days)
+    reads: list[str] = []
+
+    def reader(name: str, frame: pd.DataFrame):
+        return lambda: reads.append(name) or frame
+
+    def inputs() -> FigureInputs:
+        return FigureInputs(
+            reader("cohort", cohort), reader("adtte", adtte), pd.DataFrame(), pd.DataFrame(),
+            curves=curves,
+        )  # fmt: skip
+
+    assert build_figure("km_os_hsct_landmark_6m", inputs(), STUDY).axes
+    assert reads == []
+    swimmer = inputs()
+    study = {**STUDY, "swimmer": {"endpoint": "OS"}}
+    assert build_figure("swimmer", swimmer, study).axes
+    assert sorted(reads) == ["adtte", "cohort"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +94,8 @@ def report_figure(
     ``simon_makuch_at_risk``)."""
     timedep = ("simon_makuch", "simon_makuch_at_risk")
     figure_inputs = FigureInputs(
-        pd.read_parquet(inputs["cohort"]),
-        pd.read_parquet(inputs["adtte"]),
+        partial(pd.read_parquet, inputs["cohort"]),  # read only by a figure that draws them
+        partial(pd.read_parquet, inputs["adtte"]),
         read_csv_or_empty(inputs["tests"]),
         read_csv_or_empty(inputs["cox"]) if inputs.get("cox") else pd.DataFrame(),
         {k: _read_table(inputs[k]) for k in timedep if inputs.get(k)},

@@ -13,6 +13,7 @@ import math
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -63,12 +64,26 @@ class FigureInputs:
     ``simon_makuch`` and ``simon_makuch_at_risk`` (``analyse.timedep_curves``), and the
     Kaplan-Meier and cumulative-incidence ``curves`` (``analyse.outputs.CURVE_COLUMNS``)."""
 
-    cohort: pd.DataFrame
-    adtte: pd.DataFrame
+    #: the cohort and ADTTE, or functions that read them: only the swimmer plot draws
+    #: patient rows, and at 1,000,000 patients reading both took seconds of every figure job
+    cohort_source: pd.DataFrame | Callable[[], pd.DataFrame]
+    adtte_source: pd.DataFrame | Callable[[], pd.DataFrame]
     tests: pd.DataFrame
     cox: pd.DataFrame
     timedep: dict[str, pd.DataFrame] = field(default_factory=dict)
     curves: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @cached_property
+    def cohort(self) -> pd.DataFrame:
+        """The analyse stage's cohort (read on first use)."""
+        src = self.cohort_source
+        return src() if callable(src) else src
+
+    @cached_property
+    def adtte(self) -> pd.DataFrame:
+        """The analyse stage's ADTTE (read on first use)."""
+        src = self.adtte_source
+        return src() if callable(src) else src
 
     @property
     def analysed(self) -> pd.DataFrame:
