@@ -25,6 +25,7 @@ from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import Bbox
 
 from cohortflow.core.formatting import percent_tick
+from cohortflow.core.timescale import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 __all__ = [
     "AT_RISK_AXES_LABEL",
@@ -51,7 +52,9 @@ class SurvivalCurve(Protocol):
 
 
 #: Days per unit of the time axis (a month is 365.25 / 12 days).
-TIME_UNITS: dict[str, float] = {"days": 1.0, "weeks": 7.0, "months": 30.4375, "years": 365.25}
+TIME_UNITS: dict[str, float] = {
+    "days": 1.0, "weeks": 7.0, "months": DAYS_PER_MONTH, "years": DAYS_PER_YEAR
+}  # fmt: skip
 
 #: ``Axes.get_label()`` of the survival-curve axes and of the number-at-risk axes.
 KM_AXES_LABEL = "km"

@@ -31,8 +31,6 @@ from cohortflow.render.tables import (
 
 log = logging.getLogger("cohortflow")
 
-#: Days per month (365.25 / 12), as the analysis counts them.
-
 
 def _population(cohort: pd.DataFrame, which: str) -> pd.DataFrame:
     if which == "screened":
@@ -252,9 +250,9 @@ def _survival_section(
         parts.append(md_table(survival_table(sub, strata_df, tests).drop(columns=["Analysis"])))
     st = strata_df[strata_df["analysis"] == aid]
     med = [
-        f"{r['stratum']}: median {format_scaled(r['median_days'] / 30.4375, 1, 1)} months "
-        f"(95% CI {format_scaled(r['median_lower'] / 30.4375, 1, 1)}-"
-        f"{format_scaled(r['median_upper'] / 30.4375, 1, 1)})"
+        f"{r['stratum']}: median {format_scaled(r['median_days'] / DAYS_PER_MONTH, 1, 1)} months "
+        f"(95% CI {format_scaled(r['median_lower'] / DAYS_PER_MONTH, 1, 1)}-"
+        f"{format_scaled(r['median_upper'] / DAYS_PER_MONTH, 1, 1)})"
         if pd.notna(r["median_days"])
         else f"{r['stratum']}: median not reached"
         for r in st.to_dict("records")
