@@ -33,9 +33,18 @@ def write_parquet(
     df: pd.DataFrame, path: str | Path, metadata: Mapping[str, Any] | None = None
 ) -> None:
     """Write a DataFrame to Parquet with cohortflow metadata (JSON-encoded) and no index."""
+    write_arrow(pa.Table.from_pandas(df, preserve_index=False), path, metadata)
+
+
+def write_arrow(
+    table: pa.Table, path: str | Path, metadata: Mapping[str, Any] | None = None
+) -> None:
+    """Write an Arrow table as :func:`write_parquet` writes a DataFrame: the table's schema
+    metadata (e.g. the pandas metadata) kept, the cohortflow metadata added. A table made by
+    ``pa.Table.from_pandas(df, preserve_index=False)`` gives the same bytes as
+    ``write_parquet(df)``; stages that never leave Arrow skip the round trip through pandas."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(df, preserve_index=False)
     meta = dict(table.schema.metadata or {})
 
     prov = {"schema_version": dictionary_version(), **dict(metadata or {})}

@@ -6,15 +6,27 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from cohortflow.core import dictionary
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.findings import pandera_findings
-from cohortflow.core.io import read_parquet_metadata, sha256_file, write_json, write_parquet
+from cohortflow.core.io import (
+    read_parquet_metadata,
+    sha256_file,
+    write_arrow,
+    write_json,
+    write_parquet,
+)
 from cohortflow.harmonise.derive import harmonise, longitudinal
 
 log = logging.getLogger("cohortflow")
@@ -124,6 +136,82 @@ def by_site_and_id(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return df
 
 
+def canonical_arrow_schema(table: str = "patients") -> pa.Schema:
+    """The Arrow schema (with its pandas metadata) that ``write_parquet`` gives a conformed
+    canonical table: what ``pa.Table.from_pandas(dictionary.conform(df))`` makes of any data,
+    since every canonical column has an extension or datetime dtype."""
+    return pa.Table.from_pandas(dictionary.empty_frame(table), preserve_index=False).schema
+
+
+def _pandas_columns(schema: pa.Schema) -> tuple[list[Any], list[Any]] | None:
+    """The pandas metadata's column entries and index columns of ``schema`` (None if none)."""
+    raw = (schema.metadata or {}).get(b"pandas")
+    if raw is None:
+        return None
+    meta = json.loads(raw)
+    return meta.get("columns"), meta.get("index_columns")
+
+
+def arrow_by_site_and_id(tables: list[pa.Table], table: str = "patients") -> pa.Table | None:
+    """The merged canonical ``table`` as an Arrow table with the canonical schema (pandas
+    metadata included): the rows ``dictionary.conform(by_site_and_id(frames))`` gives for the
+    same files read with pandas, without converting a cell to a Python object.
+
+    None when a part is not already canonical (another column set, type or pandas dtype in its
+    metadata) or a site or study ID is missing: the pandas path then conforms and sorts it.
+    """
+    schema = canonical_arrow_schema(table)
+    want = _pandas_columns(schema)
+    for t in tables:
+        if not t.schema.equals(schema, check_metadata=False) or _pandas_columns(t.schema) != want:
+            return None
+        if t.column("site").null_count or t.column("study_id").null_count:
+            return None
+    if not tables:
+        return schema.empty_table()
+    keys = [("site", "ascending"), ("study_id", "ascending")]
+    # each part sorted on its own (stable), the parts in the order of their first site
+    first = [pc.min(t.column("site")).as_py() if t.num_rows else "" for t in tables]
+    order = sorted(range(len(tables)), key=lambda i: first[i])
+    merged = pa.concat_tables([tables[i].take(pc.sort_indices(tables[i], keys)) for i in order])
+    if not _ordered(merged.column("site"), merged.column("study_id")):
+        whole = pa.concat_tables(tables)
+        merged = whole.take(pc.sort_indices(whole, sort_keys=keys))
+    return merged.combine_chunks().replace_schema_metadata(schema.metadata)
+
+
+def _ordered(site: pa.ChunkedArray, sid: pa.ChunkedArray) -> bool:
+    """Whether rows without missing keys are sorted by site, then study ID."""
+    if len(site) < 2:
+        return True
+    s0, s1 = site.slice(0, len(site) - 1), site.slice(1)
+    i0, i1 = sid.slice(0, len(sid) - 1), sid.slice(1)
+    ok = pc.or_(pc.greater(s1, s0), pc.and_(pc.equal(s1, s0), pc.greater_equal(i1, i0)))
+    return bool(pc.all(ok).as_py())
+
+
+def read_tables(paths: list[str]) -> list[pa.Table]:
+    """The Parquet files ``paths`` as Arrow tables, in order, read by a few threads at once
+    (per file, Arrow's own threads barely help: at 1,000,000 patients the 500 small per-site
+    files took 1.6 s one by one and 1.0 s two at a time)."""
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        return list(pool.map(lambda p: pq.read_table(p, use_threads=False), paths))
+
+
+def _merged_table(paths: list[str], table: str) -> pa.Table:
+    """The canonical ``table`` of ``paths``, sorted by site and study ID, as ``write_parquet``
+    would convert it: merged in Arrow (``arrow_by_site_and_id``) or, for files that are not
+    canonical, read with pandas, sorted by ``by_site_and_id`` and conformed."""
+    merged = arrow_by_site_and_id(read_tables(paths), table)
+    if merged is not None:
+        return merged
+    frames = [pd.read_parquet(p) for p in paths]
+    df = dictionary.conform(
+        by_site_and_id(frames) if frames else dictionary.empty_frame(table), table
+    )
+    return pa.Table.from_pandas(df, preserve_index=False)
+
+
 def merge_sites(
     sites: list[str],
     data_out: str,
@@ -138,6 +226,9 @@ def merge_sites(
     Under the ``strict`` policy a fatal check failing at any site stops the run here, before
     anything is merged, with a one-screen summary. Patients sent by two sites are flagged by
     ``find_cross_site_duplicates`` and never merged.
+
+    Canonical per-site files (as ``harmonise_site`` writes them) are merged in Arrow; any
+    other file goes through pandas (``dictionary.conform``); both give the same bytes.
     """
     if policy == "strict" and statuses:
         st = pd.concat([pd.read_csv(p) for p in statuses], ignore_index=True)
@@ -154,38 +245,24 @@ def merge_sites(
                 "the listings to send to the sites; or set `validation: {policy: quarantine}` "
                 "in the study definition to set these records aside and proceed."
             )
-    frames = [pd.read_parquet(p) for p in sites]
-    df = dictionary.conform(by_site_and_id(frames) if frames else dictionary.empty_frame())
-    dup = df["study_id"].duplicated(keep=False)
-    if dup.any():
+    meta = {"data_label": data_label, "dictionary_version": dictionary.dictionary_version()}
+    merged = _merged_table(sites, "patients")
+    counts = pc.value_counts(merged.column("study_id")).field("counts")
+    shared = pc.sum(pc.filter(counts, pc.greater(counts, 1))).as_py() or 0
+    if shared:
         raise CohortflowError(
-            f"{int(dup.sum())} rows share a study ID across the merge; "
+            f"{shared} rows share a study ID across the merge; "
             "see the validation findings (duplicate local IDs)"
         )
-    meta = {"data_label": data_label, "dictionary_version": dictionary.dictionary_version()}
-    write_parquet(
-        df,
-        data_out,
-        {
-            "stage": "merge",
-            "table": "patients",
-            **meta,
-            "inputs": {Path(p).name: sha256_file(p) for p in sites},
-        },
-    )
+    n_patients = merged.num_rows
+    inputs = {Path(p).name: sha256_file(p) for p in sites}
+    write_arrow(merged, data_out, {"stage": "merge", "table": "patients", **meta, "inputs": inputs})
+    del merged
     for name, paths in (tables_in or {}).items():
-        parts = [pd.read_parquet(p) for p in paths]
-        t = dictionary.conform(
-            by_site_and_id(parts) if parts else dictionary.empty_frame(name), name
+        t = _merged_table(paths, name)
+        inputs = {Path(p).name: sha256_file(p) for p in paths}
+        write_arrow(
+            t, tables_out[name], {"stage": "merge", "table": name, **meta, "inputs": inputs}
         )
-        write_parquet(
-            t,
-            tables_out[name],
-            {
-                "stage": "merge",
-                "table": name,
-                **meta,
-                "inputs": {Path(p).name: sha256_file(p) for p in paths},
-            },
-        )
-    log.info("merged %d sites, %d patients", len(frames), len(df))
+        del t
+    log.info("merged %d sites, %d patients", len(sites), n_patients)
