@@ -5,9 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from cohortflow.classify.schemes import classify_all, scheme_inputs
+from cohortflow.classify.schemes import classify_all_coded, scheme_inputs
 from cohortflow.core.expr import names
-from cohortflow.core.io import read_columns, sha256_file, write_csv, write_parquet
+from cohortflow.core.io import (
+    read_columns,
+    sha256_file,
+    write_csv,
+    write_csv_coded,
+    write_parquet,
+)
 
 log = logging.getLogger("cohortflow")
 
@@ -24,8 +30,9 @@ def classify_study(
     wanted = {"study_id"} | {v for s in schemes.values() for v in scheme_inputs(s)}
     wanted |= {v for s in schemes.values() for f in s.get("flags", []) for v in names(f["expr"])}
     df = read_columns(patients, wanted)
-    risk = classify_all(df, schemes)
+    risk, codes, distinct = classify_all_coded(df, schemes)
     risk.insert(0, "data_label", data_label)
+    distinct.insert(0, "data_label", data_label)
     write_parquet(
         risk,
         groups_out,
@@ -35,6 +42,7 @@ def classify_study(
             "inputs": {"patients_sha256": sha256_file(patients)},
         },
     )
-    write_csv(risk, explain_out)
+    if not write_csv_coded(distinct, codes, "study_id", risk["study_id"], explain_out):
+        write_csv(risk, explain_out)
     for (scheme, group), n in risk.groupby(["scheme", "group"]).size().items():
         log.info("scheme %s: %s = %d", scheme, group, n)

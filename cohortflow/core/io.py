@@ -12,8 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cohortflow.core.cellsafe import csv_frame
@@ -66,6 +68,70 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     csv_frame(df).to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
+
+
+#: Stands for the per-row column while ``write_csv_coded`` formats the distinct rows.
+_PLACEHOLDER = "cohortflowrowvalueplaceholder"
+#: A per-row value matching this is not written verbatim by ``write_csv`` (quoted by the CSV
+#: writer or neutralised by ``cellsafe``): ``write_csv_coded`` then writes the whole frame.
+_NOT_VERBATIM = r"[,\"\r\n\x00]|^[=+\-@\t']"
+
+
+def write_csv_coded(
+    table: pd.DataFrame,
+    codes: np.ndarray,
+    column: str,
+    values: pd.Series,
+    path: str | Path,
+    batch: int = 1 << 17,
+) -> bool:
+    """Write what ``write_csv(frame, path)`` writes, where ``frame`` is ``table.iloc[codes]``
+    with its ``column`` (ignored in ``table``) set to ``values`` (one per row): the distinct
+    rows of ``table`` are formatted once (by pandas, through ``cellsafe``) and every row is
+    the text of its code around its own value, joined in Arrow (a 219 MB CSV of 1,000,000
+    patients took 10 s in ``write_csv``).
+
+    Returns False, writing nothing, when that cannot give the same bytes (a value that would
+    be quoted or neutralised, a value that is not text, a cell with a line break, no rows):
+    the caller then uses ``write_csv``."""
+    n = len(codes)
+    try:
+        sid = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return False
+    if not n or len(values) != n or sid.type not in (pa.string(), pa.large_string()):
+        return False
+    if pc.any(pc.match_substring_regex(sid, _NOT_VERBATIM)).as_py():
+        return False
+    table = table.assign(**{column: _PLACEHOLDER})
+    text = csv_frame(table).to_csv(index=False, lineterminator="\n", float_format="%.10g")
+    lines = text.split("\n")
+    if len(lines) != len(table) + 2 or lines[-1] != "":
+        return False  # a cell holds a line break: the lines are not the rows
+    parts = [line.split(_PLACEHOLDER) for line in lines[1:-1]]
+    if any(len(p) != 2 for p in parts):
+        return False
+    before = pa.array([p[0] for p in parts], pa.large_string())
+    after = pa.array([p[1] + "\n" for p in parts], pa.large_string())
+    sid = sid.cast(pa.large_string())
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write((lines[0] + "\n").encode("utf-8"))
+        for start in range(0, n, batch):
+            at = pa.array(codes[start : start + batch])
+            rows = pc.binary_join_element_wise(
+                before.take(at),
+                sid.slice(start, batch),
+                after.take(at),
+                pa.scalar("", pa.large_string()),
+                null_handling="replace",
+                null_replacement="",
+            )
+            offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)
+            offsets = offsets[rows.offset : rows.offset + len(rows) + 1]
+            fh.write(memoryview(rows.buffers()[2])[offsets[0] : offsets[-1]])
+    return True
 
 
 def write_json(obj: Any, path: str | Path) -> None:

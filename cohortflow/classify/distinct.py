@@ -1,0 +1,100 @@
+"""Row-wise work done once per distinct row: a million patients carry a few thousand distinct
+ages and a few dozen distinct explanations, so rules are evaluated and explanations written
+for the distinct rows and spread back to every patient by index (no per-patient loops)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from cohortflow.core.expr import Tri, evaluate, names
+
+#: Bits packed into one integer key word by ``distinct_rows``.
+WORD_BITS = 62
+
+
+def distinct_rows(keys: Sequence[np.ndarray | pd.Series]) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, first)``: per row, the number of its distinct combination of ``keys`` (equal
+    length arrays; values compared as ``pd.factorize`` compares them, a missing value as a
+    value of its own), numbered in order of first appearance, and the first row of each
+    combination. ``keys[j][first][codes]`` gives back ``keys[j]``.
+
+    Raises TypeError when a key holds unhashable values."""
+    n = len(keys[0]) if len(keys) else 0
+    codes = np.zeros(n, dtype=np.int64)
+    for key in keys:
+        k, _ = pd.factorize(key, use_na_sentinel=False)
+        codes = pd.factorize(codes * (int(k.max(initial=-1)) + 1) + k)[0]
+    return codes, first_rows(codes)
+
+
+def first_rows(codes: np.ndarray) -> np.ndarray:
+    """The first row of each code of ``codes`` numbered in order of first appearance (as
+    ``pd.factorize`` numbers them)."""
+    if not len(codes):
+        return np.zeros(0, dtype=np.int64)
+    seen = np.maximum.accumulate(codes)
+    return np.flatnonzero(np.diff(seen, prepend=-1) > 0)
+
+
+def distinct_bits(bits: Sequence[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``distinct_rows`` of boolean arrays, packed ``WORD_BITS`` to an integer first."""
+    words = []
+    for start in range(0, len(bits), WORD_BITS):
+        word = np.zeros(n, dtype=np.int64)
+        for j, b in enumerate(bits[start : start + WORD_BITS]):
+            word |= np.asarray(b, dtype=np.int64) << j
+        words.append(word)
+    if not words:
+        return np.zeros(n, dtype=np.int64), first_rows(np.zeros(n, dtype=np.int64))
+    return distinct_rows(words)
+
+
+def value_codes(df: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """``distinct_rows`` of the values of ``columns`` (a missing value told apart by its kind:
+    NA and a stored NaN differ), or None for a column of Python objects (where 1, 1.0 and
+    True would count as one value) or of unhashable values."""
+    keys: list[np.ndarray | pd.Series] = []
+    for c in columns:
+        s = df[c]
+        if s.dtype == object:
+            return None
+        keys += [s, s.isna().to_numpy()]
+    try:
+        return distinct_rows(keys)
+    except TypeError:
+        return None
+
+
+def evaluate_distinct(expr: str, df: pd.DataFrame) -> Tri:
+    """``core.expr.evaluate(expr, df)``, evaluated on the distinct rows of the columns the
+    expression reads and spread back (the evaluation is row-wise, so the result is the same;
+    at 1,000,000 patients a comparison took 2 s on every row and milliseconds on the distinct
+    ages). Falls back to every row when most rows are distinct or a value is unhashable."""
+    cols = [c for c in names(expr) if c in df.columns]
+    coded = value_codes(df, cols) if len(df) else None
+    if coded is None or len(coded[1]) * 2 > len(df):
+        return evaluate(expr, df)
+    codes, first = coded
+    r = evaluate(expr, df.iloc[first])
+    return Tri(
+        pd.Series(r.value.to_numpy()[codes], index=df.index),
+        pd.Series(r.known.to_numpy()[codes], index=df.index),
+    )
+
+
+def absent_distinct(s: pd.Series) -> np.ndarray:
+    """Per row, whether ``s`` is missing: NA or the code 'unknown' (checked once per
+    distinct value)."""
+    frame = s.to_frame("v")
+    coded = value_codes(frame, ["v"])
+    if coded is None:
+        return _absent(s)
+    codes, first = coded
+    return _absent(s.iloc[first])[codes]
+
+
+def _absent(s: pd.Series) -> np.ndarray:
+    return (s.isna() | (s.astype("string") == "unknown")).to_numpy(dtype=bool, na_value=True)
