@@ -16,10 +16,18 @@ from cohortflow.classify.distinct import (
     first_rows,
 )
 from cohortflow.classify.schemes import classify, classify_all, classify_all_coded
+from cohortflow.classify.stage import classify_study
 from cohortflow.core.config import load_risk_scheme
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.expr import evaluate
-from cohortflow.core.io import write_csv, write_csv_coded
+from cohortflow.core.io import (
+    coded_arrow_table,
+    sha256_file,
+    write_arrow,
+    write_csv,
+    write_csv_coded,
+    write_parquet,
+)
 
 SCHEMES = {s: load_risk_scheme(s) for s in ("nci_rome", "infant_yonsei_2011", "bfm_relapse")}
 SCHEMES["interfant06"] = load_risk_scheme("interfant06")
@@ -121,7 +129,9 @@ def test_distinct_bits_beyond_one_word():
 )
 def test_evaluate_distinct_equals_evaluate(expr):
     df = cohort(300, seed=11)
-    got, ref = evaluate_distinct(expr, df), evaluate(expr, df)
+    cache = {}
+    evaluate_distinct("wbc > 1 and age_at_diagnosis_years > 1", df, cache)  # cache filled
+    got, ref = evaluate_distinct(expr, df, cache), evaluate(expr, df)
     assert (got.value.to_numpy() == ref.value.to_numpy()).all()
     assert (got.known.to_numpy() == ref.known.to_numpy()).all()
     assert (got.value.index == df.index).all()
@@ -129,6 +139,7 @@ def test_evaluate_distinct_equals_evaluate(expr):
 
 def test_evaluate_distinct_on_every_row_when_rows_differ_and_on_errors():
     df = pd.DataFrame({"x": pd.array(np.arange(10.0), dtype="Float64")}, index=range(5, 15))
+    assert list(evaluate_distinct("1 < 2", pd.concat([df] * 3)).value) == [True] * 30
     r = evaluate_distinct("x > 4.5", df)
     assert list(r.value) == [False] * 5 + [True] * 5 and list(r.value.index) == list(df.index)
     with pytest.raises(CohortflowError, match="unknown variable 'y'"):
@@ -196,3 +207,63 @@ def test_write_csv_coded_declines_line_breaks_and_nothing(tmp_path):
         table, np.zeros(0, int), "sid", pd.Series([], dtype=object), tmp_path / "c"
     )
     assert not (tmp_path / "c").exists()
+
+
+def _arrow_vs_pandas(tmp_path, table, codes, values):
+    full = table.iloc[codes].reset_index(drop=True).assign(sid=pd.Series(values, dtype=object))
+    full = full[table.columns]
+    got = coded_arrow_table(table, np.asarray(codes), "sid", pd.Series(values, dtype=object))
+    if got is None:
+        return None
+    write_arrow(got, tmp_path / "a.parquet", {"k": 1})
+    write_parquet(full, tmp_path / "p.parquet", {"k": 1})
+    return (tmp_path / "a.parquet").read_bytes() == (tmp_path / "p.parquet").read_bytes()
+
+
+def test_coded_arrow_table_gives_from_pandas_bytes(tmp_path):
+    table = pd.DataFrame(
+        {"label": ["L", "L", "L"], "sid": "", "g": ["a", None, "c"], "none": [None] * 3}
+    )
+    codes = [2, 0, 0, 1, 2]
+    assert _arrow_vs_pandas(tmp_path, table, codes, [None, "p2", "p3", None, "p5"])
+    assert _arrow_vs_pandas(tmp_path, table, codes, [None] * 5)  # all missing: a null column
+    assert _arrow_vs_pandas(tmp_path, table, codes, ["ü", "p2", "", "=1", "a,b"])
+
+
+def test_coded_arrow_table_declines(tmp_path):
+    table = pd.DataFrame({"sid": ["", ""], "n": [1.5, 2.5]})  # a float column
+    assert _arrow_vs_pandas(tmp_path, table, [0, 1], ["a", "b"]) is None
+    table = pd.DataFrame({"sid": ["", ""], "t": ["u", "v"]})
+    assert _arrow_vs_pandas(tmp_path, table, [0, 1], [1, 2]) is None  # numbers, not text
+    assert _arrow_vs_pandas(tmp_path, table, [0, 1], ["a", 2]) is None  # mixed
+    assert coded_arrow_table(table, np.zeros(0, int), "sid", pd.Series([], dtype=object)) is None
+
+
+def test_classify_study_writes_what_pandas_writes(tmp_path):
+    """The stage's Arrow and coded-CSV writers against write_parquet/write_csv of the long
+    table, on a cohort with hostile study IDs (which take the write_csv path) and without."""
+    schemes = {k: SCHEMES[k] for k in ("nci_rome", "interfant06")}
+    for ids in ("plain", "hostile"):
+        df = cohort(400, seed=2)
+        if ids == "hostile":
+            df.loc[df.index[5], "study_id"] = '=HYPERLINK("x"),1'
+        write_parquet(df, tmp_path / "patients.parquet", {})
+        out = tmp_path / ids
+        classify_study(
+            str(tmp_path / "patients.parquet"), schemes, out / "g.parquet", out / "e.csv", "DEMO"
+        )
+        risk = classify_all(df, schemes)
+        risk.insert(0, "data_label", "DEMO")
+        write_parquet(
+            risk,
+            out / "ref.parquet",
+            {
+                "stage": "classify",
+                "schemes": {k: v["version"] for k, v in schemes.items()},
+                "inputs": {"patients_sha256": sha256_file(tmp_path / "patients.parquet")},
+            },
+        )
+        write_csv(risk, out / "ref.csv")
+        assert (out / "g.parquet").read_bytes() == (out / "ref.parquet").read_bytes()
+        assert (out / "e.csv").read_bytes() == (out / "ref.csv").read_bytes()
+    assert "'=HYPERLINK" in (tmp_path / "hostile" / "e.csv").read_text()

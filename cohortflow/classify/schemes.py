@@ -78,16 +78,17 @@ def _signals(df: pd.DataFrame, scheme: dict[str, Any]) -> dict[str, np.ndarray]:
     """Everything an explanation depends on, per patient: each criterion's value and whether
     it is known, whether each input is missing, each flag."""
     out: dict[str, np.ndarray] = {}
+    cache: dict[str, np.ndarray | None] = {}  # each column factorised once
     for g in scheme["groups"]:
         for c in g.get("any_of") or g.get("all_of"):
-            r = evaluate_distinct(c["expr"], df)
+            r = evaluate_distinct(c["expr"], df, cache)
             out[f"value:{c['name']}"] = _bools(r.value)
             out[f"known:{c['name']}"] = _bools(r.known)
             for name in names(c["expr"]):
                 if name in df.columns and f"absent:{name}" not in out:
-                    out[f"absent:{name}"] = absent_distinct(df[name])
+                    out[f"absent:{name}"] = absent_distinct(df[name], cache)
     for i, f in enumerate(scheme.get("flags", [])):
-        r = evaluate_distinct(f["expr"], df)
+        r = evaluate_distinct(f["expr"], df, cache)
         out[f"flag:{i}"] = _bools(r.value) & _bools(r.known)
     return out
 

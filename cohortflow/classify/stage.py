@@ -8,8 +8,10 @@ from typing import Any
 from cohortflow.classify.schemes import classify_all_coded, scheme_inputs
 from cohortflow.core.expr import names
 from cohortflow.core.io import (
+    coded_arrow_table,
     read_columns,
     sha256_file,
+    write_arrow,
     write_csv,
     write_csv_coded,
     write_parquet,
@@ -33,15 +35,16 @@ def classify_study(
     risk, codes, distinct = classify_all_coded(df, schemes)
     risk.insert(0, "data_label", data_label)
     distinct.insert(0, "data_label", data_label)
-    write_parquet(
-        risk,
-        groups_out,
-        {
-            "stage": "classify",
-            "schemes": {k: v["version"] for k, v in schemes.items()},
-            "inputs": {"patients_sha256": sha256_file(patients)},
-        },
-    )
+    info = {
+        "stage": "classify",
+        "schemes": {k: v["version"] for k, v in schemes.items()},
+        "inputs": {"patients_sha256": sha256_file(patients)},
+    }
+    table = coded_arrow_table(distinct, codes, "study_id", risk["study_id"])
+    if table is None:
+        write_parquet(risk, groups_out, info)
+    else:
+        write_arrow(table, groups_out, info)
     if not write_csv_coded(distinct, codes, "study_id", risk["study_id"], explain_out):
         write_csv(risk, explain_out)
     for (scheme, group), n in risk.groupby(["scheme", "group"]).size().items():

@@ -70,6 +70,43 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
     csv_frame(df).to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
 
 
+def coded_arrow_table(
+    table: pd.DataFrame, codes: np.ndarray, column: str, values: pd.Series
+) -> pa.Table | None:
+    """The Arrow table (pandas metadata included) that ``pa.Table.from_pandas(frame,
+    preserve_index=False)`` makes of ``frame`` = ``table.iloc[codes]`` with its ``column`` set
+    to ``values`` (as in ``write_csv_coded``), without a Python object per cell: each column of
+    ``table`` converted once and taken by ``codes``. None when ``values`` is not text or NA
+    or a column of ``table`` is not one of Python objects (the caller then converts
+    ``frame``)."""
+    if len(values) != len(codes) or not len(codes):
+        return None
+    if any(table[c].dtype != object for c in table.columns) or values.dtype not in (
+        object,
+        "string",
+    ):
+        return None
+    try:
+        ids = pa.array(values.to_numpy(dtype=object), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if ids.type not in (pa.string(), pa.null()):
+        return None
+    sample = table.assign(**{column: pd.Series([None] * len(table), dtype=object)})
+    valid = values.first_valid_index()
+    if valid is not None:
+        sample.loc[sample.index[:1], column] = values[valid]
+    arrays = [
+        ids if c == column else pa.array(table[c].to_numpy(), from_pandas=True).take(codes)
+        for c in table.columns
+    ]
+    out = pa.Table.from_arrays(arrays, names=[str(c) for c in table.columns])
+    meta = pa.Table.from_pandas(sample, preserve_index=False).schema
+    if not out.schema.equals(meta, check_metadata=False):
+        return None  # a column's type depends on values the table does not show
+    return out.replace_schema_metadata(meta.metadata)
+
+
 #: Stands for the per-row column while ``write_csv_coded`` formats the distinct rows.
 _PLACEHOLDER = "cohortflowrowvalueplaceholder"
 #: A per-row value matching this is not written verbatim by ``write_csv`` (quoted by the CSV
