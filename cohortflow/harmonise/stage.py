@@ -173,11 +173,16 @@ def arrow_by_site_and_id(tables: list[pa.Table], table: str = "patients") -> pa.
     # each part sorted on its own (stable), the parts in the order of their first site
     first = [pc.min(t.column("site")).as_py() if t.num_rows else "" for t in tables]
     order = sorted(range(len(tables)), key=lambda i: first[i])
-    merged = pa.concat_tables([tables[i].take(pc.sort_indices(tables[i], keys)) for i in order])
+    # the system allocator: with Arrow's default (mimalloc) the takes of a million rows
+    # spent 1.5 s in the kernel instead of 0.2 s
+    pool = pa.system_memory_pool()
+    merged = pa.concat_tables(
+        [pc.take(tables[i], pc.sort_indices(tables[i], keys), memory_pool=pool) for i in order]
+    )
     if not _ordered(merged.column("site"), merged.column("study_id")):
         whole = pa.concat_tables(tables)
-        merged = whole.take(pc.sort_indices(whole, sort_keys=keys))
-    return merged.combine_chunks().replace_schema_metadata(schema.metadata)
+        merged = pc.take(whole, pc.sort_indices(whole, sort_keys=keys), memory_pool=pool)
+    return merged.combine_chunks(memory_pool=pool).replace_schema_metadata(schema.metadata)
 
 
 def _ordered(site: pa.ChunkedArray, sid: pa.ChunkedArray) -> bool:
@@ -246,23 +251,27 @@ def merge_sites(
                 "in the study definition to set these records aside and proceed."
             )
     meta = {"data_label": data_label, "dictionary_version": dictionary.dictionary_version()}
-    merged = _merged_table(sites, "patients")
-    counts = pc.value_counts(merged.column("study_id")).field("counts")
-    shared = pc.sum(pc.filter(counts, pc.greater(counts, 1))).as_py() or 0
-    if shared:
-        raise CohortflowError(
-            f"{shared} rows share a study ID across the merge; "
-            "see the validation findings (duplicate local IDs)"
-        )
-    n_patients = merged.num_rows
-    inputs = {Path(p).name: sha256_file(p) for p in sites}
-    write_arrow(merged, data_out, {"stage": "merge", "table": "patients", **meta, "inputs": inputs})
-    del merged
-    for name, paths in (tables_in or {}).items():
-        t = _merged_table(paths, name)
-        inputs = {Path(p).name: sha256_file(p) for p in paths}
-        write_arrow(
-            t, tables_out[name], {"stage": "merge", "table": name, **meta, "inputs": inputs}
-        )
-        del t
+    # each table is written by a second thread while the next is read and sorted
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        merged = _merged_table(sites, "patients")
+        counts = pc.value_counts(merged.column("study_id")).field("counts")
+        shared = pc.sum(pc.filter(counts, pc.greater(counts, 1))).as_py() or 0
+        if shared:
+            raise CohortflowError(
+                f"{shared} rows share a study ID across the merge; "
+                "see the validation findings (duplicate local IDs)"
+            )
+        n_patients = merged.num_rows
+        inputs = {Path(p).name: sha256_file(p) for p in sites}
+        info = {"stage": "merge", "table": "patients", **meta, "inputs": inputs}
+        written = [writer.submit(write_arrow, merged, data_out, info)]
+        del merged
+        for name, paths in (tables_in or {}).items():
+            t = _merged_table(paths, name)
+            inputs = {Path(p).name: sha256_file(p) for p in paths}
+            info = {"stage": "merge", "table": name, **meta, "inputs": inputs}
+            written.append(writer.submit(write_arrow, t, tables_out[name], info))
+            del t
+        for w in written:
+            w.result()
     log.info("merged %d sites, %d patients", len(sites), n_patients)
