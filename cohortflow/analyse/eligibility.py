@@ -69,24 +69,43 @@ def flow_table(elig: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
     """CONSORT-style counts overall and per site; exclusions counted by first failed criterion
     in the order listed (so screened = excluded + eligible). A patient not analysed for several
     reasons is counted under each of them; the analysed count is exact."""
-    rows = []
     crit = Eligibility.of(rules)
-    for site, g in [("All", elig), *sorted(elig.groupby("site"))]:
-        rows.append({"site": site, "step": "screened", "n": len(g)})
+    steps = _flow_steps(elig, rules)
+    per_site = steps.groupby(elig["site"], sort=True).sum()
+    rows = []
+    for site, counts in [("All", steps.sum()), *per_site.iterrows()]:
+        rows.append({"site": site, "step": "screened", "n": int(counts["screened"])})
         for c in [*crit.inclusion, *crit.exclusion]:
-            k = int(
-                g["exclusion_reason"].str.replace(" (missing)", "", regex=False).eq(c["name"]).sum()
-            )
+            k = int(counts[f"x{c['name']}"])
             rows.append({"site": site, "step": f"excluded: {exclusion_label(c, rules)}", "n": k})
-        rows.append({"site": site, "step": "eligible", "n": int(g["eligible"].sum())})
+        rows.append({"site": site, "step": "eligible", "n": int(counts["eligible"])})
         for c in crit.analysed:
-            k = int(
-                (";" + g["not_analysed_reason"] + ";")
-                .str.contains(f";{c['name']};", regex=False)
-                .sum()
-            )
             rows.append(
-                {"site": site, "step": f"not analysed: {c.get('label', c['name'])}", "n": k}
+                {
+                    "site": site,
+                    "step": f"not analysed: {c.get('label', c['name'])}",
+                    "n": int(counts[f"n{c['name']}"]),
+                }
             )
-        rows.append({"site": site, "step": "analysed", "n": int(g["analysed"].sum())})
+        rows.append({"site": site, "step": "analysed", "n": int(counts["analysed"])})
     return pd.DataFrame(rows)
+
+
+def _flow_steps(elig: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
+    """Per patient, 0/1 for each step of the flow (``x<criterion>``: excluded by it first,
+    ``n<criterion>``: not analysed for it); text is tested once per distinct value."""
+    crit = Eligibility.of(rules)
+    out = {"screened": np.ones(len(elig), dtype=np.int64)}
+    codes, reasons = pd.factorize(elig["exclusion_reason"].astype(object).to_numpy())
+    first = pd.Series(reasons, dtype=object).str.replace(" (missing)", "", regex=False)
+    for c in [*crit.inclusion, *crit.exclusion]:
+        hit = np.append(first.eq(c["name"]).to_numpy(bool), False)
+        out[f"x{c['name']}"] = hit[codes].astype(np.int64)
+    out["eligible"] = elig["eligible"].to_numpy(bool).astype(np.int64)
+    codes, reasons = pd.factorize(elig["not_analysed_reason"].astype(object).to_numpy())
+    listed = ";" + pd.Series(reasons, dtype=object) + ";"
+    for c in crit.analysed:
+        hit = np.append(listed.str.contains(f";{c['name']};", regex=False).to_numpy(bool), False)
+        out[f"n{c['name']}"] = hit[codes].astype(np.int64)
+    out["analysed"] = elig["analysed"].to_numpy(bool).astype(np.int64)
+    return pd.DataFrame(out, index=elig.index)

@@ -34,7 +34,7 @@ ratio above 20 per standard deviation of its covariate is taken as divergence).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -105,6 +105,30 @@ class CoxResult(Coefficients):
 
 
 @dataclass(frozen=True)
+class _Stratum:
+    """What does not change between Newton-Raphson steps in one stratum: its rows in order
+    of stop time, its event times, and where the risk-set sums are read.
+
+    A risk-set sum at event time t is the sum over rows with stop >= t minus the sum over
+    rows with start >= t, each a suffix sum over rows sorted by that time (summed from the
+    last row). A row whose stop (start) is before the first event time adds to none of them
+    and is left out: the sums are the same bit for bit as over all rows."""
+
+    rows: np.ndarray  # positions of the stratum's rows in the data, by stop (stable)
+    x: np.ndarray  # (n_s, p) their covariates
+    ev: np.ndarray  # bool, per row: an event
+    ev_rows: np.ndarray  # positions of the event rows in the data, in data order
+    times: np.ndarray  # (m,) distinct event times
+    t_idx: np.ndarray  # per event row (in ``rows`` order): its time's position in ``times``
+    d: np.ndarray  # (m,) events per time
+    xd: np.ndarray  # (m, p) covariate sums of the events per time
+    stop_from: int  # rows[stop_from:] have stop >= the first event time
+    stop_pick: np.ndarray  # (m,) per time: rows with stop >= t, counted from the end
+    start_rows: np.ndarray  # rows (positions in ``rows``) with start >= the first event time,
+    start_pick: np.ndarray  # by start (stable); per time: those with start >= t
+
+
+@dataclass(frozen=True)
 class _CoxData:
     """Validated model data; ``x`` is centred within strata (results do not depend on it)."""
 
@@ -113,6 +137,63 @@ class _CoxData:
     event: np.ndarray  # bool
     x: np.ndarray  # (n, p)
     strata: np.ndarray  # int codes 0..k-1
+    layout: list[_Stratum] = field(default_factory=list, compare=False, repr=False)
+
+    def strata_layout(self) -> list[_Stratum]:
+        """The strata with at least one event (computed once, on first use)."""
+        if not self.layout:
+            for s in np.unique(self.strata):
+                rows = np.flatnonzero(self.strata == s)
+                if self.event[rows].any():
+                    self.layout.append(_stratum(self, rows))
+        return self.layout
+
+
+def _stratum(data: _CoxData, rows: np.ndarray) -> _Stratum:
+    """One stratum's layout (see ``_Stratum``); ``rows`` in data order."""
+    ev_rows = rows[data.event[rows]]
+    by_stop = np.argsort(data.stop[rows], kind="stable")
+    # rows with equal start times are summed in data order, as rows with equal stop times
+    o_start = np.argsort(by_stop)[np.argsort(data.start[rows], kind="stable")]
+    rows = rows[by_stop]
+    stop, start, ev, x = data.stop[rows], data.start[rows], data.event[rows], data.x[rows]
+    # events at one time keep their data order (stable sort): per-time sums add alike
+    times, t_idx = np.unique(stop[ev], return_inverse=True)
+    m, p = times.size, x.shape[1]
+    xd = np.zeros((m, p))
+    np.add.at(xd, t_idx, x[ev])
+    stop_from = int(np.searchsorted(stop, times[0], side="left"))
+    start_sorted = start[o_start]
+    start_from = int(np.searchsorted(start_sorted, times[0], side="left"))
+    start_rows, start_sorted = o_start[start_from:], start_sorted[start_from:]
+    return _Stratum(
+        rows=rows,
+        x=x,
+        ev=ev,
+        ev_rows=ev_rows,
+        times=times,
+        t_idx=t_idx,
+        d=np.bincount(t_idx, minlength=m).astype(float),
+        xd=xd,
+        stop_from=stop_from,
+        stop_pick=stop.size - np.searchsorted(stop, times, side="left"),
+        start_rows=start_rows,
+        start_pick=start_rows.size - np.searchsorted(start_sorted, times, side="left"),
+    )
+
+
+def _per_time(t_idx: np.ndarray, w: np.ndarray, m: int) -> np.ndarray:
+    """Sums of the rows of ``w`` per event time (``np.add.at`` in row order, faster)."""
+    flat = w.reshape(len(w), -1)
+    cols = [np.bincount(t_idx, weights=flat[:, j], minlength=m) for j in range(flat.shape[1])]
+    return np.column_stack(cols).reshape((m,) + w.shape[1:])
+
+
+def _tail_sums(weights: np.ndarray, pick: np.ndarray) -> np.ndarray:
+    """Sums of the last ``pick`` rows of ``weights`` (summed from the last row)."""
+    out = np.zeros((weights.shape[0] + 1,) + weights.shape[1:])
+    np.cumsum(weights[::-1], axis=0, out=out[1:])
+    return out[pick]
 
 
 @dataclass(frozen=True)
@@ -125,14 +206,6 @@ class _Derivs:
     times: np.ndarray  # (m,) event times
     score_t: np.ndarray  # (m, p)
     info_t: np.ndarray  # (m, p, p)
-
-
-def _suffix_sums(sorted_values: np.ndarray, weights: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Sum of ``weights`` (rows aligned with ``sorted_values``) over values >= each ``at``."""
-    cum = np.concatenate(
-        [np.cumsum(weights[::-1], axis=0)[::-1], np.zeros((1,) + weights.shape[1:])]
-    )
-    return cum[np.searchsorted(sorted_values, at, side="left")]
 
 
 def _derivatives(beta: np.ndarray, data: _CoxData, ties: str) -> _Derivs:
@@ -150,38 +223,25 @@ def _derivatives_raw(beta: np.ndarray, data: _CoxData, ties: str) -> _Derivs:
     eta_all = data.x @ beta
     loglik = 0.0
     times_l, score_l, info_l = [], [], []
-    for s in np.unique(data.strata):
-        rows = data.strata == s
-        ev = data.event[rows]
-        if not ev.any():
-            continue
-        start, stop, x, eta = data.start[rows], data.stop[rows], data.x[rows], eta_all[rows]
+    for st in data.strata_layout():
+        ev, times, t_idx, d, x = st.ev, st.times, st.t_idx, st.d, st.x
+        eta = eta_all[st.rows]
         shift = float(eta.max())
         r = np.exp(eta - shift)
         rx = r[:, None] * x
         rxx = rx[:, :, None] * x[:, None, :]
-        times, t_idx = np.unique(stop[ev], return_inverse=True)
         m = times.size
-
-        o_stop = np.argsort(stop, kind="stable")
-        o_start = np.argsort(start, kind="stable")
         s0, s1, s2 = (
-            _suffix_sums(stop[o_stop], w[o_stop], times)
-            - _suffix_sums(start[o_start], w[o_start], times)
+            _tail_sums(w[st.stop_from :], st.stop_pick)
+            - _tail_sums(w[st.start_rows], st.start_pick)
             for w in (r, rx, rxx)
         )
-        d = np.bincount(t_idx, minlength=m).astype(float)
         d0 = np.bincount(t_idx, weights=r[ev], minlength=m)
-        d1 = np.zeros((m, p))
-        np.add.at(d1, t_idx, rx[ev])
-        d2 = np.zeros((m, p, p))
-        np.add.at(d2, t_idx, rxx[ev])
-        xd = np.zeros((m, p))
-        np.add.at(xd, t_idx, x[ev])
+        d1, d2 = _per_time(t_idx, rx[ev], m), _per_time(t_idx, rxx[ev], m)
 
-        score_t = xd.copy()
+        score_t = st.xd.copy()
         info_t = np.zeros((m, p, p))
-        loglik += float(eta[ev].sum())
+        loglik += float(eta_all[st.ev_rows].sum())
         if ties == "breslow":
             a = s1 / s0[:, None]
             score_t -= d[:, None] * a
@@ -278,8 +338,9 @@ def _ph_test(
             ttimes = np.log(stop)
     center = float(ttimes[data.event].mean())
     # g(t) at each (stratum, event time): all event rows at t share it
-    lookup = dict(zip(stop[data.event], ttimes[data.event] - center, strict=True))
-    g = np.array([lookup[t] for t in derivs.times])
+    # (every event row at t has the same g(t): the first one's is taken)
+    ev_times, first = np.unique(stop[data.event], return_index=True)
+    g = (ttimes[data.event] - center)[first][np.searchsorted(ev_times, derivs.times)]
     p = beta.size
     u2 = (g[:, None] * derivs.score_t).sum(axis=0)
     i11 = derivs.info
