@@ -180,14 +180,45 @@ def _mark_primary(tests: pd.DataFrame, study: dict[str, Any]) -> pd.DataFrame:
     return tests
 
 
+EP_COLS = ["AVAL", "CNSR", "EVENTTYPE"]
+
+
 def endpoint_data(analysed: pd.DataFrame, adtte: pd.DataFrame, code: str) -> pd.DataFrame:
     """Analysed patients with the endpoint's AVAL, CNSR and EVENTTYPE (usable times only)."""
     d = analysed.merge(
-        adtte[adtte["PARAMCD"] == code][["study_id", "AVAL", "CNSR", "EVENTTYPE"]],
+        adtte[adtte["PARAMCD"] == code][["study_id", *EP_COLS]],
         on="study_id",
         how="left",
     )
+    return usable_times(d)
+
+
+def usable_times(d: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``d`` with a usable time (AVAL known and not negative)."""
     return d[d["AVAL"].notna() & (d["AVAL"] >= 0)].reset_index(drop=True)
+
+
+class EndpointRows:
+    """The ADTTE rows of every endpoint, each derived from (row for row) the analysed
+    patients: joined back to them by position instead of by study ID (a join per analysis
+    of a million string keys), with the result ``analysed.merge(rows, on="study_id",
+    how="left")`` would give."""
+
+    def __init__(self, analysed: pd.DataFrame, frames: dict[str, pd.DataFrame]) -> None:
+        self.analysed, self.frames = analysed, frames
+        self.by_position = bool(analysed["study_id"].is_unique)
+
+    def join(self, code: str, cols: list[str]) -> pd.DataFrame:
+        """The analysed patients with the endpoint's ``cols``."""
+        rows, keys = self.frames[code], self.analysed["study_id"]
+        if not self.by_position:
+            return self.analysed.merge(rows[["study_id", *cols]], on="study_id", how="left")
+        out = self.analysed.copy()
+        for c in cols:
+            out[c] = rows[c].array
+        if rows["study_id"].dtype != keys.dtype:  # as merge: keys of two dtypes become objects
+            out["study_id"] = keys.astype(object)
+        return out
 
 
 def test_row(base: dict[str, Any], test: str, groups: str, **values: Any) -> dict[str, Any]:
@@ -212,14 +243,10 @@ class _Rows:
 
 
 def _analysis_data(
-    analysed: pd.DataFrame, adtte: pd.DataFrame, a: dict[str, Any], ep: dict[str, Any]
+    endpoints: EndpointRows, a: dict[str, Any], ep: dict[str, Any]
 ) -> tuple[pd.DataFrame, str]:
     """An analysis's patients (its subset, usable times, delayed entry) and subset label."""
-    data = analysed.merge(
-        adtte[adtte["PARAMCD"] == a["endpoint"]][["study_id", "AVAL", "CNSR"]],
-        on="study_id",
-        how="left",
-    )
+    data = endpoints.join(a["endpoint"], ["AVAL", "CNSR"])
     subset_label = ""
     if "subset" in a:
         r = evaluate(a["subset"]["expr"], data)
@@ -416,8 +443,7 @@ def _km_analysis(
     rows: _Rows,
     a: dict[str, Any],
     study: dict[str, Any],
-    analysed: pd.DataFrame,
-    adtte: pd.DataFrame,
+    endpoints: EndpointRows,
 ) -> None:
     """Everything one configured Kaplan-Meier analysis adds to ``rows``."""
     cfg, st = Analysis.of(a), Study.of(study)
@@ -428,7 +454,7 @@ def _km_analysis(
             "Kaplan-Meier (1 - KM) overestimates its incidence. Use a cumulative-incidence "
             "analysis for it instead."
         )
-    data, subset_label = _analysis_data(analysed, adtte, a, ep)
+    data, subset_label = _analysis_data(endpoints, a, ep)
     grouping = st.groupings.get(cfg.by) if cfg.by else None
     lab, order = strata(data, grouping, study.get("schemes", {}))
     td = bool(grouping and grouping.get("time_dependent"))
@@ -462,7 +488,7 @@ def _km_analysis(
 
 
 def _competing_analysis(
-    a: dict[str, Any], study: dict[str, Any], analysed: pd.DataFrame, adtte: pd.DataFrame
+    a: dict[str, Any], study: dict[str, Any], endpoints: EndpointRows
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[pd.DataFrame]]:
     """cif.csv, tests.csv and cox.csv (Fine-Gray) rows of one competing-risks analysis, and
     the curves of its figure."""
@@ -472,7 +498,7 @@ def _competing_analysis(
         raise CohortflowError(
             f"cif analysis {a['id']}: endpoint {a['endpoint']} has no competing events"
         )
-    data = entry_days(endpoint_data(analysed, adtte, a["endpoint"]), ep, a["id"])
+    data = entry_days(usable_times(endpoints.join(a["endpoint"], EP_COLS)), ep, a["id"])
     by = CifAnalysis.of(a).by
     grouping = st.groupings.get(by) if by else None
     lab, order = strata(data, grouping, study.get("schemes", {}))
@@ -496,25 +522,25 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
     # every per-analysis join and subset copies the columns it is given: only those read
     narrow = cohort[columns_read(study, list(cohort.columns))]
     analysed = narrow[narrow["analysed"]].reset_index(drop=True)
-    adtte = pd.concat(
-        [
-            derive(analysed, code, ep, study["cutoff_date"])
-            for code, ep in study["endpoints"].items()
-        ],
-        ignore_index=True,
-    )
+    frames = {
+        code: derive(analysed, code, ep, study["cutoff_date"])
+        for code, ep in study["endpoints"].items()
+    }
+    adtte = pd.concat(list(frames.values()), ignore_index=True)
+    endpoints = EndpointRows(analysed, frames)
     st = Study.of(study)
     label = st.data_label
     rows = _Rows()
     for a in study["analyses"]:
-        _km_analysis(rows, a, study, analysed, adtte)
+        _km_analysis(rows, a, study, endpoints)
     cox_rows, cif_rows = [], []
     for model in st.cox_models:
         ep = study["endpoints"][model["endpoint"]]
-        data = entry_days(endpoint_data(analysed, adtte, model["endpoint"]), ep, model["id"])
+        data = usable_times(endpoints.join(model["endpoint"], EP_COLS))
+        data = entry_days(data, ep, model["id"])
         cox_rows += [{**r, "method": "cox"} for r in cox_model(data, model, ep, label)]
     for a in st.cif_analyses:
-        cif, tests, fine_gray, curves = _competing_analysis(a, study, analysed, adtte)
+        cif, tests, fine_gray, curves = _competing_analysis(a, study, endpoints)
         rows.curves += curves
         cif_rows += cif
         rows.tests += tests

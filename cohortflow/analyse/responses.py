@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from scipy.stats import beta
 
@@ -20,14 +21,21 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     return lo, hi
 
 
-def best_response(responses: pd.DataFrame, order: list[str] | None = None) -> pd.Series:
-    """Best response per study ID over every assessment (first in ``order``)."""
+def best_response(responses: pd.Series | pd.DataFrame, order: list[str] | None = None) -> pd.Series:
+    """Best response per study ID over every assessment (first in ``order``; a response not
+    in ``order`` counts only when a patient has nothing else, the first one recorded), sorted
+    by study ID. One stable sort on integer codes, no per-patient work."""
     order = order or Responses().order
     rank = {r: i for i, r in enumerate(order)}
-    r = responses.dropna(subset=["response"]).copy()
-    r["rank"] = r["response"].map(rank)
-    r = r.sort_values(["study_id", "rank"], kind="stable")
-    return r.groupby("study_id")["response"].first()
+    r = responses.dropna(subset=["response"])
+    ids, resp = r["study_id"], r["response"]
+    codes, keys = pd.factorize(ids, sort=True)
+    ranks = resp.map(rank).astype(float).fillna(np.inf).to_numpy()
+    known = codes >= 0
+    rows = np.flatnonzero(known)[np.lexsort((ranks[known], codes[known]))]
+    first = rows[np.r_[True, codes[rows][1:] != codes[rows][:-1]]] if rows.size else rows
+    index = pd.Index(keys.take(codes[first]), name="study_id")
+    return pd.Series(resp.array.take(first), index=index, name="response")
 
 
 def response_rates(
