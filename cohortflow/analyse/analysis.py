@@ -73,7 +73,18 @@ def _join(df: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
 
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-ALWAYS_READ = ("study_id", "site", "eligible", "analysed", "best_response")
+ALWAYS_READ = (
+    "study_id",
+    "site",
+    "eligible",
+    "analysed",
+    "best_response",
+    # the cohort columns build_cohort adds (a patient column so named is read, as merge
+    # would see it)
+    "failed_criteria",
+    "exclusion_reason",
+    "not_analysed_reason",
+)
 
 
 def columns_read(study: dict[str, Any], columns: list[str]) -> list[str]:

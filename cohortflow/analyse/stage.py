@@ -10,12 +10,13 @@ from typing import Any
 
 import pandas as pd
 import pandera.errors
+import pyarrow.parquet as pq
 
-from cohortflow.analyse.analysis import analyse, build_cohort
+from cohortflow.analyse.analysis import analyse, build_cohort, columns_read
 from cohortflow.analyse.endpoints import adtte_schema
 from cohortflow.core.defaults import Responses, Study
 from cohortflow.core.errors import CohortflowError
-from cohortflow.core.io import sha256_file, write_csv, write_parquet
+from cohortflow.core.io import sha256_file, write_csv, write_parquet, write_parquet_carrying
 
 log = logging.getLogger("cohortflow")
 
@@ -60,8 +61,10 @@ def analyse_study(
     and what the figures draw (``curves``, the time-dependent tables): each output that
     ``outputs`` names, Parquet or CSV by its suffix."""
     st = Study.of(study)
+    every = pq.read_schema(patients).names
+    used = columns_read(study, every)
     cohort = build_cohort(
-        pd.read_parquet(patients),
+        pd.read_parquet(patients, columns=used),
         pd.read_parquet(risk_groups),
         st.eligibility,
         pd.read_parquet(responses) if responses else None,
@@ -76,7 +79,12 @@ def analyse_study(
         },
         "data_label": st.data_label,
     }
-    write_parquet(cohort, outputs["cohort"], {"stage": "analyse", **prov})
+    # the cohort file holds every patient column: those no analysis reads go from file to
+    # file as Arrow columns
+    carried = pq.read_table(patients, columns=[c for c in every if c not in used])
+    order = every + [c for c in cohort.columns if c not in every]
+    write_parquet_carrying(cohort, carried, order, outputs["cohort"], {"stage": "analyse", **prov})
+    del carried
     write_parquet(res["adtte"], outputs["adtte"], {"stage": "analyse", **prov})
     if reconciliations and "set_aside" in outputs:
         write_csv(set_aside_table(reconciliations, st.data_label), outputs["set_aside"])
