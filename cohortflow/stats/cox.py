@@ -115,7 +115,7 @@ class _Stratum:
     and is left out: the sums are the same bit for bit as over all rows."""
 
     rows: np.ndarray  # positions of the stratum's rows in the data, by stop (stable)
-    x: np.ndarray  # (n_s, p) their covariates
+    xt: np.ndarray  # (p, n_s) their covariates, one row per covariate (contiguous)
     ev: np.ndarray  # bool, per row: an event
     ev_rows: np.ndarray  # positions of the event rows in the data, in data order
     times: np.ndarray  # (m,) distinct event times
@@ -126,6 +126,19 @@ class _Stratum:
     stop_pick: np.ndarray  # (m,) per time: rows with stop >= t, counted from the end
     start_rows: np.ndarray  # rows (positions in ``rows``) with start >= the first event time,
     start_pick: np.ndarray  # by start (stable); per time: those with start >= t
+    buffers: dict[tuple[str, tuple[int, ...]], np.ndarray] = field(
+        default_factory=dict, compare=False
+    )
+
+    def scratch(self, w: np.ndarray, side: str) -> np.ndarray:
+        """Scratch for the running sums of ``w`` over the rows of ``side`` ("stop" or
+        "start"), the same array at every step (no new pages to fault in for each of the
+        p x p x n sums)."""
+        n = w.shape[-1] - self.stop_from if side == "stop" else self.start_rows.size
+        key = (side, w.shape[:-1] + (n + 1,))
+        if key not in self.buffers:
+            self.buffers[key] = np.empty(key[1])
+        return self.buffers[key]
 
 
 @dataclass(frozen=True)
@@ -168,7 +181,7 @@ def _stratum(data: _CoxData, rows: np.ndarray) -> _Stratum:
     start_rows, start_sorted = o_start[start_from:], start_sorted[start_from:]
     return _Stratum(
         rows=rows,
-        x=x,
+        xt=np.ascontiguousarray(x.T),
         ev=ev,
         ev_rows=ev_rows,
         times=times,
@@ -183,17 +196,20 @@ def _stratum(data: _CoxData, rows: np.ndarray) -> _Stratum:
 
 
 def _per_time(t_idx: np.ndarray, w: np.ndarray, m: int) -> np.ndarray:
-    """Sums of the rows of ``w`` per event time (``np.add.at`` in row order, faster)."""
-    flat = w.reshape(len(w), -1)
-    cols = [np.bincount(t_idx, weights=flat[:, j], minlength=m) for j in range(flat.shape[1])]
-    return np.column_stack(cols).reshape((m,) + w.shape[1:])
+    """(m, ...) sums per event time of ``w`` (..., n_events), its last axis the event rows
+    (``np.add.at`` in row order, faster)."""
+    flat = w.reshape(-1, w.shape[-1])
+    cols = [np.bincount(t_idx, weights=row, minlength=m) for row in flat]
+    return np.moveaxis(np.stack(cols).reshape(w.shape[:-1] + (m,)), -1, 0)
 
 
-def _tail_sums(weights: np.ndarray, pick: np.ndarray) -> np.ndarray:
-    """Sums of the last ``pick`` rows of ``weights`` (summed from the last row)."""
-    out = np.zeros((weights.shape[0] + 1,) + weights.shape[1:])
-    np.cumsum(weights[::-1], axis=0, out=out[1:])
-    return out[pick]
+def _tail_sums(weights: np.ndarray, pick: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """(m, ...) sums of the last ``pick`` entries along the last axis of ``weights`` (summed
+    from the last one; along contiguous rows, four times faster than down columns); ``out``
+    is scratch of the shape of ``weights`` with one more entry on the last axis."""
+    out[..., 0] = 0.0
+    np.cumsum(weights[..., ::-1], axis=-1, out=out[..., 1:])
+    return np.moveaxis(out[..., pick], -1, 0)
 
 
 @dataclass(frozen=True)
@@ -224,20 +240,21 @@ def _derivatives_raw(beta: np.ndarray, data: _CoxData, ties: str) -> _Derivs:
     loglik = 0.0
     times_l, score_l, info_l = [], [], []
     for st in data.strata_layout():
-        ev, times, t_idx, d, x = st.ev, st.times, st.t_idx, st.d, st.x
+        ev, times, t_idx, d, xt = st.ev, st.times, st.t_idx, st.d, st.xt
         eta = eta_all[st.rows]
         shift = float(eta.max())
         r = np.exp(eta - shift)
-        rx = r[:, None] * x
-        rxx = rx[:, :, None] * x[:, None, :]
+        # covariates along rows (p, n): the same products as r * x and rx x', transposed
+        rx = r * xt
+        rxx = rx[:, None, :] * xt[None, :, :]
         m = times.size
         s0, s1, s2 = (
-            _tail_sums(w[st.stop_from :], st.stop_pick)
-            - _tail_sums(w[st.start_rows], st.start_pick)
+            _tail_sums(w[..., st.stop_from :], st.stop_pick, st.scratch(w, "stop"))
+            - _tail_sums(w[..., st.start_rows], st.start_pick, st.scratch(w, "start"))
             for w in (r, rx, rxx)
         )
         d0 = np.bincount(t_idx, weights=r[ev], minlength=m)
-        d1, d2 = _per_time(t_idx, rx[ev], m), _per_time(t_idx, rxx[ev], m)
+        d1, d2 = _per_time(t_idx, rx[:, ev], m), _per_time(t_idx, rxx[:, :, ev], m)
 
         score_t = st.xd.copy()
         info_t = np.zeros((m, p, p))
