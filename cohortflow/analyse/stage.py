@@ -65,9 +65,9 @@ def analyse_study(
     used = columns_read(study, every)
     cohort = build_cohort(
         pd.read_parquet(patients, columns=used),
-        pd.read_parquet(risk_groups),
+        pd.read_parquet(risk_groups, columns=["scheme", "study_id", "group"]),
         st.eligibility,
-        pd.read_parquet(responses) if responses else None,
+        pd.read_parquet(responses, columns=["study_id", "response"]) if responses else None,
         Responses.of(study.get("responses")).order,
     )
     res = analyse(cohort, study)
