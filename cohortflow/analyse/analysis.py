@@ -27,6 +27,7 @@ from cohortflow.analyse.survmethods import (
 from cohortflow.analyse.timedep_curves import timedep_curves
 from cohortflow.classify.groupings import strata
 from cohortflow.classify.schemes import UNCLASSIFIABLE
+from cohortflow.core.aside import Aside
 from cohortflow.core.defaults import Analysis, CifAnalysis, Endpoint, Responses, Study
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.expr import evaluate
@@ -535,6 +536,19 @@ def _competing_analysis(
     return out["cif"], tests, fine_gray, out["curves"]
 
 
+def _cox_rows(
+    models: list[dict[str, Any]], study: dict[str, Any], endpoints: EndpointRows, label: str
+) -> list[dict[str, Any]]:
+    """cox.csv rows of the configured Cox models."""
+    out = []
+    for model in models:
+        ep = study["endpoints"][model["endpoint"]]
+        data = usable_times(endpoints.join(model["endpoint"], EP_COLS))
+        data = entry_days(data, ep, model["id"])
+        out += [{**r, "method": "cox"} for r in cox_model(data, model, ep, label)]
+    return out
+
+
 def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFrame]:
     """ADTTE, survival-at-time-points, strata summaries and tests for every configured analysis,
     and what the figures draw: ``curves`` (``analyse.outputs.CURVE_COLUMNS``) and the
@@ -547,18 +561,28 @@ def analyse(cohort: pd.DataFrame, study: dict[str, Any]) -> dict[str, pd.DataFra
         for code, ep in study["endpoints"].items()
     }
     adtte = pd.concat(list(frames.values()), ignore_index=True)
-    endpoints = EndpointRows(analysed, frames)
+    # each endpoint's rows as a slice of the ADTTE (no second copy of a 5,000,000-row table)
+    ends = np.cumsum([len(f) for f in frames.values()])
+    endpoints = EndpointRows(
+        analysed,
+        {
+            code: adtte.iloc[e - len(f) : e]
+            for (code, f), e in zip(frames.items(), ends, strict=True)
+        },
+    )
+    del frames
     st = Study.of(study)
     label = st.data_label
     rows = _Rows()
-    for a in study["analyses"]:
-        _km_analysis(rows, a, study, endpoints)
-    cox_rows, cif_rows = [], []
-    for model in st.cox_models:
-        ep = study["endpoints"][model["endpoint"]]
-        data = usable_times(endpoints.join(model["endpoint"], EP_COLS))
-        data = entry_days(data, ep, model["id"])
-        cox_rows += [{**r, "method": "cox"} for r in cox_model(data, model, ep, label)]
+    # the Cox models (numpy, mostly outside the interpreter lock) beside the KM analyses
+    cox = Aside(_cox_rows, st.cox_models, study, endpoints, label)
+    try:
+        for a in study["analyses"]:
+            _km_analysis(rows, a, study, endpoints)
+    except BaseException:
+        cox.close()
+        raise
+    cox_rows, cif_rows = cox.result(), []
     for a in st.cif_analyses:
         cif, tests, fine_gray, curves = _competing_analysis(a, study, endpoints)
         rows.curves += curves
