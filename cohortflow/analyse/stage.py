@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from cohortflow.analyse.analysis import analyse, build_cohort, columns_read
 from cohortflow.analyse.endpoints import adtte_schema
+from cohortflow.core.aside import Aside
 from cohortflow.core.defaults import Responses, Study
 from cohortflow.core.errors import CohortflowError
 from cohortflow.core.io import sha256_file, write_csv, write_parquet, write_parquet_carrying
@@ -79,17 +80,26 @@ def analyse_study(
         },
         "data_label": st.data_label,
     }
-    # the cohort file holds every patient column: those no analysis reads go from file to
-    # file as Arrow columns
-    carried = pq.read_table(patients, columns=[c for c in every if c not in used])
+    # the cohort file (written beside the others) holds every patient column: those no
+    # analysis reads go from file to file as Arrow columns
     order = every + [c for c in cohort.columns if c not in every]
-    write_parquet_carrying(cohort, carried, order, outputs["cohort"], {"stage": "analyse", **prov})
-    del carried
-    write_parquet(res["adtte"], outputs["adtte"], {"stage": "analyse", **prov})
-    if reconciliations and "set_aside" in outputs:
-        write_csv(set_aside_table(reconciliations, st.data_label), outputs["set_aside"])
-    tables = {k: v for k, v in res.items() if k != "adtte"}
-    _write_tables(tables, outputs, {"stage": "analyse", **prov})
+    writing = Aside(
+        lambda: write_parquet_carrying(
+            cohort,
+            pq.read_table(patients, columns=[c for c in every if c not in used]),
+            order,
+            outputs["cohort"],
+            {"stage": "analyse", **prov},
+        )
+    )
+    try:
+        write_parquet(res["adtte"], outputs["adtte"], {"stage": "analyse", **prov})
+        if reconciliations and "set_aside" in outputs:
+            write_csv(set_aside_table(reconciliations, st.data_label), outputs["set_aside"])
+        tables = {k: v for k, v in res.items() if k != "adtte"}
+        _write_tables(tables, outputs, {"stage": "analyse", **prov})
+    finally:
+        writing.result()
     log.info("analysed %d of %d patients", int(cohort["analysed"].sum()), len(cohort))
 
 
