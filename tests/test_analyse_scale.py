@@ -266,3 +266,38 @@ def test_the_adtte_schema_still_refuses_a_cell_that_is_not_text():
         adtte_schema().validate(bad, lazy=True)
     cases = err.value.failure_cases
     assert set(zip(cases["column"], cases["index"], strict=True)) == {("study_id", 1), ("site", 2)}
+
+
+def test_write_csv_by_id_writes_the_bytes_of_write_csv(tmp_path, monkeypatch):
+    import cohortflow.core.io as cio
+    from cohortflow.core.io import write_csv, write_csv_by_id
+
+    rng = np.random.default_rng(9)
+    n = 400
+    df = pd.DataFrame(
+        {
+            "study_id": [f"P{i}" for i in range(n)],
+            "site": rng.choice(["S1", "S2", None], n),
+            "eligible": rng.random(n) < 0.5,
+            "reason": rng.choice(["", "age;wbc", "=HYPERLINK(1)", "a, b", 'say "x"', None], n),
+            "when": pd.to_datetime(
+                rng.choice(["2020-01-01", "2021-06-30 12:00", None], n), format="mixed"
+            ),
+            "x": rng.choice([0.1, 1 / 3, np.nan], n),
+        }
+    )
+    for frame in (df, df[["study_id", "site"]], df.head(1)):
+        write_csv(frame, tmp_path / "a.csv")
+        write_csv_by_id(frame, tmp_path / "b.csv")
+        assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    # the shortcut is taken for such a frame: write_csv is not called
+    write_csv(df, tmp_path / "a.csv")
+    monkeypatch.setattr(cio, "write_csv", None)
+    write_csv_by_id(df, tmp_path / "c.csv")
+    monkeypatch.undo()
+    assert (tmp_path / "c.csv").read_bytes() == (tmp_path / "a.csv").read_bytes()
+    # IDs that the CSV writer quotes or cellsafe neutralises: the whole frame is written
+    hostile = df.assign(study_id=[f"=P{i}" if i % 2 else f"P,{i}" for i in range(n)])
+    write_csv(hostile, tmp_path / "a.csv")
+    write_csv_by_id(hostile, tmp_path / "b.csv")
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()

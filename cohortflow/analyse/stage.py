@@ -17,7 +17,13 @@ from cohortflow.analyse.endpoints import adtte_schema
 from cohortflow.core.aside import Aside
 from cohortflow.core.defaults import Responses, Study
 from cohortflow.core.errors import CohortflowError
-from cohortflow.core.io import sha256_file, write_csv, write_parquet, write_parquet_carrying
+from cohortflow.core.io import (
+    sha256_file,
+    write_csv,
+    write_csv_by_id,
+    write_parquet,
+    write_parquet_carrying,
+)
 
 log = logging.getLogger("cohortflow")
 
@@ -110,6 +116,8 @@ def _write_tables(
     for name in (k for k in tables if k in outputs):
         if outputs[name].endswith(".parquet"):
             write_parquet(tables[name], outputs[name], meta)
+        elif "study_id" in tables[name]:  # one row per patient (eligibility)
+            write_csv_by_id(tables[name], outputs[name])
         else:
             write_csv(tables[name], outputs[name])
 

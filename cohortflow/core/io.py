@@ -199,6 +199,24 @@ def write_csv_coded(
     return True
 
 
+def write_csv_by_id(df: pd.DataFrame, path: str | Path, column: str = "study_id") -> None:
+    """``write_csv(df, path)`` for a long table whose columns other than the per-row
+    ``column`` repeat (the eligibility table of a million patients: 2.5 s in ``write_csv``):
+    each distinct combination of the others is formatted once (``write_csv_coded``), the
+    same bytes; ``write_csv`` when that cannot give them."""
+    rest = [c for c in df.columns if c != column]
+    if column in df.columns and rest and len(df):
+        code = np.zeros(len(df), dtype=np.int64)
+        for c in rest:  # one code per combination: mixed radix, renumbered per column
+            codes, uniques = pd.factorize(df[c], use_na_sentinel=False)
+            code = pd.factorize(code * (len(uniques) + 1) + codes)[0]
+        first = np.unique(code, return_index=True)[1]
+        table = df.iloc[first].reset_index(drop=True)
+        if write_csv_coded(table, code, column, df[column].reset_index(drop=True), path):
+            return
+    write_csv(df, path)
+
+
 def write_json(obj: Any, path: str | Path) -> None:
     """Write JSON with sorted keys and a trailing newline."""
     path = Path(path)
