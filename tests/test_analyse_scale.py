@@ -301,3 +301,18 @@ def test_write_csv_by_id_writes_the_bytes_of_write_csv(tmp_path, monkeypatch):
     write_csv(hostile, tmp_path / "a.csv")
     write_csv_by_id(hostile, tmp_path / "b.csv")
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+def test_number_at_risk_with_entry_counts_those_entered_and_still_followed():
+    from cohortflow.stats.survival import number_at_risk
+
+    rng = np.random.default_rng(10)
+    for _ in range(200):
+        n = int(rng.integers(1, 30))
+        entry = rng.integers(0, 10, n).astype(float)
+        time = entry + rng.integers(0, 10, n)
+        if rng.random() < 0.2:  # an entry after the exit (invalid data): counted as such
+            time[0] = entry[0] - 1
+        at = np.sort(rng.integers(0, 22, 6)).astype(float)
+        want = [int(((entry <= x) & (time >= x)).sum()) for x in at]
+        assert number_at_risk(time, at, entry) == want

@@ -34,9 +34,7 @@ def under_observation(
 ) -> list[int]:
     """Number still under observation (``time >= t``) at each time of ``at``; with delayed
     entry only those already entered (``entry <= t``)."""
-    if entry is None:
-        return number_at_risk(time, at)
-    return [int(((entry <= x) & (time >= x)).sum()) for x in at]  # per time, not per patient
+    return number_at_risk(time, at, entry)
 
 
 def curve_table(

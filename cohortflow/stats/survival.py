@@ -556,9 +556,12 @@ def logrank_result(
 
 
 def number_at_risk(
-    time: Sequence[float] | np.ndarray | pd.Series, at_times: Sequence[float] | np.ndarray
+    time: Sequence[float] | np.ndarray | pd.Series,
+    at_times: Sequence[float] | np.ndarray,
+    entry: Sequence[float] | np.ndarray | pd.Series | None = None,
 ) -> list[int]:
-    """Number of subjects still under observation (time >= t) at each of ``at_times``.
+    """Number of subjects still under observation (time >= t) at each of ``at_times``; with
+    delayed ``entry``, only those already entered (entry <= t).
 
     R equivalent: ``summary(survfit(Surv(time, event) ~ 1), times = at_times)$n.risk``
     (before the last time).
@@ -569,7 +572,22 @@ def number_at_risk(
 
     >>> number_at_risk([9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161], [0, 13, 20])
     [11, 10, 7]
+
+    Followed from 0, 0, 5 and 15 to 30, 12, 25 and 40: at 10 the fourth subject has not
+    entered yet, at 20 the second has left:
+
+    >>> number_at_risk([30, 12, 25, 40], [10, 20], entry=[0, 0, 5, 15])
+    [3, 3]
     """
-    t = np.sort(as_float_array(time, "time"))
+    t = as_float_array(time, "time")
     at = as_float_array(list(np.asarray(at_times, dtype=float)), "at_times")
-    return [int(v) for v in t.size - np.searchsorted(t, at, side="left")]
+    followed = t.size - np.searchsorted(np.sort(t), at, side="left")
+    if entry is None:
+        return [int(v) for v in followed]
+    e = as_float_array(entry, "entry")
+    if e.size != t.size:
+        raise ValueError(f"entry has {e.size} values, time {t.size}")
+    if (e <= t).all():  # a subject not yet entered at t (entry > t) is still followed at t
+        later = e.size - np.searchsorted(np.sort(e), at, side="right")
+        return [int(v) for v in followed - later]
+    return [int(((e <= x) & (t >= x)).sum()) for x in at]  # per time point, not per subject
