@@ -8,13 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cohortflow.classify.distinct import (
-    absent_distinct,
-    distinct_bits,
-    distinct_rows,
-    evaluate_distinct,
-    first_rows,
-)
+from cohortflow.classify.distinct import absent_distinct, distinct_bits, evaluate_distinct
 from cohortflow.classify.schemes import classify, classify_all, classify_all_coded
 from cohortflow.classify.stage import classify_study
 from cohortflow.core.config import load_risk_scheme
@@ -28,6 +22,7 @@ from cohortflow.core.io import (
     write_csv_coded,
     write_parquet,
 )
+from cohortflow.core.vectors import distinct_rows, first_rows
 
 SCHEMES = {s: load_risk_scheme(s) for s in ("nci_rome", "infant_yonsei_2011", "bfm_relapse")}
 SCHEMES["interfant06"] = load_risk_scheme("interfant06")

@@ -206,12 +206,8 @@ EP_COLS = ["AVAL", "CNSR", "EVENTTYPE"]
 
 def endpoint_data(analysed: pd.DataFrame, adtte: pd.DataFrame, code: str) -> pd.DataFrame:
     """Analysed patients with the endpoint's AVAL, CNSR and EVENTTYPE (usable times only)."""
-    d = analysed.merge(
-        adtte[adtte["PARAMCD"] == code][["study_id", *EP_COLS]],
-        on="study_id",
-        how="left",
-    )
-    return usable_times(d)
+    rows = adtte[adtte["PARAMCD"] == code][["study_id", *EP_COLS]]
+    return usable_times(_join(analysed.copy(), rows, pd.Index(analysed["study_id"])))
 
 
 def usable_times(d: pd.DataFrame) -> pd.DataFrame:
@@ -221,25 +217,22 @@ def usable_times(d: pd.DataFrame) -> pd.DataFrame:
 
 class EndpointRows:
     """The ADTTE rows of every endpoint, each derived from (row for row) the analysed
-    patients: joined back to them by position instead of by study ID (a join per analysis
-    of a million string keys), with the result ``analysed.merge(rows, on="study_id",
-    how="left")`` would give."""
+    patients, joined back to them as ``analysed.merge(rows, on="study_id", how="left")``
+    would, by position (``_join``: the study IDs hashed once, not per analysis)."""
 
     def __init__(self, analysed: pd.DataFrame, frames: dict[str, pd.DataFrame]) -> None:
         self.analysed, self.frames = analysed, frames
-        self.by_position = bool(analysed["study_id"].is_unique)
+        self.ids = pd.Index(analysed["study_id"])
+
+    @property
+    def by_position(self) -> bool:
+        """Whether the joins go by position (unique study IDs), not through merge."""
+        return bool(self.ids.is_unique and not self.ids.hasnans)
 
     def join(self, code: str, cols: list[str]) -> pd.DataFrame:
         """The analysed patients with the endpoint's ``cols``."""
-        rows, keys = self.frames[code], self.analysed["study_id"]
-        if not self.by_position:
-            return self.analysed.merge(rows[["study_id", *cols]], on="study_id", how="left")
-        out = self.analysed.copy()
-        for c in cols:
-            out[c] = rows[c].array
-        if rows["study_id"].dtype != keys.dtype:  # as merge: keys of two dtypes become objects
-            out["study_id"] = keys.astype(object)
-        return out
+        rows = self.frames[code][["study_id", *cols]]
+        return _join(self.analysed.copy(), rows, self.ids)
 
 
 def test_row(base: dict[str, Any], test: str, groups: str, **values: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     return lo, hi
 
 
-def best_response(responses: pd.Series | pd.DataFrame, order: list[str] | None = None) -> pd.Series:
+def best_response(responses: pd.DataFrame, order: list[str] | None = None) -> pd.Series:
     """Best response per study ID over every assessment (first in ``order``; a response not
     in ``order`` counts only when a patient has nothing else, the first one recorded), sorted
     by study ID. One stable sort on integer codes, no per-patient work."""

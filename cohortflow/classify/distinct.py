@@ -1,6 +1,7 @@
-"""Row-wise work done once per distinct row: a million patients carry a few thousand distinct
-ages and a few dozen distinct explanations, so rules are evaluated and explanations written
-for the distinct rows and spread back to every patient by index (no per-patient loops)."""
+"""Row-wise work done once per distinct row (``core.vectors.distinct_rows``): a million
+patients carry a few thousand distinct ages and a few dozen distinct explanations, so rules
+are evaluated and explanations written for the distinct rows and spread back to every patient
+by index (no per-patient loops)."""
 
 from __future__ import annotations
 
@@ -10,33 +11,10 @@ import numpy as np
 import pandas as pd
 
 from cohortflow.core.expr import Tri, evaluate, names
+from cohortflow.core.vectors import distinct_rows, first_rows
 
 #: Bits packed into one integer key word by ``distinct_rows``.
 WORD_BITS = 62
-
-
-def distinct_rows(keys: Sequence[np.ndarray | pd.Series]) -> tuple[np.ndarray, np.ndarray]:
-    """``(codes, first)``: per row, the number of its distinct combination of ``keys`` (equal
-    length arrays; values compared as ``pd.factorize`` compares them, a missing value as a
-    value of its own), numbered in order of first appearance, and the first row of each
-    combination. ``keys[j][first][codes]`` gives back ``keys[j]``.
-
-    Raises TypeError when a key holds unhashable values."""
-    n = len(keys[0]) if len(keys) else 0
-    codes = np.zeros(n, dtype=np.int64)
-    for key in keys:
-        k, _ = pd.factorize(key, use_na_sentinel=False)
-        codes = pd.factorize(codes * (int(k.max(initial=-1)) + 1) + k)[0]
-    return codes, first_rows(codes)
-
-
-def first_rows(codes: np.ndarray) -> np.ndarray:
-    """The first row of each code of ``codes`` numbered in order of first appearance (as
-    ``pd.factorize`` numbers them)."""
-    if not len(codes):
-        return np.zeros(0, dtype=np.int64)
-    seen = np.maximum.accumulate(codes)
-    return np.flatnonzero(np.diff(seen, prepend=-1) > 0)
 
 
 def distinct_bits(bits: Sequence[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:

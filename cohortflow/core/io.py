@@ -18,8 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from cohortflow.core.cellsafe import csv_frame
+from cohortflow.core.cellsafe import FORMULA_START, csv_frame
 from cohortflow.core.dictionary import dictionary_version
+from cohortflow.core.vectors import distinct_rows
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -139,7 +140,11 @@ def coded_arrow_table(
 _PLACEHOLDER = "cohortflowrowvalueplaceholder"
 #: A per-row value matching this is not written verbatim by ``write_csv`` (quoted by the CSV
 #: writer or neutralised by ``cellsafe``): ``write_csv_coded`` then writes the whole frame.
-_NOT_VERBATIM = r"[,\"\r\n\x00]|^[=+\-@\t']"
+_NOT_VERBATIM = (
+    r"[,\"\r\n\x00]|^["
+    + "".join("\\" + c if c in "-]\\^" else c for c in (*FORMULA_START, "'"))
+    + "]"
+)
 
 
 def write_csv_coded(
@@ -206,11 +211,7 @@ def write_csv_by_id(df: pd.DataFrame, path: str | Path, column: str = "study_id"
     same bytes; ``write_csv`` when that cannot give them."""
     rest = [c for c in df.columns if c != column]
     if column in df.columns and rest and len(df):
-        code = np.zeros(len(df), dtype=np.int64)
-        for c in rest:  # one code per combination: mixed radix, renumbered per column
-            codes, uniques = pd.factorize(df[c], use_na_sentinel=False)
-            code = pd.factorize(code * (len(uniques) + 1) + codes)[0]
-        first = np.unique(code, return_index=True)[1]
+        code, first = distinct_rows([df[c] for c in rest])
         table = df.iloc[first].reset_index(drop=True)
         if write_csv_coded(table, code, column, df[column].reset_index(drop=True), path):
             return

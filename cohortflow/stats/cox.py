@@ -172,9 +172,7 @@ def _stratum(data: _CoxData, rows: np.ndarray) -> _Stratum:
     stop, start, ev, x = data.stop[rows], data.start[rows], data.event[rows], data.x[rows]
     # events at one time keep their data order (stable sort): per-time sums add alike
     times, t_idx = np.unique(stop[ev], return_inverse=True)
-    m, p = times.size, x.shape[1]
-    xd = np.zeros((m, p))
-    np.add.at(xd, t_idx, x[ev])
+    m = times.size
     stop_from = int(np.searchsorted(stop, times[0], side="left"))
     start_sorted = start[o_start]
     start_from = int(np.searchsorted(start_sorted, times[0], side="left"))
@@ -187,7 +185,7 @@ def _stratum(data: _CoxData, rows: np.ndarray) -> _Stratum:
         times=times,
         t_idx=t_idx,
         d=np.bincount(t_idx, minlength=m).astype(float),
-        xd=xd,
+        xd=_per_time(t_idx, np.ascontiguousarray(x[ev].T), m),
         stop_from=stop_from,
         stop_pick=stop.size - np.searchsorted(stop, times, side="left"),
         start_rows=start_rows,
@@ -354,8 +352,7 @@ def _ph_test(
         with np.errstate(divide="ignore"):
             ttimes = np.log(stop)
     center = float(ttimes[data.event].mean())
-    # g(t) at each (stratum, event time): all event rows at t share it
-    # (every event row at t has the same g(t): the first one's is taken)
+    # g(t) at each (stratum, event time): every event row at t has it (the first one's taken)
     ev_times, first = np.unique(stop[data.event], return_index=True)
     g = (ttimes[data.event] - center)[first][np.searchsorted(ev_times, derivs.times)]
     p = beta.size
