@@ -87,6 +87,21 @@ def _kill_when(work: Path, marker: str, timeout: float = 1800) -> None:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    _wait_until_exited(work)
+
+
+def _wait_until_exited(work: Path, timeout: float = 60) -> None:
+    """Wait until the killed run's recorded processes have finished exiting: SIGKILL is
+    delivered at once, but a process that was writing a large file can take a moment to go
+    (the next run would rightly refuse to share the folder with it, and the test flaked)."""
+    from cohortflow.core.recovery import _start_time
+
+    owner = work / OWNER_FILE
+    pids = [p["pid"] for p in json.loads(owner.read_text())["processes"]] if owner.exists() else []
+    t0 = time.monotonic()
+    while any(_start_time(pid) is not None for pid in pids):
+        assert time.monotonic() - t0 < timeout, "the killed run's processes did not exit"
+        time.sleep(0.05)
 
 
 def _digests(work: Path) -> dict[str, str]:
